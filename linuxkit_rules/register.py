@@ -1,10 +1,13 @@
 """The linuxkit_rules Pants backend: LinuxKit packages, kernels and images."""
 from __future__ import annotations
 
+from linuxkit_rules import rules as _rules
+from linuxkit_rules import target_types as _target_types
+
 
 def target_types():
-    return []
+    return _target_types.target_types()
 
 
 def rules():
-    return []
+    return _rules.rules()

@@ -1,0 +1,17 @@
+"""Output formats of an image, with what each one writes."""
+from __future__ import annotations
+
+import enum
+
+
+class Format(enum.Enum):
+    KERNEL_INITRD = "kernel+initrd"
+
+    def outputs(self, name: str) -> tuple[str, ...]:
+        """File names this format writes for an image called `name`, as `linuxkit build` does."""
+        if self is Format.KERNEL_INITRD:
+            return (f"{name}-kernel", f"{name}-initrd.img", f"{name}-cmdline")
+        raise AssertionError(self)
+
+
+FORMAT_NAMES: tuple[str, ...] = tuple(f.value for f in Format)

@@ -1,0 +1,214 @@
+"""`linuxkit_image`: an image YAML + built packages + kernel -> bootable outputs."""
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.engine.addresses import Address
+from pants.engine.fs import Digest, DigestContents, MergeDigests, PathGlobs, Snapshot
+from pants.engine.internals.selectors import MultiGet
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import (
+    AllTargets,
+    FieldSet,
+    HydratedSources,
+    HydrateSourcesRequest,
+    InferDependenciesRequest,
+    InferredDependencies,
+    Target,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from linuxkit_rules.core.addresses import normalize_address
+from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.formats import Format
+from linuxkit_rules.core.image_yaml import ImageSpec, linuxkit_ref_to_address, load_image_yaml
+from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet
+from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
+from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
+from linuxkit_rules.target_types import (
+    DebianKernelTarget,
+    LinuxkitImageFormatsField,
+    LinuxkitImageSourceField,
+    LinuxkitPackageTarget,
+)
+from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
+
+
+class UnknownImageReference(LinuxkitError):
+    pass
+
+
+@dataclass(frozen=True)
+class LinuxkitImageFieldSet(PackageFieldSet):
+    required_fields = (LinuxkitImageSourceField,)
+
+    source: LinuxkitImageSourceField
+    formats: LinuxkitImageFormatsField
+
+    @property
+    def name(self) -> str:
+        return self.address.target_name
+
+
+@dataclass(frozen=True)
+class ParsedImage:
+    path: str
+    spec: ImageSpec
+    digest: Digest
+
+
+@rule(desc="Read an image YAML", level=LogLevel.DEBUG)
+async def parse_image_yaml(source: LinuxkitImageSourceField) -> ParsedImage:
+    sources = await Get(HydratedSources, HydrateSourcesRequest(source))
+    contents = await Get(DigestContents, Digest, sources.snapshot.digest)
+    path = contents[0].path
+    return ParsedImage(path, load_image_yaml(contents[0].content.decode(), path), sources.snapshot.digest)
+
+
+@dataclass(frozen=True)
+class LinuxkitTargets:
+    """Every package and kernel target, by normalized address spec."""
+
+    by_spec: tuple[tuple[str, Target], ...]
+
+    def lookup(self, ref: str, yaml_path: str, orgs: dict[str, str]) -> Target | None:
+        spec = normalize_address(
+            linuxkit_ref_to_address(ref, orgs) or ref, posixpath.dirname(yaml_path)
+        )
+        return dict(self.by_spec).get(spec) if spec else None
+
+    def known(self) -> str:
+        return ", ".join(f"//{spec}" for spec, _ in self.by_spec) or "none"
+
+
+@rule(desc="Find LinuxKit packages and kernels", level=LogLevel.DEBUG)
+async def find_linuxkit_targets(all_targets: AllTargets) -> LinuxkitTargets:
+    found = sorted(
+        (f"{t.address.spec_path}:{t.address.target_name}", t)
+        for t in all_targets
+        if isinstance(t, (LinuxkitPackageTarget, DebianKernelTarget))
+    )
+    return LinuxkitTargets(tuple(found))
+
+
+def resolve_refs(parsed: ParsedImage, targets: LinuxkitTargets, orgs: dict[str, str]) -> dict[str, Target]:
+    resolved: dict[str, Target] = {}
+    for ref in parsed.spec.image_refs():
+        target = targets.lookup(ref, parsed.path, orgs)
+        if target is None:
+            raise UnknownImageReference(
+                f"{parsed.path}: image {ref!r} is neither a package or kernel target of this "
+                f"repository nor a LinuxKit name mapped by [linuxkit].orgs ({orgs}); "
+                f"known: {targets.known()}"
+            )
+        resolved[ref] = target
+    return resolved
+
+
+@dataclass(frozen=True)
+class LinuxkitImageDependenciesInferenceFieldSet(FieldSet):
+    required_fields = (LinuxkitImageSourceField,)
+    source: LinuxkitImageSourceField
+
+
+class InferLinuxkitImageDependencies(InferDependenciesRequest):
+    infer_from = LinuxkitImageDependenciesInferenceFieldSet
+
+
+@rule(desc="Infer LinuxKit image dependencies", level=LogLevel.DEBUG)
+async def infer_image_dependencies(
+    request: InferLinuxkitImageDependencies, linuxkit: LinuxkitSubsystem
+) -> InferredDependencies:
+    parsed, targets = await MultiGet(
+        Get(ParsedImage, LinuxkitImageSourceField, request.field_set.source),
+        Get(LinuxkitTargets),
+    )
+    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    return InferredDependencies(sorted({t.address for t in resolved.values()}))
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    digest: Digest
+    files: tuple[str, ...]
+
+
+def file_sources(parsed: ParsedImage) -> list[str]:
+    """Repository paths of the YAML's `files: source:` entries (relative to the YAML)."""
+    base = posixpath.dirname(parsed.path)
+    out = []
+    for f in parsed.spec.files:
+        if f.source and not f.source.startswith("~"):
+            out.append(posixpath.normpath(posixpath.join(base, f.source)))
+    return out
+
+
+@rule(desc="Build a LinuxKit image", level=LogLevel.DEBUG)
+async def build_linuxkit_image(
+    field_set: LinuxkitImageFieldSet, linuxkit: LinuxkitSubsystem
+) -> BuiltImage:
+    parsed, targets = await MultiGet(
+        Get(ParsedImage, LinuxkitImageSourceField, field_set.source),
+        Get(LinuxkitTargets),
+    )
+    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
+    kernel_refs = [r for r, t in resolved.items() if isinstance(t, DebianKernelTarget)]
+    packages = await MultiGet(
+        Get(BuiltLinuxkitPackage, LinuxkitPackageFieldSet, LinuxkitPackageFieldSet.create(resolved[r]))
+        for r in package_refs
+    )
+    kernels = await MultiGet(
+        Get(BuiltKernel, DebianKernelFieldSet, DebianKernelFieldSet.create(resolved[r]))
+        for r in kernel_refs
+    )
+    sources = file_sources(parsed)
+    files_snapshot = await Get(
+        Snapshot, PathGlobs(sources, description_of_origin=f"the `files` of {parsed.path}")
+    )
+    refs = {r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)}
+    refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})
+    name = field_set.name
+    formats = [Format(f) for f in (field_set.formats.value or ())]
+    outputs = [o for f in formats for o in f.outputs(name)]
+    inputs = await Get(
+        Digest,
+        MergeDigests(
+            [parsed.digest, files_snapshot.digest, *(p.digest for p in packages), *(k.digest for k in kernels)]
+        ),
+    )
+    result = await Get(
+        CoreProcessResult,
+        CoreProcessRequest,
+        CoreProcessRequest.create(
+            "image",
+            {
+                "name": name,
+                "yaml": [parsed.path],
+                "refs": refs,
+                "formats": [f.value for f in formats],
+                "files_present": sorted(files_snapshot.files),
+            },
+            inputs,
+            f"Assembling LinuxKit image {field_set.address}",
+            output_files=outputs,
+        ),
+    )
+    return BuiltImage(result.output_digest, tuple(outputs))
+
+
+@rule
+async def package_linuxkit_image(field_set: LinuxkitImageFieldSet) -> BuiltPackage:
+    built = await Get(BuiltImage, LinuxkitImageFieldSet, field_set)
+    return BuiltPackage(built.digest, tuple(BuiltPackageArtifact(f) for f in built.files))
+
+
+def rules():
+    return [
+        *collect_rules(),
+        UnionRule(PackageFieldSet, LinuxkitImageFieldSet),
+        UnionRule(InferDependenciesRequest, InferLinuxkitImageDependencies),
+    ]

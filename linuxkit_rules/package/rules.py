@@ -1,0 +1,150 @@
+"""`linuxkit_package`: locked .debs + files + build.yml -> an OCI image layout."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
+from pants.engine.fs import AddPrefix, Digest, DigestContents, MergeDigests, RemovePrefix
+from pants.engine.internals.selectors import MultiGet
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import HydratedSources, HydrateSourcesRequest
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from linuxkit_rules.core.build_yml import BuildYml, load_build_yml
+from linuxkit_rules.core.errors import DebianError
+from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.target_types import (
+    LinuxkitPackageBuildYmlField,
+    LinuxkitPackageDebianPackagesField,
+    LinuxkitPackageExcludeDebianPackagesField,
+    LinuxkitPackageFilesField,
+    LinuxkitPackageRemoveField,
+)
+from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult, CoreTool
+from linuxkit_rules.util_rules.debian import (
+    DebianLockfile,
+    DebianLockRequest,
+    FetchDebsRequest,
+    FetchedDebs,
+)
+
+
+@dataclass(frozen=True)
+class LinuxkitPackageFieldSet(PackageFieldSet):
+    required_fields = (LinuxkitPackageBuildYmlField,)
+
+    build_yml: LinuxkitPackageBuildYmlField
+    files: LinuxkitPackageFilesField
+    debian_packages: LinuxkitPackageDebianPackagesField
+    exclude_debian_packages: LinuxkitPackageExcludeDebianPackagesField
+    remove: LinuxkitPackageRemoveField
+
+    @property
+    def name(self) -> str:
+        return self.address.target_name
+
+    @property
+    def output_path(self) -> str:
+        return f"{self.address.spec_path.replace('/', '.') or 'root'}/{self.name}.oci.tar"
+
+
+@dataclass(frozen=True)
+class BuiltLinuxkitPackage:
+    """A package's OCI layout tar at `path` inside `digest`."""
+
+    digest: Digest
+    path: str
+    ref: str  # org/image:tag
+    size: int  # bytes of the layer, uncompressed
+
+
+@dataclass(frozen=True)
+class PackageBuildYml:
+    path: str
+    build_yml: BuildYml
+
+
+@rule(desc="Read a package's build.yml", level=LogLevel.DEBUG)
+async def read_package_build_yml(field_set: LinuxkitPackageFieldSet) -> PackageBuildYml:
+    sources = await Get(HydratedSources, HydrateSourcesRequest(field_set.build_yml))
+    contents = await Get(DigestContents, Digest, sources.snapshot.digest)
+    path = contents[0].path
+    return PackageBuildYml(path, load_build_yml(contents[0].content.decode(), path))
+
+
+def content_tag(*fingerprints: str) -> str:
+    """The package tag: a hash of every input of its build (LinuxKit tags by tree hash)."""
+    return hashlib.sha256("\n".join(fingerprints).encode()).hexdigest()[:20]
+
+
+@rule(desc="Build a LinuxKit package", level=LogLevel.DEBUG)
+async def build_linuxkit_package(
+    field_set: LinuxkitPackageFieldSet, debian: DebianSubsystem, tool: CoreTool
+) -> BuiltLinuxkitPackage:
+    arch = debian.architectures[0]
+    build_yml, files, lockfile = await MultiGet(
+        Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set),
+        Get(SourceFiles, SourceFilesRequest([field_set.files])),
+        Get(DebianLockfile, DebianLockRequest(arch)),
+    )
+    roots = field_set.debian_packages.value or ()
+    try:
+        packages = lockfile.lock.closure(roots, field_set.exclude_debian_packages.value or ())
+    except DebianError as e:
+        raise DebianError(f"{field_set.address}: {e}") from None
+    debs = await Get(FetchedDebs, FetchDebsRequest(tuple(packages), lockfile.path, arch))
+    rootfs_prefix = f"{field_set.address.spec_path}/rootfs" if field_set.address.spec_path else "rootfs"
+    rootfs = (
+        await Get(Digest, RemovePrefix(files.snapshot.digest, rootfs_prefix))
+        if files.snapshot.files
+        else files.snapshot.digest
+    )
+    rootfs = await Get(Digest, AddPrefix(rootfs, "rootfs"))
+    inputs = await Get(Digest, MergeDigests([debs.digest, rootfs]))
+    meta = {
+        "build_yml": build_yml.build_yml.config_json,
+        "image": build_yml.build_yml.image,
+        "org": build_yml.build_yml.org,
+        "debs": list(debs.files),
+        "remove": list(field_set.remove.value or ()),
+        "arch": arch,
+    }
+    tag = content_tag(
+        inputs.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True)
+    )
+    ref = f"{build_yml.build_yml.org}/{build_yml.build_yml.image}:{tag}"
+    result = await Get(
+        CoreProcessResult,
+        CoreProcessRequest,
+        CoreProcessRequest.create(
+            "package",
+            {**meta, "ref": ref, "rootfs": "rootfs", "output": field_set.output_path},
+            inputs,
+            f"Building LinuxKit package {ref}",
+            output_files=[field_set.output_path],
+        ),
+    )
+    report = json.loads(result.stdout.decode())
+    return BuiltLinuxkitPackage(result.output_digest, field_set.output_path, ref, report["size"])
+
+
+@rule
+async def package_linuxkit_package(field_set: LinuxkitPackageFieldSet) -> BuiltPackage:
+    built = await Get(BuiltLinuxkitPackage, LinuxkitPackageFieldSet, field_set)
+    return BuiltPackage(
+        built.digest,
+        (
+            BuiltPackageArtifact(
+                built.path,
+                extra_log_lines=(f"    {built.ref} ({built.size / 1e6:.1f} MB unpacked)",),
+            ),
+        ),
+    )
+
+
+def rules():
+    return [*collect_rules(), UnionRule(PackageFieldSet, LinuxkitPackageFieldSet)]

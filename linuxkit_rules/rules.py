@@ -1,0 +1,18 @@
+"""Every rule of the backend, gathered for register.py."""
+from __future__ import annotations
+
+from linuxkit_rules.image import rules as image_rules
+from linuxkit_rules.kernel import rules as kernel_rules
+from linuxkit_rules.package import rules as package_rules
+from linuxkit_rules.util_rules import core_tool, debian, debian_lockfiles
+
+
+def rules():
+    return [
+        *core_tool.rules(),
+        *debian.rules(),
+        *debian_lockfiles.rules(),
+        *package_rules.rules(),
+        *kernel_rules.rules(),
+        *image_rules.rules(),
+    ]

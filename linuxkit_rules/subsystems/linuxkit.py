@@ -1,0 +1,41 @@
+"""The `[linuxkit]` options: naming, reproducibility and QEMU defaults."""
+from __future__ import annotations
+
+from pants.option.option_types import DictOption, IntOption, StrOption
+from pants.option.subsystem import Subsystem
+from pants.util.strutil import help_text
+
+
+class LinuxkitSubsystem(Subsystem):
+    options_scope = "linuxkit"
+    help = "LinuxKit packages, kernels and images."
+
+    orgs = DictOption[str](
+        default={"linuxkit": "pkg"},
+        help=help_text(
+            """
+            Maps a LinuxKit image org to the directory holding its packages:
+            with the default, `linuxkit/sshd:v1.0` in an image YAML means
+            `//pkg/sshd` (the tag is ignored: the package is built from source).
+            """
+        ),
+    )
+    source_date_epoch = IntOption(
+        default=1704067200,
+        help=help_text(
+            """
+            The one timestamp written into every artefact (file mtimes, OCI
+            `created`), so that builds are byte-reproducible. Default: 2024-01-01.
+            """
+        ),
+    )
+    ssh_port = IntOption(
+        default=2222,
+        help="Host port on 127.0.0.1 that `pants run` forwards to the guest's port 22.",
+    )
+    memory = IntOption(default=1024, help="Guest memory in MiB for `pants run`.")
+    cpus = IntOption(default=1, help="Guest CPUs for `pants run`.")
+    accel = StrOption(
+        default="tcg",
+        help="QEMU accelerator (`tcg` works everywhere; `kvm` where the host supports it).",
+    )

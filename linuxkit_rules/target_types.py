@@ -1,0 +1,295 @@
+"""Target types: LinuxKit packages, kernels, images and boot tests."""
+from __future__ import annotations
+
+from pants.core.goals.test import TestTimeoutField
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    Dependencies,
+    IntField,
+    MultipleSourcesField,
+    SingleSourceField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import help_text
+
+from linuxkit_rules.core.formats import FORMAT_NAMES
+
+# ---------------------------------------------------------------------------
+# linuxkit_package
+
+
+class LinuxkitPackageBuildYmlField(SingleSourceField):
+    alias = "build_yml"
+    default = "build.yml"
+    expected_file_extensions = (".yml", ".yaml")
+    help = help_text(
+        """
+        The package's LinuxKit `build.yml` (fields `image`, `org`, `tag`, `arches`,
+        `config`...). `config` becomes the `org.mobyproject.config` label: the
+        runtime defaults an image YAML starts from. Default: `build.yml`.
+        """
+    )
+
+
+class LinuxkitPackageFilesField(MultipleSourcesField):
+    alias = "files"
+    default = ("rootfs/**",)
+    help = help_text(
+        """
+        Files copied into the package's root filesystem, at their path below
+        `rootfs/` (`pkg/sshd/rootfs/etc/ssh/sshd_config` becomes
+        `/etc/ssh/sshd_config`). A file is mode 0755 when it is executable in the
+        checkout, else 0644; owner root. Default: `rootfs/**`.
+        """
+    )
+
+
+class LinuxkitPackageDebianPackagesField(StringSequenceField):
+    alias = "debian_packages"
+    default = ()
+    help = help_text(
+        """
+        Debian packages installed into the package with their dependency
+        closure, as pinned in the Debian lock (`pants generate-lockfiles`).
+        Maintainer scripts are not run. Example: `debian_packages=["openssh-server"]`.
+        """
+    )
+
+
+class LinuxkitPackageExcludeDebianPackagesField(StringSequenceField):
+    alias = "exclude_debian_packages"
+    default = ()
+    help = help_text(
+        """
+        Debian packages cut from the closure (with whatever only they pull in),
+        for dependencies that matter to dpkg but not at run time, such as
+        `debconf` or `perl-base`. Default: none.
+        """
+    )
+
+
+DEFAULT_REMOVE = (
+    "usr/share/doc/**",
+    "usr/share/man/**",
+    "usr/share/info/**",
+    "usr/share/locale/**",
+    "usr/share/lintian/**",
+    "usr/share/bug/**",
+)
+
+
+class LinuxkitPackageRemoveField(StringSequenceField):
+    alias = "remove"
+    default = DEFAULT_REMOVE
+    help = help_text(
+        f"""
+        Glob patterns of paths removed from the package after the Debian packages
+        and files are laid down (`**` matches across directories). Default:
+        {list(DEFAULT_REMOVE)}.
+        """
+    )
+
+
+class LinuxkitPackageDependenciesField(Dependencies):
+    pass
+
+
+class LinuxkitPackageTarget(Target):
+    alias = "linuxkit_package"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        LinuxkitPackageBuildYmlField,
+        LinuxkitPackageFilesField,
+        LinuxkitPackageDebianPackagesField,
+        LinuxkitPackageExcludeDebianPackagesField,
+        LinuxkitPackageRemoveField,
+        LinuxkitPackageDependenciesField,
+    )
+    help = help_text(
+        """
+        A LinuxKit package: an OCI image built from locked Debian packages and
+        files, described by a LinuxKit `build.yml`.
+
+        `pants package` writes its OCI image layout (a tar) to `dist/`, tagged
+        with a hash of every input; images refer to it as `//pkg/NAME` or as
+        `linuxkit/NAME:<tag>`.
+
+            linuxkit_package(debian_packages=["openssh-server"])
+        """
+    )
+
+
+# ---------------------------------------------------------------------------
+# debian_kernel
+
+
+class DebianKernelPackageField(StringField):
+    alias = "package"
+    required = True
+    help = help_text(
+        """
+        The Debian kernel package, as named in the Debian lock, e.g.
+        `linux-image-6.1.0-41-amd64`.
+        """
+    )
+
+
+class DebianKernelModulesField(StringSequenceField):
+    alias = "modules"
+    default = ()
+    help = help_text(
+        """
+        Kernel modules the image carries, by name (`virtio_net`); the modules
+        they depend on come with them. They are loaded at boot when a device
+        needs them (coldplug) and listed in `/etc/modules`. Default: none.
+        """
+    )
+
+
+class DebianKernelTarget(Target):
+    alias = "debian_kernel"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        DebianKernelPackageField,
+        DebianKernelModulesField,
+    )
+    help = help_text(
+        """
+        A kernel from a locked Debian `linux-image-*` package, in LinuxKit's
+        kernel layout: `kernel` (the bzImage), `kernel.tar` (the chosen modules
+        with `modules.dep` and `modules.alias`), `System.map` and `config`.
+
+            debian_kernel(name="debian", package="linux-image-6.1.0-41-amd64",
+                          modules=["virtio_net"])
+        """
+    )
+
+
+# ---------------------------------------------------------------------------
+# linuxkit_image
+
+
+class LinuxkitImageSourceField(SingleSourceField):
+    alias = "source"
+    required = True
+    expected_file_extensions = (".yml", ".yaml")
+    help = "The image's LinuxKit YAML (`kernel`, `init`, `onboot`, `services`, `files`...)."
+
+
+class LinuxkitImageDependenciesField(Dependencies):
+    pass
+
+
+class LinuxkitImageFormatsField(StringSequenceField):
+    alias = "formats"
+    default = ("kernel+initrd",)
+    valid_choices = FORMAT_NAMES
+    help = help_text(
+        """
+        Output formats to build, as `linuxkit build --format` names them.
+        Default: `["kernel+initrd"]` (`NAME-kernel`, `NAME-initrd.img`, `NAME-cmdline`).
+        """
+    )
+
+
+class LinuxkitImageTarget(Target):
+    alias = "linuxkit_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        LinuxkitImageSourceField,
+        LinuxkitImageFormatsField,
+        LinuxkitImageDependenciesField,
+    )
+    help = help_text(
+        """
+        A bootable LinuxKit image from a LinuxKit YAML file. Its packages and
+        kernel are inferred from the YAML: a Pants address (`//pkg/sshd`) or a
+        LinuxKit name (`linuxkit/sshd:<any tag>`, mapped by `[linuxkit].orgs`).
+
+        `pants package` writes the outputs to `dist/`; `pants run` boots it in QEMU.
+
+            linuxkit_image(name="sshd", source="sshd.yml")
+        """
+    )
+
+
+# ---------------------------------------------------------------------------
+# linuxkit_image_test
+
+
+class LinuxkitImageTestImageField(StringField):
+    alias = "image"
+    required = True
+    help = "Address of the `linuxkit_image` to boot, e.g. `//images:sshd`."
+
+
+class LinuxkitImageTestScriptField(SingleSourceField):
+    alias = "source"
+    required = True
+    help = help_text(
+        """
+        A shell script run on the host once the guest is up. It gets
+        `$SSH` (an `ssh` command line logged in as root, when `ssh_key` is set),
+        `$CONSOLE` (a file with the serial console so far) and `$WAIT_CONSOLE`
+        (`$WAIT_CONSOLE REGEX [SECONDS]` waits for the console to match); it
+        fails the test by exiting non-zero.
+        """
+    )
+
+
+class LinuxkitImageTestSshKeyField(StringField):
+    alias = "ssh_key"
+    default = None
+    help = help_text(
+        """
+        Path (relative to the BUILD file) of the private key whose public half
+        the image authorizes for root. When set, the test waits until SSH logs
+        in before it runs the script. Default: no SSH.
+        """
+    )
+
+
+class LinuxkitImageTestReadyField(StringField):
+    alias = "ready"
+    default = "linuxkit-rules: services started"
+    help = "Regular expression on the serial console that means the guest is up."
+
+
+class LinuxkitImageTestMemoryField(IntField):
+    alias = "memory"
+    default = 1024
+    help = "Guest memory in MiB. Default: 1024."
+
+
+class LinuxkitImageTestTarget(Target):
+    alias = "linuxkit_image_test"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        LinuxkitImageTestImageField,
+        LinuxkitImageTestScriptField,
+        LinuxkitImageTestSshKeyField,
+        LinuxkitImageTestReadyField,
+        LinuxkitImageTestMemoryField,
+        TestTimeoutField,
+    )
+    help = help_text(
+        """
+        Boots a `linuxkit_image` in QEMU under `pants test`, waits for `ready`
+        on the console (and for SSH when `ssh_key` is set), runs `source`, then
+        stops the machine. The result is cached by the image's digest.
+
+            linuxkit_image_test(name="sshd-boot", image=":sshd-test",
+                                source="check_sshd.sh", ssh_key="keys/test_ed25519")
+        """
+    )
+
+
+def target_types():
+    return [
+        LinuxkitPackageTarget,
+        DebianKernelTarget,
+        LinuxkitImageTarget,
+        LinuxkitImageTestTarget,
+    ]

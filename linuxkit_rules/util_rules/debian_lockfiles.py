@@ -1,0 +1,125 @@
+"""`pants generate-lockfiles` for Debian: one resolve per suite and architecture."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.core.goals.generate_lockfiles import (
+    GenerateLockfile,
+    GenerateLockfileResult,
+    KnownUserResolveNames,
+    KnownUserResolveNamesRequest,
+    RequestedUserResolveNames,
+    UserGenerateLockfiles,
+    WrappedGenerateLockfile,
+)
+from pants.engine.internals.native_engine import EMPTY_DIGEST
+from pants.engine.process import ProcessCacheScope
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import AllTargets
+from pants.engine.unions import UnionRule
+
+from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.target_types import (
+    DebianKernelPackageField,
+    LinuxkitPackageDebianPackagesField,
+)
+from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
+from linuxkit_rules.util_rules.debian import AptGet
+
+
+@dataclass(frozen=True)
+class GenerateDebianLockfile(GenerateLockfile):
+    suite: str
+    architecture: str
+    roots: tuple[str, ...]
+
+
+class RequestedDebianResolveNames(RequestedUserResolveNames):
+    pass
+
+
+class KnownDebianResolveNamesRequest(KnownUserResolveNamesRequest):
+    pass
+
+
+@rule
+def known_debian_resolves(
+    _: KnownDebianResolveNamesRequest, debian: DebianSubsystem
+) -> KnownUserResolveNames:
+    return KnownUserResolveNames(
+        names=tuple(debian.resolve_name(a) for a in debian.architectures),
+        option_name="[debian].architectures",
+        requested_resolve_names_cls=RequestedDebianResolveNames,
+    )
+
+
+def debian_roots(all_targets: AllTargets, extra: tuple[str, ...]) -> tuple[str, ...]:
+    roots = set(extra)
+    for tgt in all_targets:
+        if tgt.has_field(LinuxkitPackageDebianPackagesField):
+            roots.update(tgt[LinuxkitPackageDebianPackagesField].value or ())
+        if tgt.has_field(DebianKernelPackageField):
+            roots.add(tgt[DebianKernelPackageField].value)
+    return tuple(sorted(roots))
+
+
+@rule
+def setup_debian_lockfiles(
+    requested: RequestedDebianResolveNames, all_targets: AllTargets, debian: DebianSubsystem
+) -> UserGenerateLockfiles:
+    roots = debian_roots(all_targets, tuple(debian.extra_packages))
+    by_name = {debian.resolve_name(a): a for a in debian.architectures}
+    return UserGenerateLockfiles(
+        GenerateDebianLockfile(
+            resolve_name=name,
+            lockfile_dest=debian.lockfile(by_name[name]),
+            diff=False,
+            suite=debian.suite,
+            architecture=by_name[name],
+            roots=roots,
+        )
+        for name in requested
+    )
+
+
+@rule
+def wrap_debian_lockfile(request: GenerateDebianLockfile) -> WrappedGenerateLockfile:
+    return WrappedGenerateLockfile(request)
+
+
+@rule(desc="Resolve Debian packages")
+async def generate_debian_lockfile(
+    request: GenerateDebianLockfile, apt_get: AptGet
+) -> GenerateLockfileResult:
+    result = await Get(
+        CoreProcessResult,
+        CoreProcessRequest,
+        CoreProcessRequest.create(
+            "lock",
+            {
+                "apt_get": apt_get.path,
+                "suite": request.suite,
+                "architecture": request.architecture,
+                "roots": list(request.roots),
+                "output": request.lockfile_dest,
+            },
+            EMPTY_DIGEST,
+            f"Resolving {len(request.roots)} Debian packages for {request.suite}/{request.architecture}",
+            output_files=[request.lockfile_dest],
+            # apt runs its helpers (gpgv, the http method) from PATH.
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            # Resolving reads the live archive: never reuse an earlier answer.
+            cache_scope=ProcessCacheScope.PER_SESSION,
+            timeout_seconds=1800,
+        ),
+    )
+    return GenerateLockfileResult(result.output_digest, request.resolve_name, request.lockfile_dest)
+
+
+def rules():
+    return [
+        *collect_rules(),
+        UnionRule(GenerateLockfile, GenerateDebianLockfile),
+        UnionRule(KnownUserResolveNamesRequest, KnownDebianResolveNamesRequest),
+        UnionRule(RequestedUserResolveNames, RequestedDebianResolveNames),
+    ]
