@@ -6,6 +6,7 @@ import json
 import lzma
 import subprocess
 from pathlib import Path
+from typing import Any, Callable, Dict
 
 import pytest
 
@@ -84,7 +85,7 @@ def test_parse_packages_index_bad_version() -> None:
 
 
 @pytest.mark.parametrize("compress", [lambda b: b, gzip.compress, lzma.compress])
-def test_read_index_file_formats(tmp_path: Path, compress) -> None:
+def test_read_index_file_formats(tmp_path: Path, compress: Callable[[bytes], bytes]) -> None:
     text = (TESTDATA / "bookworm-security_Packages").read_text()
     path = tmp_path / "Packages"
     path.write_bytes(compress(text.encode()))
@@ -148,7 +149,9 @@ def test_indextargets_format_has_real_tabs() -> None:
 def test_parse_indextargets_tab_format() -> None:
     assert parse_indextargets(TAB_OUTPUT, architecture="amd64") == [
         AptTarget("/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages", "bookworm"),
-        AptTarget("/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages", "bookworm-security"),
+        AptTarget(
+            "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages", "bookworm-security"
+        ),
     ]
     assert len(parse_indextargets(TAB_OUTPUT)) == 3
 
@@ -156,7 +159,10 @@ def test_parse_indextargets_tab_format() -> None:
 def test_parse_indextargets_deb822_format() -> None:
     assert parse_indextargets(DEB822_OUTPUT) == [
         AptTarget("/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages.lz4", "bookworm"),
-        AptTarget("/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages.lz4", "bookworm-security"),
+        AptTarget(
+            "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages.lz4",
+            "bookworm-security",
+        ),
     ]
 
 
@@ -173,7 +179,10 @@ def test_parse_indextargets_rejects_literal_backslash_t() -> None:
 
 
 def test_mirror_uris() -> None:
-    expected = {"bookworm": "http://mirror.invalid/debian/", "bookworm-security": "http://mirror.invalid/debian-security/"}
+    expected = {
+        "bookworm": "http://mirror.invalid/debian/",
+        "bookworm-security": "http://mirror.invalid/debian-security/",
+    }
     assert mirror_uris(TAB_OUTPUT) == expected
     assert mirror_uris(DEB822_OUTPUT) == expected
 
@@ -281,9 +290,14 @@ def test_resolve_unsatisfiable_names_package_relation_and_chain() -> None:
     with pytest.raises(DebianError) as e:
         resolve(["needs-broken"], fixture_index(), "amd64", "bookworm")
     message = str(e.value)
-    assert message.startswith("cannot resolve dependency 'libnothere (>= 1) | libssl3 (>= 9)' of broken 1.0-1 (bookworm) for amd64")
+    assert message.startswith(
+        "cannot resolve dependency 'libnothere (>= 1) | libssl3 (>= 9)' of broken 1.0-1 (bookworm) for amd64"
+    )
     assert "libnothere (>= 1): no such package" in message
-    assert "libssl3 (>= 9): only 3.0.15-1~deb12u1 (bookworm-security), 3.0.11-1~deb12u2 (bookworm) available" in message
+    assert (
+        "libssl3 (>= 9): only 3.0.15-1~deb12u1 (bookworm-security), 3.0.11-1~deb12u2 (bookworm) available"
+        in message
+    )
     assert message.endswith("Required by: needs-broken -> broken")
 
 
@@ -335,7 +349,9 @@ def test_closure_with_exclude() -> None:
 
 def test_closure_unknown_root_names_lock_roots() -> None:
     lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    with pytest.raises(DebianError, match="'mawk' is not in the bookworm/amd64 Debian lock, whose roots are: openssh-server"):
+    with pytest.raises(
+        DebianError, match="'mawk' is not in the bookworm/amd64 Debian lock, whose roots are: openssh-server"
+    ):
         lock.closure(["mawk"])
 
 
@@ -374,12 +390,13 @@ def test_dump_load_round_trip_and_determinism() -> None:
     assert dump_lock(load_lock(text, "x.json")) == text
 
 
-def _lock_document() -> dict:
+def _lock_document() -> Dict[str, Any]:
     lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    return json.loads(dump_lock(lock))
+    document: Dict[str, Any] = json.loads(dump_lock(lock))
+    return document
 
 
-def _libssl(document: dict) -> dict:
+def _libssl(document: Dict[str, Any]) -> Dict[str, Any]:
     return next(p for p in document["packages"] if p["name"] == "libssl3")
 
 
@@ -390,8 +407,16 @@ def _libssl(document: dict) -> dict:
         (lambda d: _libssl(d).update(size="12"), "packages.libssl3.size", "a byte count"),
         (lambda d: _libssl(d).update(size=True), "packages.libssl3.size", "a byte count"),
         (lambda d: _libssl(d).update(version="a b"), "packages.libssl3.version", "a Debian version"),
-        (lambda d: _libssl(d).update(filename="../etc/passwd.deb"), "packages.libssl3.filename", "without '..'"),
-        (lambda d: _libssl(d).update(depends=["nothere"]), "packages.libssl3.depends", "names of packages in this lock"),
+        (
+            lambda d: _libssl(d).update(filename="../etc/passwd.deb"),
+            "packages.libssl3.filename",
+            "without '..'",
+        ),
+        (
+            lambda d: _libssl(d).update(depends=["nothere"]),
+            "packages.libssl3.depends",
+            "names of packages in this lock",
+        ),
         (lambda d: _libssl(d).pop("suite"), "packages[4].suite", "exactly the keys"),
         (lambda d: d.update(version=2), "version", "this plugin reads version 1"),
         (lambda d: d.update(extra=1), "extra", "exactly the keys"),
@@ -399,7 +424,7 @@ def _libssl(document: dict) -> dict:
         (lambda d: d["packages"].append(dict(d["packages"][0])), "packages.gcc-12-base", "each package once"),
     ],
 )
-def test_load_lock_errors(mutate, field: str, allowed: str) -> None:
+def test_load_lock_errors(mutate: Callable[[Dict[str, Any]], object], field: str, allowed: str) -> None:
     document = _lock_document()
     mutate(document)
     with pytest.raises(SchemaError) as e:
@@ -424,13 +449,17 @@ APT_LISTS = Path("/var/lib/apt/lists")
 def _real_bookworm_lists() -> list[Path]:
     if not APT_LISTS.is_dir():
         return []
-    return sorted(p for p in APT_LISTS.iterdir() if "_dists_bookworm" in p.name and "binary-amd64_Packages" in p.name)
+    return sorted(
+        p for p in APT_LISTS.iterdir() if "_dists_bookworm" in p.name and "binary-amd64_Packages" in p.name
+    )
 
 
 def _read_any(path: Path) -> str:
     # The machine's lists may be lz4 (Acquire::GzipIndexes); apt's own helper reads every format.
     if path.suffix == ".lz4":
-        return subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", str(path)], check=True, capture_output=True).stdout.decode()
+        return subprocess.run(
+            ["/usr/lib/apt/apt-helper", "cat-file", str(path)], check=True, capture_output=True
+        ).stdout.decode()
     return read_index_file(path)
 
 
@@ -439,7 +468,12 @@ def _read_any(path: Path) -> str:
     reason="no bookworm amd64 Packages index in /var/lib/apt/lists",
 )
 def test_resolve_real_bookworm_index() -> None:
-    listing = subprocess.run(["apt-get", "indextargets", "--format", INDEXTARGETS_FORMAT], check=True, capture_output=True, text=True).stdout
+    listing = subprocess.run(
+        ["apt-get", "indextargets", "--format", INDEXTARGETS_FORMAT],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     targets = [t for t in parse_indextargets(listing, architecture="amd64") if t.suite.startswith("bookworm")]
     index = [p for t in targets for p in parse_packages_index(_read_any(Path(t.path)), t.suite)]
     lock = resolve(["openssh-server", "busybox-static", "runc"], index, "amd64", "bookworm")

@@ -1,0 +1,110 @@
+"""Boots an image in QEMU, waits until it is up, runs a check script against it.
+
+Run by `pants test` through `tool.py boottest`; also `python -m
+linuxkit_rules.core.boottest wait-console REGEX [SECONDS]`, which check
+scripts call as `$WAIT_CONSOLE` to wait for a line on the serial console.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Mapping
+
+from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.qemu import QemuConfig, Vm, free_port, ssh_argv, wait_for_ssh
+
+CONSOLE = "console.log"
+
+
+class BootTestFailed(LinuxkitError):
+    pass
+
+
+def _private_key(path: str, workdir: str) -> str:
+    """ssh refuses a key others can read; the sandbox copy may be 0644."""
+    dest = os.path.join(workdir, "id")
+    shutil.copyfile(path, dest)
+    os.chmod(dest, 0o600)
+    return dest
+
+
+def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    deadline = time.monotonic() + float(m["timeout"])
+    with open(m["cmdline_file"], encoding="utf-8") as f:
+        cmdline = f.read().strip()
+    workdir = tempfile.mkdtemp(prefix="lkr-boottest-")
+    try:
+        key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
+        port = free_port() if key else None
+        cfg = QemuConfig(
+            kernel=os.path.abspath(m["kernel"]),
+            initrd=os.path.abspath(m["initrd"]),
+            cmdline=cmdline,
+            memory_mb=int(m["memory"]),
+            ssh_port=port,
+        )
+        report: dict[str, Any] = {}
+        start = time.monotonic()
+        with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE)) as vm:
+            vm.wait_for(m["ready"], timeout=deadline - time.monotonic())
+            report["ready_s"] = round(time.monotonic() - start, 2)
+            print(f"guest ready after {report['ready_s']} s")
+            env = dict(os.environ)
+            env["CONSOLE"] = os.path.abspath(CONSOLE)
+            env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boottest wait-console"
+            env["PYTHONPATH"] = os.path.abspath(".")
+            if key and port:
+                wait_for_ssh(port, key, timeout=deadline - time.monotonic(), ssh=m["ssh"])
+                report["ssh_s"] = round(time.monotonic() - start, 2)
+                print(f"ssh login after {report['ssh_s']} s")
+                env["SSH"] = " ".join(shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1])
+            check = subprocess.run(
+                ["/bin/sh", "-eu", m["script"]],
+                env=env,
+                timeout=max(1.0, deadline - time.monotonic()),
+            )
+            if check.returncode != 0:
+                raise BootTestFailed(
+                    f"{m['script']} exited {check.returncode}; console:\n" + _tail(CONSOLE, 40)
+                )
+        print(f"{m['script']} passed")
+        return report
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _tail(path: str, n: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no console output)"
+
+
+def wait_console(pattern: str, seconds: float, path: str) -> bool:
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + seconds
+    while True:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            if regex.search(f.read()):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "wait-console":
+        secs = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
+        ok = wait_console(sys.argv[2], secs, os.environ.get("CONSOLE", CONSOLE))
+        if not ok:
+            print(f"console did not match {sys.argv[2]!r} within {secs} s", file=sys.stderr)
+        sys.exit(0 if ok else 1)
+    print("usage: python -m linuxkit_rules.core.boottest wait-console REGEX [SECONDS]", file=sys.stderr)
+    sys.exit(64)

@@ -1,0 +1,172 @@
+"""`pants test` on a `linuxkit_image_test`: boot the image in QEMU and check it."""
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from pants.core.goals.test import (
+    TestFieldSet,
+    TestRequest,
+    TestResult,
+    TestSubsystem,
+    TestTimeoutField,
+)
+from pants.engine.addresses import Address
+from pants.engine.fs import Digest, MergeDigests, PathGlobs, Snapshot
+from pants.engine.internals.native_engine import AddressInput
+from pants.engine.internals.selectors import MultiGet
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import (
+    FieldSet,
+    HydratedSources,
+    HydrateSourcesRequest,
+    InferDependenciesRequest,
+    InferredDependencies,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.option.option_types import SkipOption
+from pants.option.subsystem import Subsystem
+from pants.util.logging import LogLevel
+
+from linuxkit_rules.core.formats import Format
+from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
+from linuxkit_rules.target_types import (
+    LinuxkitImageTestImageField,
+    LinuxkitImageTestMemoryField,
+    LinuxkitImageTestReadyField,
+    LinuxkitImageTestScriptField,
+    LinuxkitImageTestSshKeyField,
+)
+from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
+from linuxkit_rules.util_rules.host_tools import QEMU_X86, SSH, HostTool, HostToolRequest
+
+
+class LinuxkitImageTestSubsystem(Subsystem):
+    options_scope = "linuxkit-image-test"
+    name = "LinuxKit boot tests"
+    help = "Boot tests of LinuxKit images in QEMU (`linuxkit_image_test` targets)."
+
+    skip = SkipOption("test")
+
+
+@dataclass(frozen=True)
+class LinuxkitImageTestFieldSet(TestFieldSet):
+    required_fields = (LinuxkitImageTestImageField, LinuxkitImageTestScriptField)
+
+    sources: LinuxkitImageTestScriptField
+    image: LinuxkitImageTestImageField
+    ssh_key: LinuxkitImageTestSshKeyField
+    ready: LinuxkitImageTestReadyField
+    memory: LinuxkitImageTestMemoryField
+    timeout: TestTimeoutField
+
+
+class LinuxkitImageTestRequest(TestRequest):
+    tool_subsystem = LinuxkitImageTestSubsystem
+    field_set_type = LinuxkitImageTestFieldSet
+
+
+@dataclass(frozen=True)
+class ImageTestDependenciesFieldSet(FieldSet):
+    required_fields = (LinuxkitImageTestImageField,)
+    image: LinuxkitImageTestImageField
+
+
+class InferImageTestDependencies(InferDependenciesRequest):
+    infer_from = ImageTestDependenciesFieldSet
+
+
+@rule(desc="Infer the image a boot test boots", level=LogLevel.DEBUG)
+async def infer_image_test_dependencies(request: InferImageTestDependencies) -> InferredDependencies:
+    fs = request.field_set
+    address = await Get(
+        Address,
+        AddressInput,
+        AddressInput.parse(
+            fs.image.value,
+            relative_to=fs.address.spec_path,
+            description_of_origin=f"the `image` field of {fs.address}",
+        ),
+    )
+    return InferredDependencies([address])
+
+
+@rule(desc="Boot-test a LinuxKit image", level=LogLevel.DEBUG)
+async def run_linuxkit_image_test(
+    batch: LinuxkitImageTestRequest.Batch[LinuxkitImageTestFieldSet, Any],
+    test_subsystem: TestSubsystem,
+) -> TestResult:
+    fs = batch.single_element
+    image_address = await Get(
+        Address,
+        AddressInput,
+        AddressInput.parse(
+            fs.image.value,
+            relative_to=fs.address.spec_path,
+            description_of_origin=f"the `image` field of {fs.address}",
+        ),
+    )
+    wrapped = await Get(
+        WrappedTarget,
+        WrappedTargetRequest(image_address, description_of_origin=f"the `image` field of {fs.address}"),
+    )
+    image_fs = LinuxkitImageFieldSet.create(wrapped.target)
+    key_path = posixpath.join(fs.address.spec_path, fs.ssh_key.value) if fs.ssh_key.value else None
+    built, script, key, qemu, ssh = await MultiGet(
+        Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
+        Get(HydratedSources, HydrateSourcesRequest(fs.sources)),
+        Get(
+            Snapshot,
+            PathGlobs(
+                [key_path] if key_path else [],
+                description_of_origin=f"the `ssh_key` field of {fs.address}",
+            ),
+        ),
+        Get(HostTool, HostToolRequest, QEMU_X86),
+        Get(HostTool, HostToolRequest, SSH),
+    )
+    if key_path and not key.files:
+        raise FileNotFoundError(f"{fs.address}: ssh_key {key_path!r} does not exist")
+    kernel, initrd, cmdline = Format.KERNEL_INITRD.outputs(image_fs.name)
+    inputs = await Get(Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest]))
+    timeout = fs.timeout.calculate_from_global_options(test_subsystem) or 600
+    process = await Get(
+        Process,
+        CoreProcessRequest,
+        CoreProcessRequest.create(
+            "boottest",
+            {
+                "kernel": kernel,
+                "initrd": initrd,
+                "cmdline_file": cmdline,
+                "script": script.snapshot.files[0],
+                "ssh_key": key_path,
+                "ready": fs.ready.value,
+                "memory": fs.memory.value,
+                "qemu": qemu.path,
+                "ssh": ssh.path,
+                "timeout": timeout,
+            },
+            inputs,
+            f"Boot test {fs.address}",
+            output_files=["console.log"],
+            env={"PATH": "/usr/bin:/bin"},
+            timeout_seconds=timeout + 60,
+        ),
+    )
+    result = await Get(FallibleProcessResult, Process, process)
+    return TestResult.from_fallible_process_result(
+        result, address=fs.address, output_setting=test_subsystem.output
+    )
+
+
+def rules():
+    return [
+        *collect_rules(),
+        *LinuxkitImageTestRequest.rules(),
+        UnionRule(InferDependenciesRequest, InferImageTestDependencies),
+    ]
