@@ -221,8 +221,10 @@ class Tree:
             if old.kind == "dir" and entry.kind == "dir":
                 self._entries[path] = entry
                 return
-            if entry.kind == "hardlink" and normalize_path(entry.target) in (path, old.target):
-                return  # a link to itself, or the same link again
+            if entry.kind == "hardlink":
+                target = normalize_path(entry.target)
+                if target == path or (old.kind == "hardlink" and target == old.target):
+                    return  # a link to itself, or the same link again
             self._remove(path)
         if entry.kind == "hardlink":
             entry = self._resolve_hardlink(entry)
@@ -685,6 +687,9 @@ def gzip_writer(fileobj: BinaryIO, level: int = 6) -> gzip.GzipFile:
 
 @dataclass(frozen=True)
 class DebArchive:
+    """The parts of a .deb a build needs: `control` (the control file's bytes) and
+    `data`, the data.tar member still compressed as `data_name` says."""
+
     control: bytes
     data: bytes
     data_name: str

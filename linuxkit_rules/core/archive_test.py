@@ -129,6 +129,11 @@ def test_hardlink_survives_removal_of_its_target() -> None:
     assert t.get("bin/c") == Entry("bin/c", "hardlink", 0o755, target="bin/b")
     t.add(Entry("bin/b", "file", data=b"replaced"))  # overlay replaces one name only
     assert t.get("bin/c") == Entry("bin/c", "file", 0o755, data=b"A")
+    t.add(Entry("bin/s", "symlink", target="bin/c"))
+    t.add(Entry("bin/s", "hardlink", target="bin/c"))  # replaces a symlink whose target string matches
+    assert t.get("bin/s") == Entry("bin/s", "hardlink", 0o755, target="bin/c")
+    t.add(Entry("bin/s", "hardlink", target="/bin/s"))  # a link to itself changes nothing
+    assert t.get("bin/s") == Entry("bin/s", "hardlink", 0o755, target="bin/c")
 
 
 def test_remove_globs() -> None:

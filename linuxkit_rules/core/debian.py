@@ -49,9 +49,23 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ARCH_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # dpkg still accepts the obsolete "<" and ">", meaning "<=" and ">=".
-_OPERATORS = {"<<": "<<", "<=": "<=", "=": "=", ">=": ">=", ">>": ">>", "<": "<=", ">": ">="}
+_OPERATORS = {
+    "<<": "<<",
+    "<=": "<=",
+    "=": "=",
+    ">=": ">=",
+    ">>": ">>",
+    "<": "<=",
+    ">": ">=",
+}
 # Lower is more important; Debian's "extra" was merged into "optional".
-_PRIORITY_RANK = {"required": 0, "important": 1, "standard": 2, "optional": 3, "extra": 4}
+_PRIORITY_RANK = {
+    "required": 0,
+    "important": 1,
+    "standard": 2,
+    "optional": 3,
+    "extra": 4,
+}
 _INDEX_FIELDS = [
     "Package",
     "Version",
@@ -93,7 +107,9 @@ class DebPackage:
 def parse_packages_index(text: str, suite: str) -> list[DebPackage]:
     """Parse the text of a Packages index; `suite` is recorded on every package."""
     packages = []
-    paragraphs = deb822.Deb822.iter_paragraphs(text, fields=_INDEX_FIELDS, use_apt_pkg=False)
+    paragraphs = deb822.Deb822.iter_paragraphs(
+        text, fields=_INDEX_FIELDS, use_apt_pkg=False
+    )
     for number, paragraph in enumerate(paragraphs, start=1):
         # A plain dict: Deb822's case-insensitive lookups dominate the run time.
         para = {key: _one_line(value) for key, value in paragraph.items()}
@@ -122,8 +138,12 @@ def parse_packages_index(text: str, suite: str) -> list[DebPackage]:
         try:
             _version(version)
         except ValueError:
-            raise DebianError(f"{where}: Version {version!r} is not a Debian version") from None
-        depends = ", ".join(v for v in (para.get("Pre-Depends", ""), para.get("Depends", "")) if v)
+            raise DebianError(
+                f"{where}: Version {version!r} is not a Debian version"
+            ) from None
+        depends = ", ".join(
+            v for v in (para.get("Pre-Depends", ""), para.get("Depends", "")) if v
+        )
         packages.append(
             DebPackage(
                 name=name,
@@ -191,7 +211,9 @@ class _TargetLine:
     repo_uri: str
 
 
-INDEXTARGETS_FORMAT = "$(FILENAME)\t$(RELEASE)\t$(IDENTIFIER)\t$(ARCHITECTURE)\t$(REPO_URI)"
+INDEXTARGETS_FORMAT = (
+    "$(FILENAME)\t$(RELEASE)\t$(IDENTIFIER)\t$(ARCHITECTURE)\t$(REPO_URI)"
+)
 """A `--format` for `apt-get indextargets` that `parse_indextargets` reads.
 
 It holds real tab characters; apt does not expand a typed backslash-t.
@@ -228,7 +250,9 @@ def mirror_uris(text: str) -> dict[str, str]:
     uris: dict[str, str] = {}
     for t in _parse_target_lines(text):
         if not t.repo_uri:
-            raise DebianError(f"`apt-get indextargets` gives no repository URI for {t.path}")
+            raise DebianError(
+                f"`apt-get indextargets` gives no repository URI for {t.path}"
+            )
         uri = t.repo_uri if t.repo_uri.endswith("/") else t.repo_uri + "/"
         if uris.setdefault(t.suite, uri) != uri:
             raise DebianError(
@@ -269,7 +293,9 @@ def _parse_target_lines(text: str) -> list[_TargetLine]:
             rows.append(
                 _TargetLine(
                     path=para["Filename"],
-                    suite=para.get("Release") or para.get("Codename") or para.get("Suite", ""),
+                    suite=para.get("Release")
+                    or para.get("Codename")
+                    or para.get("Suite", ""),
                     identifier=para["Identifier"],
                     architecture=para.get("Architecture", ""),
                     repo_uri=para.get("Repo-URI", ""),
@@ -278,7 +304,9 @@ def _parse_target_lines(text: str) -> list[_TargetLine]:
     rows = [r for r in rows if r.identifier == "Packages"]
     for r in rows:
         if not r.suite:
-            raise DebianError(f"index {r.path} has no release name (a flat repository?)")
+            raise DebianError(
+                f"index {r.path} has no release name (a flat repository?)"
+            )
     return rows
 
 
@@ -286,7 +314,9 @@ def read_packages(targets: Iterable[AptTarget]) -> list[DebPackage]:
     """Read and parse every target's Packages file."""
     packages: list[DebPackage] = []
     for target in targets:
-        packages.extend(parse_packages_index(read_index_file(target.path), target.suite))
+        packages.extend(
+            parse_packages_index(read_index_file(target.path), target.suite)
+        )
     return packages
 
 
@@ -323,7 +353,9 @@ class DebianLock:
             + _close_matches(name, [p.name for p in self.packages])
         )
 
-    def closure(self, roots: Iterable[str], exclude: Iterable[str] = ()) -> list[LockedPackage]:
+    def closure(
+        self, roots: Iterable[str], exclude: Iterable[str] = ()
+    ) -> list[LockedPackage]:
         """Packages reachable from `roots`, not entering `exclude`; sorted by name."""
         by_name = {p.name: p for p in self.packages}
         excluded = set(exclude)
@@ -339,7 +371,8 @@ class DebianLock:
                 raise DebianError(
                     f"package {name!r} is not in the {self.suite}/{self.architecture} Debian lock, "
                     f"whose roots are: {', '.join(self.roots) or '(none)'}; add it to a target's "
-                    "Debian packages and run `pants generate-lockfiles`" + _close_matches(name, by_name)
+                    "Debian packages and run `pants generate-lockfiles`"
+                    + _close_matches(name, by_name)
                 )
             if name in excluded:
                 raise DebianError(f"package {name!r} is both asked for and excluded")
@@ -399,7 +432,11 @@ def load_lock(text: str, file: str) -> DebianLock:
         document = json.loads(text)
     except json.JSONDecodeError as e:
         raise SchemaError(
-            file, e.lineno, "(document)", e.msg, "a JSON lock written by `pants generate-lockfiles`"
+            file,
+            e.lineno,
+            "(document)",
+            e.msg,
+            "a JSON lock written by `pants generate-lockfiles`",
         ) from None
     _check_object(file, "(document)", document, _LOCK_KEYS)
     if document["version"] != LOCK_VERSION:
@@ -410,13 +447,25 @@ def load_lock(text: str, file: str) -> DebianLock:
             document["version"],
             f"this plugin reads version {LOCK_VERSION}; run `pants generate-lockfiles`",
         )
-    suite = _check_str(file, "suite", document["suite"], _NAME_RE, "a Debian suite name such as 'bookworm'")
+    suite = _check_str(
+        file,
+        "suite",
+        document["suite"],
+        _NAME_RE,
+        "a Debian suite name such as 'bookworm'",
+    )
     architecture = _check_str(
-        file, "architecture", document["architecture"], _ARCH_RE, "a Debian architecture such as 'amd64'"
+        file,
+        "architecture",
+        document["architecture"],
+        _ARCH_RE,
+        "a Debian architecture such as 'amd64'",
     )
     raw_packages = document["packages"]
     if not isinstance(raw_packages, list):
-        raise SchemaError(file, None, "packages", raw_packages, "a list of package objects")
+        raise SchemaError(
+            file, None, "packages", raw_packages, "a list of package objects"
+        )
     packages = [_load_package(file, i, raw) for i, raw in enumerate(raw_packages)]
     names = [p.name for p in packages]
     for name in sorted(set(names)):
@@ -426,14 +475,20 @@ def load_lock(text: str, file: str) -> DebianLock:
         for dep in p.depends:
             if dep not in names:
                 raise SchemaError(
-                    file, None, f"packages.{p.name}.depends", dep, "names of packages in this lock"
+                    file,
+                    None,
+                    f"packages.{p.name}.depends",
+                    dep,
+                    "names of packages in this lock",
                 )
     roots = document["roots"]
     if not isinstance(roots, list):
         raise SchemaError(file, None, "roots", roots, "a list of package names")
     for root in roots:
         if root not in names:
-            raise SchemaError(file, None, "roots", root, "names of packages in this lock")
+            raise SchemaError(
+                file, None, "roots", root, "names of packages in this lock"
+            )
     return DebianLock(
         suite=suite,
         architecture=architecture,
@@ -446,20 +501,36 @@ def _load_package(file: str, index: int, raw: object) -> LockedPackage:
     where = f"packages[{index}]"
     _check_object(file, where, raw, _PACKAGE_KEYS)
     assert isinstance(raw, dict)
-    name = _check_str(file, f"{where}.name", raw["name"], _NAME_RE, "a Debian package name")
+    name = _check_str(
+        file, f"{where}.name", raw["name"], _NAME_RE, "a Debian package name"
+    )
     where = f"packages.{name}"
-    version = _check_str(file, f"{where}.version", raw["version"], None, "a Debian version")
+    version = _check_str(
+        file, f"{where}.version", raw["version"], None, "a Debian version"
+    )
     try:
         _version(version)
     except ValueError:
-        raise SchemaError(file, None, f"{where}.version", version, "a Debian version") from None
+        raise SchemaError(
+            file, None, f"{where}.version", version, "a Debian version"
+        ) from None
     size = raw["size"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise SchemaError(file, None, f"{where}.size", size, "a byte count (an integer >= 0)")
+        raise SchemaError(
+            file, None, f"{where}.size", size, "a byte count (an integer >= 0)"
+        )
     filename = _check_str(
-        file, f"{where}.filename", raw["filename"], None, "a path relative to the archive root"
+        file,
+        f"{where}.filename",
+        raw["filename"],
+        None,
+        "a path relative to the archive root",
     )
-    if filename.startswith("/") or ".." in filename.split("/") or not filename.endswith(".deb"):
+    if (
+        filename.startswith("/")
+        or ".." in filename.split("/")
+        or not filename.endswith(".deb")
+    ):
         raise SchemaError(
             file,
             None,
@@ -469,25 +540,47 @@ def _load_package(file: str, index: int, raw: object) -> LockedPackage:
         )
     depends = raw["depends"]
     if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
-        raise SchemaError(file, None, f"{where}.depends", depends, "a list of package names")
+        raise SchemaError(
+            file, None, f"{where}.depends", depends, "a list of package names"
+        )
     return LockedPackage(
         name=name,
         version=version,
         architecture=_check_str(
-            file, f"{where}.architecture", raw["architecture"], _ARCH_RE, "a Debian architecture"
+            file,
+            f"{where}.architecture",
+            raw["architecture"],
+            _ARCH_RE,
+            "a Debian architecture",
         ),
         size=size,
-        sha256=_check_str(file, f"{where}.sha256", raw["sha256"], _SHA256_RE, "64 lowercase hex digits"),
+        sha256=_check_str(
+            file,
+            f"{where}.sha256",
+            raw["sha256"],
+            _SHA256_RE,
+            "64 lowercase hex digits",
+        ),
         filename=filename,
-        source=_check_str(file, f"{where}.source", raw["source"], _NAME_RE, "a Debian source package name"),
-        suite=_check_str(file, f"{where}.suite", raw["suite"], _NAME_RE, "a Debian suite name"),
+        source=_check_str(
+            file,
+            f"{where}.source",
+            raw["source"],
+            _NAME_RE,
+            "a Debian source package name",
+        ),
+        suite=_check_str(
+            file, f"{where}.suite", raw["suite"], _NAME_RE, "a Debian suite name"
+        ),
         depends=tuple(sorted(set(depends))),
     )
 
 
 def _check_object(file: str, field: str, value: object, keys: set[str]) -> None:
     if not isinstance(value, dict):
-        raise SchemaError(file, None, field, value, f"an object with keys {', '.join(sorted(keys))}")
+        raise SchemaError(
+            file, None, field, value, f"an object with keys {', '.join(sorted(keys))}"
+        )
     odd = sorted(set(value) ^ keys)
     if odd:
         key = odd[0]
@@ -500,8 +593,14 @@ def _check_object(file: str, field: str, value: object, keys: set[str]) -> None:
         )
 
 
-def _check_str(file: str, field: str, value: object, pattern: re.Pattern[str] | None, allowed: str) -> str:
-    if not isinstance(value, str) or not value or (pattern is not None and not pattern.match(value)):
+def _check_str(
+    file: str, field: str, value: object, pattern: re.Pattern[str] | None, allowed: str
+) -> str:
+    if (
+        not isinstance(value, str)
+        or not value
+        or (pattern is not None and not pattern.match(value))
+    ):
         raise SchemaError(file, None, field, value, allowed)
     return value
 
@@ -518,7 +617,9 @@ class _Relation:
     version: str | None
 
 
-def resolve(roots: Iterable[str], index: Iterable[DebPackage], architecture: str, suite: str) -> DebianLock:
+def resolve(
+    roots: Iterable[str], index: Iterable[DebPackage], architecture: str, suite: str
+) -> DebianLock:
     """The closure of `roots` over Pre-Depends and Depends, as a lock.
 
     Per relation group: an alternative already chosen, else the first
@@ -577,7 +678,9 @@ def resolve(roots: Iterable[str], index: Iterable[DebPackage], architecture: str
         )
         for p in sorted(chosen.values(), key=lambda p: p.name)
     )
-    return DebianLock(suite=suite, architecture=architecture, roots=tuple(root_names), packages=locked)
+    return DebianLock(
+        suite=suite, architecture=architecture, roots=tuple(root_names), packages=locked
+    )
 
 
 class _Resolver:
@@ -594,7 +697,9 @@ class _Resolver:
                 continue
             self.by_name.setdefault(package.name, []).append(package)
             for provide in _parse_provides(package):
-                self.providers.setdefault(provide.name, []).append((package, provide.version))
+                self.providers.setdefault(provide.name, []).append(
+                    (package, provide.version)
+                )
         for versions in self.by_name.values():
             # Highest version first; equal versions from two suites: by suite name.
             versions.sort(key=lambda p: p.suite)
@@ -610,8 +715,12 @@ class _Resolver:
                 f"{name!r} is a virtual package in {where}; name one that provides it: {', '.join(names)}"
             )
         if name in self.other_arch:
-            raise DebianError(f"package {name!r} is not built for {self.architecture} in {where}")
-        raise DebianError(f"package {name!r} is not in {where}" + _close_matches(name, self.by_name))
+            raise DebianError(
+                f"package {name!r} is not built for {self.architecture} in {where}"
+            )
+        raise DebianError(
+            f"package {name!r} is not in {where}" + _close_matches(name, self.by_name)
+        )
 
     def note_provides(self, package: DebPackage, provided: dict[str, set[str]]) -> None:
         for provide in _parse_provides(package):
@@ -633,12 +742,17 @@ class _Resolver:
             if provide.name == relation.name:
                 if relation.op is None:
                     return True
-                if provide.version is not None and _version_ok(provide.version, relation):
+                if provide.version is not None and _version_ok(
+                    provide.version, relation
+                ):
                     return True
         return False
 
     def choose(
-        self, group: Sequence[_Relation], chosen: Mapping[str, DebPackage], provided: Mapping[str, set[str]]
+        self,
+        group: Sequence[_Relation],
+        chosen: Mapping[str, DebPackage],
+        provided: Mapping[str, set[str]],
     ) -> DebPackage | None:
         for relation in group:
             for name in [relation.name] + sorted(provided.get(relation.name, ())):
@@ -654,13 +768,20 @@ class _Resolver:
                 if package.name in chosen or not self.satisfies(relation, package):
                     continue
                 current = best.get(package.name)
-                if current is None or _version(package.version) > _version(current.version):
+                if current is None or _version(package.version) > _version(
+                    current.version
+                ):
                     best[package.name] = package
             if best:
-                return min(best.values(), key=lambda p: (_PRIORITY_RANK.get(p.priority, 5), p.name))
+                return min(
+                    best.values(),
+                    key=lambda p: (_PRIORITY_RANK.get(p.priority, 5), p.name),
+                )
         return None
 
-    def _real(self, relation: _Relation, chosen: Mapping[str, DebPackage]) -> DebPackage | None:
+    def _real(
+        self, relation: _Relation, chosen: Mapping[str, DebPackage]
+    ) -> DebPackage | None:
         if relation.name in chosen:
             return None  # chosen with a version that does not satisfy: one version per name
         for package in self.by_name.get(relation.name, ()):
@@ -708,7 +829,9 @@ def _parse_group_cached(text: str) -> tuple[_Relation, ...] | None:
     for alt in parsed[0]:
         name = alt["name"]
         version = alt.get("version")
-        if not _NAME_RE.match(name) or (version is not None and version[0] not in _OPERATORS):
+        if not _NAME_RE.match(name) or (
+            version is not None and version[0] not in _OPERATORS
+        ):
             return None
         relations.append(
             _Relation(
@@ -767,8 +890,10 @@ def _relation_text(relation: _Relation) -> str:
 
 def _chain(name: str, parent: Mapping[str, str | None]) -> list[str]:
     chain = [name]
-    while parent.get(chain[-1]) is not None:
-        chain.append(parent[chain[-1]])  # type: ignore[arg-type]
+    step = parent.get(name)
+    while step is not None:
+        chain.append(step)
+        step = parent.get(step)
     return list(reversed(chain))
 
 

@@ -6,7 +6,7 @@ import json
 import lzma
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Any, Callable
 
 import pytest
 
@@ -33,7 +33,9 @@ def fixture_index() -> list[DebPackage]:
     return read_packages(
         [
             AptTarget(str(TESTDATA / "bookworm_Packages"), "bookworm"),
-            AptTarget(str(TESTDATA / "bookworm-security_Packages"), "bookworm-security"),
+            AptTarget(
+                str(TESTDATA / "bookworm-security_Packages"), "bookworm-security"
+            ),
         ]
     )
 
@@ -46,7 +48,9 @@ def versions_of(lock: DebianLock) -> dict[str, str]:
 
 
 def test_parse_packages_index_fields() -> None:
-    packages = parse_packages_index((TESTDATA / "bookworm_Packages").read_text(), "bookworm")
+    packages = parse_packages_index(
+        (TESTDATA / "bookworm_Packages").read_text(), "bookworm"
+    )
     by_name = {p.name: p for p in packages}
     assert len(packages) == 25
     libgcc = by_name["libgcc-s1"]
@@ -74,18 +78,24 @@ def test_parse_packages_index_fields() -> None:
 
 def test_parse_packages_index_missing_field() -> None:
     text = "Package: foo\nVersion: 1.0\nArchitecture: amd64\nSize: 3\nFilename: pool/f/foo.deb\n"
-    with pytest.raises(DebianError, match=r"bookworm: stanza 1 \(foo\) has no SHA256 field"):
+    with pytest.raises(
+        DebianError, match=r"bookworm: stanza 1 \(foo\) has no SHA256 field"
+    ):
         parse_packages_index(text, "bookworm")
 
 
 def test_parse_packages_index_bad_version() -> None:
     text = f"Package: foo\nVersion: not a version\nArchitecture: amd64\nSize: 3\nFilename: f.deb\nSHA256: {'a' * 64}\n"
-    with pytest.raises(DebianError, match="Version 'not a version' is not a Debian version"):
+    with pytest.raises(
+        DebianError, match="Version 'not a version' is not a Debian version"
+    ):
         parse_packages_index(text, "bookworm")
 
 
 @pytest.mark.parametrize("compress", [lambda b: b, gzip.compress, lzma.compress])
-def test_read_index_file_formats(tmp_path: Path, compress: Callable[[bytes], bytes]) -> None:
+def test_read_index_file_formats(
+    tmp_path: Path, compress: Callable[[bytes], bytes]
+) -> None:
     text = (TESTDATA / "bookworm-security_Packages").read_text()
     path = tmp_path / "Packages"
     path.write_bytes(compress(text.encode()))
@@ -148,9 +158,12 @@ def test_indextargets_format_has_real_tabs() -> None:
 
 def test_parse_indextargets_tab_format() -> None:
     assert parse_indextargets(TAB_OUTPUT, architecture="amd64") == [
-        AptTarget("/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages", "bookworm"),
         AptTarget(
-            "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages", "bookworm-security"
+            "/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages", "bookworm"
+        ),
+        AptTarget(
+            "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages",
+            "bookworm-security",
         ),
     ]
     assert len(parse_indextargets(TAB_OUTPUT)) == 3
@@ -158,7 +171,10 @@ def test_parse_indextargets_tab_format() -> None:
 
 def test_parse_indextargets_deb822_format() -> None:
     assert parse_indextargets(DEB822_OUTPUT) == [
-        AptTarget("/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages.lz4", "bookworm"),
+        AptTarget(
+            "/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
+            "bookworm",
+        ),
         AptTarget(
             "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages.lz4",
             "bookworm-security",
@@ -188,7 +204,10 @@ def test_mirror_uris() -> None:
 
 
 def test_mirror_uris_conflict() -> None:
-    other = TAB_OUTPUT + "/y/Packages\tbookworm\tPackages\tamd64\thttp://other.invalid/debian/\n"
+    other = (
+        TAB_OUTPUT
+        + "/y/Packages\tbookworm\tPackages\tamd64\thttp://other.invalid/debian/\n"
+    )
     with pytest.raises(DebianError, match="bookworm comes from two repositories"):
         mirror_uris(other)
 
@@ -234,11 +253,20 @@ def test_resolve_prefers_chosen_alternative() -> None:
 
 
 def test_resolve_prefers_chosen_provider() -> None:
-    lock = resolve(["app-tools", "gawk", "postfix"], fixture_index(), "amd64", "bookworm")
+    lock = resolve(
+        ["app-tools", "gawk", "postfix"], fixture_index(), "amd64", "bookworm"
+    )
     names = set(versions_of(lock))
     assert {"gawk", "postfix"} <= names
     assert not {"mawk", "dma", "original-awk"} & names
-    assert lock.get("app-tools").depends == ("gawk", "libc6", "libssl3", "postfix", "python3", "tzdata")
+    assert lock.get("app-tools").depends == (
+        "gawk",
+        "libc6",
+        "libssl3",
+        "postfix",
+        "python3",
+        "tzdata",
+    )
 
 
 def test_resolve_versioned_provides() -> None:
@@ -265,23 +293,34 @@ def test_resolve_essential_only_when_asked() -> None:
     ],
 )
 def test_resolve_version_constraints(consumer: str, expected: str) -> None:
-    index = parse_packages_index((TESTDATA / "versions_Packages").read_text(), "bookworm")
+    index = parse_packages_index(
+        (TESTDATA / "versions_Packages").read_text(), "bookworm"
+    )
     lock = resolve([consumer], index, "amd64", "bookworm")
     assert lock.get("libv").version == expected
-    assert lock.get("libv").sha256 == {"1.0": "c0", "1.5": "c1", "2.0": "c2"}[expected] * 32
+    assert (
+        lock.get("libv").sha256
+        == {"1.0": "c0", "1.5": "c1", "2.0": "c2"}[expected] * 32
+    )
     assert lock.get(consumer).depends == ("libv",)
 
 
 def test_resolve_version_constraint_with_epoch_unsatisfiable() -> None:
-    index = parse_packages_index((TESTDATA / "versions_Packages").read_text(), "bookworm")
+    index = parse_packages_index(
+        (TESTDATA / "versions_Packages").read_text(), "bookworm"
+    )
     with pytest.raises(DebianError) as e:
         resolve(["dep-epoch"], index, "amd64", "bookworm")
     assert "'libv (>= 1:0.1)'" in str(e.value)
-    assert "only 2.0 (bookworm), 1.5 (bookworm), 1.0 (bookworm) available" in str(e.value)
+    assert "only 2.0 (bookworm), 1.5 (bookworm), 1.0 (bookworm) available" in str(
+        e.value
+    )
 
 
 def test_resolve_one_version_per_name() -> None:
-    index = parse_packages_index((TESTDATA / "versions_Packages").read_text(), "bookworm")
+    index = parse_packages_index(
+        (TESTDATA / "versions_Packages").read_text(), "bookworm"
+    )
     with pytest.raises(DebianError, match=r"libv \(<< 1.5\): 2.0 is already chosen"):
         resolve(["dep-lt", "libv"], index, "amd64", "bookworm")
 
@@ -302,17 +341,23 @@ def test_resolve_unsatisfiable_names_package_relation_and_chain() -> None:
 
 
 def test_resolve_foreign_architecture_qualifier() -> None:
-    with pytest.raises(DebianError, match="libc6:i386: architecture i386 is not in this amd64 resolve"):
+    with pytest.raises(
+        DebianError, match="libc6:i386: architecture i386 is not in this amd64 resolve"
+    ):
         resolve(["foreign-dep"], fixture_index(), "amd64", "bookworm")
 
 
 def test_resolve_unknown_root_suggests_close_match() -> None:
-    with pytest.raises(DebianError, match=r"'opensh-server' is not in .*did you mean: openssh-server"):
+    with pytest.raises(
+        DebianError, match=r"'opensh-server' is not in .*did you mean: openssh-server"
+    ):
         resolve(["opensh-server"], fixture_index(), "amd64", "bookworm")
 
 
 def test_resolve_virtual_root_lists_providers() -> None:
-    with pytest.raises(DebianError, match="'awk' is a virtual package .*: gawk, mawk, original-awk"):
+    with pytest.raises(
+        DebianError, match="'awk' is a virtual package .*: gawk, mawk, original-awk"
+    ):
         resolve(["awk"], fixture_index(), "amd64", "bookworm")
 
 
@@ -326,7 +371,9 @@ def test_resolve_other_architecture_root() -> None:
 def test_resolve_does_not_depend_on_index_order() -> None:
     index = fixture_index()
     forward = resolve(["openssh-server", "app-tools"], index, "amd64", "bookworm")
-    backward = resolve(["app-tools", "openssh-server"], list(reversed(index)), "amd64", "bookworm")
+    backward = resolve(
+        ["app-tools", "openssh-server"], list(reversed(index)), "amd64", "bookworm"
+    )
     assert dump_lock(forward) == dump_lock(backward)
     assert forward.get("openssh-server").version == "1:9.2p1-2+deb12u5"
 
@@ -335,22 +382,36 @@ def test_resolve_does_not_depend_on_index_order() -> None:
 
 
 def test_closure_with_exclude() -> None:
-    lock = resolve(["openssh-server", "app-tools"], fixture_index(), "amd64", "bookworm")
+    lock = resolve(
+        ["openssh-server", "app-tools"], fixture_index(), "amd64", "bookworm"
+    )
     full = [p.name for p in lock.closure(["openssh-server"])]
-    assert full == ["gcc-12-base", "init-system-helpers", "libc6", "libgcc-s1", "libssl3", "openssh-server"]
+    assert full == [
+        "gcc-12-base",
+        "init-system-helpers",
+        "libc6",
+        "libgcc-s1",
+        "libssl3",
+        "openssh-server",
+    ]
     # Excluding libc6 cuts libgcc-s1 and gcc-12-base too: only libc6 reached them.
     assert [p.name for p in lock.closure(["openssh-server"], exclude=["libc6"])] == [
         "init-system-helpers",
         "libssl3",
         "openssh-server",
     ]
-    assert [p.name for p in lock.closure(["libgcc-s1"])] == ["gcc-12-base", "libc6", "libgcc-s1"]
+    assert [p.name for p in lock.closure(["libgcc-s1"])] == [
+        "gcc-12-base",
+        "libc6",
+        "libgcc-s1",
+    ]
 
 
 def test_closure_unknown_root_names_lock_roots() -> None:
     lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
     with pytest.raises(
-        DebianError, match="'mawk' is not in the bookworm/amd64 Debian lock, whose roots are: openssh-server"
+        DebianError,
+        match="'mawk' is not in the bookworm/amd64 Debian lock, whose roots are: openssh-server",
     ):
         lock.closure(["mawk"])
 
@@ -363,7 +424,9 @@ def test_closure_root_excluded() -> None:
 
 def test_closure_unknown_exclude() -> None:
     lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    with pytest.raises(DebianError, match="excluded package 'libssl' .*did you mean: libssl3"):
+    with pytest.raises(
+        DebianError, match="excluded package 'libssl' .*did you mean: libssl3"
+    ):
         lock.closure(["openssh-server"], exclude=["libssl"])
 
 
@@ -377,12 +440,17 @@ def test_get_unknown_suggests() -> None:
 
 
 def test_dump_load_round_trip_and_determinism() -> None:
-    lock = resolve(["app-tools", "openssh-server"], fixture_index(), "amd64", "bookworm")
+    lock = resolve(
+        ["app-tools", "openssh-server"], fixture_index(), "amd64", "bookworm"
+    )
     text = dump_lock(lock)
     assert text.endswith("}\n")
     document = json.loads(text)
     assert document["version"] == 1
-    assert "pants generate-lockfiles" in document["comment"] and "do not edit" in document["comment"]
+    assert (
+        "pants generate-lockfiles" in document["comment"]
+        and "do not edit" in document["comment"]
+    )
     assert list(document) == sorted(document)
     assert load_lock(text, "locks/bookworm-amd64.json") == lock
     shuffled = dataclasses.replace(lock, packages=tuple(reversed(lock.packages)))
@@ -390,23 +458,39 @@ def test_dump_load_round_trip_and_determinism() -> None:
     assert dump_lock(load_lock(text, "x.json")) == text
 
 
-def _lock_document() -> Dict[str, Any]:
+def _lock_document() -> dict[str, Any]:
     lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    document: Dict[str, Any] = json.loads(dump_lock(lock))
+    document: dict[str, Any] = json.loads(dump_lock(lock))
     return document
 
 
-def _libssl(document: Dict[str, Any]) -> Dict[str, Any]:
+def _libssl(document: dict[str, Any]) -> dict[str, Any]:
     return next(p for p in document["packages"] if p["name"] == "libssl3")
 
 
 @pytest.mark.parametrize(
     "mutate, field, allowed",
     [
-        (lambda d: _libssl(d).update(sha256="abc"), "packages.libssl3.sha256", "64 lowercase hex digits"),
-        (lambda d: _libssl(d).update(size="12"), "packages.libssl3.size", "a byte count"),
-        (lambda d: _libssl(d).update(size=True), "packages.libssl3.size", "a byte count"),
-        (lambda d: _libssl(d).update(version="a b"), "packages.libssl3.version", "a Debian version"),
+        (
+            lambda d: _libssl(d).update(sha256="abc"),
+            "packages.libssl3.sha256",
+            "64 lowercase hex digits",
+        ),
+        (
+            lambda d: _libssl(d).update(size="12"),
+            "packages.libssl3.size",
+            "a byte count",
+        ),
+        (
+            lambda d: _libssl(d).update(size=True),
+            "packages.libssl3.size",
+            "a byte count",
+        ),
+        (
+            lambda d: _libssl(d).update(version="a b"),
+            "packages.libssl3.version",
+            "a Debian version",
+        ),
         (
             lambda d: _libssl(d).update(filename="../etc/passwd.deb"),
             "packages.libssl3.filename",
@@ -421,10 +505,16 @@ def _libssl(document: Dict[str, Any]) -> Dict[str, Any]:
         (lambda d: d.update(version=2), "version", "this plugin reads version 1"),
         (lambda d: d.update(extra=1), "extra", "exactly the keys"),
         (lambda d: d.update(roots=["mawk"]), "roots", "names of packages in this lock"),
-        (lambda d: d["packages"].append(dict(d["packages"][0])), "packages.gcc-12-base", "each package once"),
+        (
+            lambda d: d["packages"].append(dict(d["packages"][0])),
+            "packages.gcc-12-base",
+            "each package once",
+        ),
     ],
 )
-def test_load_lock_errors(mutate: Callable[[Dict[str, Any]], object], field: str, allowed: str) -> None:
+def test_load_lock_errors(
+    mutate: Callable[[dict[str, Any]], object], field: str, allowed: str
+) -> None:
     document = _lock_document()
     mutate(document)
     with pytest.raises(SchemaError) as e:
@@ -450,7 +540,9 @@ def _real_bookworm_lists() -> list[Path]:
     if not APT_LISTS.is_dir():
         return []
     return sorted(
-        p for p in APT_LISTS.iterdir() if "_dists_bookworm" in p.name and "binary-amd64_Packages" in p.name
+        p
+        for p in APT_LISTS.iterdir()
+        if "_dists_bookworm" in p.name and "binary-amd64_Packages" in p.name
     )
 
 
@@ -458,13 +550,17 @@ def _read_any(path: Path) -> str:
     # The machine's lists may be lz4 (Acquire::GzipIndexes); apt's own helper reads every format.
     if path.suffix == ".lz4":
         return subprocess.run(
-            ["/usr/lib/apt/apt-helper", "cat-file", str(path)], check=True, capture_output=True
+            ["/usr/lib/apt/apt-helper", "cat-file", str(path)],
+            check=True,
+            capture_output=True,
         ).stdout.decode()
     return read_index_file(path)
 
 
 @pytest.mark.skipif(
-    not any("_dists_bookworm_main_binary-amd64" in p.name for p in _real_bookworm_lists()),
+    not any(
+        "_dists_bookworm_main_binary-amd64" in p.name for p in _real_bookworm_lists()
+    ),
     reason="no bookworm amd64 Packages index in /var/lib/apt/lists",
 )
 def test_resolve_real_bookworm_index() -> None:
@@ -474,11 +570,23 @@ def test_resolve_real_bookworm_index() -> None:
         capture_output=True,
         text=True,
     ).stdout
-    targets = [t for t in parse_indextargets(listing, architecture="amd64") if t.suite.startswith("bookworm")]
-    index = [p for t in targets for p in parse_packages_index(_read_any(Path(t.path)), t.suite)]
-    lock = resolve(["openssh-server", "busybox-static", "runc"], index, "amd64", "bookworm")
+    targets = [
+        t
+        for t in parse_indextargets(listing, architecture="amd64")
+        if t.suite.startswith("bookworm")
+    ]
+    index = [
+        p
+        for t in targets
+        for p in parse_packages_index(_read_any(Path(t.path)), t.suite)
+    ]
+    lock = resolve(
+        ["openssh-server", "busybox-static", "runc"], index, "amd64", "bookworm"
+    )
     names = {p.name for p in lock.packages}
     assert {"libc6", "libssl3", "openssh-server", "busybox-static", "runc"} <= names
     assert load_lock(dump_lock(lock), "real.json") == lock
     closure = lock.closure(lock.roots)
-    print(f"real closure: {len(closure)} packages, {sum(p.size for p in closure)} bytes of .deb")
+    print(
+        f"real closure: {len(closure)} packages, {sum(p.size for p in closure)} bytes of .deb"
+    )
