@@ -534,6 +534,8 @@ def test_load_lock_not_json() -> None:
 # -- the real index on this machine -----------------------------------------
 
 APT_LISTS = Path("/var/lib/apt/lists")
+APT_GET = Path("/usr/bin/apt-get")
+APT_HELPER = Path("/usr/lib/apt/apt-helper")
 
 
 def _real_bookworm_lists() -> list[Path]:
@@ -550,7 +552,7 @@ def _read_any(path: Path) -> str:
     # The machine's lists may be lz4 (Acquire::GzipIndexes); apt's own helper reads every format.
     if path.suffix == ".lz4":
         return subprocess.run(
-            ["/usr/lib/apt/apt-helper", "cat-file", str(path)],
+            [str(APT_HELPER), "cat-file", str(path)],
             check=True,
             capture_output=True,
         ).stdout.decode()
@@ -558,14 +560,16 @@ def _read_any(path: Path) -> str:
 
 
 @pytest.mark.skipif(
-    not any(
+    not APT_GET.exists()
+    or not APT_HELPER.exists()
+    or not any(
         "_dists_bookworm_main_binary-amd64" in p.name for p in _real_bookworm_lists()
     ),
-    reason="no bookworm amd64 Packages index in /var/lib/apt/lists",
+    reason="no apt, or no bookworm amd64 Packages index in /var/lib/apt/lists",
 )
 def test_resolve_real_bookworm_index() -> None:
     listing = subprocess.run(
-        ["apt-get", "indextargets", "--format", INDEXTARGETS_FORMAT],
+        [str(APT_GET), "indextargets", "--format", INDEXTARGETS_FORMAT],
         check=True,
         capture_output=True,
         text=True,

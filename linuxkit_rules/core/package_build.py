@@ -29,7 +29,8 @@ def build_package(m: Mapping[str, Any]) -> Mapping[str, Any]:
     tree = package_tree(list(m["debs"]), m["rootfs"], list(m["remove"]))
     layer = io.BytesIO()
     write_tar(tree.entries(), layer, mtime)
-    labels = {MOBY_CONFIG_LABEL: json.dumps(m["build_yml"], sort_keys=True, separators=(",", ":"))}
+    labels = dict(m["labels"])
+    labels[MOBY_CONFIG_LABEL] = json.dumps(m["build_yml"], sort_keys=True, separators=(",", ":"))
     config = ImageConfig(
         architecture=m["arch"],
         env=("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",),

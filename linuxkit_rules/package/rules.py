@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.fs import AddPrefix, Digest, DigestContents, MergeDigests, RemovePrefix
+from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import HydratedSources, HydrateSourcesRequest
@@ -81,22 +82,38 @@ def content_tag(*fingerprints: str) -> str:
     return hashlib.sha256("\n".join(fingerprints).encode()).hexdigest()[:20]
 
 
+@dataclass(frozen=True)
+class PackageDebsRequest:
+    field_set: LinuxkitPackageFieldSet
+    architecture: str
+
+
+@rule(desc="Fetch a package's Debian packages", level=LogLevel.DEBUG)
+async def fetch_package_debs(request: PackageDebsRequest) -> FetchedDebs:
+    field_set = request.field_set
+    roots = field_set.debian_packages.value or ()
+    if not roots:
+        return FetchedDebs(EMPTY_DIGEST, ())
+    lockfile = await Get(DebianLockfile, DebianLockRequest(request.architecture))
+    try:
+        packages = lockfile.lock.closure(roots, field_set.exclude_debian_packages.value or ())
+    except DebianError as e:
+        raise DebianError(f"{field_set.address}: {e}") from None
+    return await Get(
+        FetchedDebs, FetchDebsRequest(tuple(packages), lockfile.path, request.architecture)
+    )
+
+
 @rule(desc="Build a LinuxKit package", level=LogLevel.DEBUG)
 async def build_linuxkit_package(
     field_set: LinuxkitPackageFieldSet, debian: DebianSubsystem, tool: CoreTool
 ) -> BuiltLinuxkitPackage:
     arch = debian.architectures[0]
-    build_yml, files, lockfile = await MultiGet(
+    build_yml, files = await MultiGet(
         Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set),
         Get(SourceFiles, SourceFilesRequest([field_set.files])),
-        Get(DebianLockfile, DebianLockRequest(arch)),
     )
-    roots = field_set.debian_packages.value or ()
-    try:
-        packages = lockfile.lock.closure(roots, field_set.exclude_debian_packages.value or ())
-    except DebianError as e:
-        raise DebianError(f"{field_set.address}: {e}") from None
-    debs = await Get(FetchedDebs, FetchDebsRequest(tuple(packages), lockfile.path, arch))
+    debs = await Get(FetchedDebs, PackageDebsRequest(field_set, arch))
     rootfs_prefix = f"{field_set.address.spec_path}/rootfs" if field_set.address.spec_path else "rootfs"
     rootfs = (
         await Get(Digest, RemovePrefix(files.snapshot.digest, rootfs_prefix))
@@ -105,10 +122,10 @@ async def build_linuxkit_package(
     )
     rootfs = await Get(Digest, AddPrefix(rootfs, "rootfs"))
     inputs = await Get(Digest, MergeDigests([debs.digest, rootfs]))
+    byml = build_yml.build_yml
     meta = {
-        "build_yml": build_yml.build_yml.config_json,
-        "image": build_yml.build_yml.image,
-        "org": build_yml.build_yml.org,
+        "build_yml": byml.config_json,
+        "labels": byml.oci_labels(),
         "debs": list(debs.files),
         "remove": list(field_set.remove.value or ()),
         "arch": arch,
@@ -116,7 +133,7 @@ async def build_linuxkit_package(
     tag = content_tag(
         inputs.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True)
     )
-    ref = f"{build_yml.build_yml.org}/{build_yml.build_yml.image}:{tag}"
+    ref = byml.reference(tag)
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,

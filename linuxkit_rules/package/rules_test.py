@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+
+import pytest
+from pants.engine.addresses import Address
+from pants.engine.fs import DigestContents
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import QueryRule, RuleRunner
+
+from linuxkit_rules.core.oci import read_oci_layout
+from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
+from linuxkit_rules.testutil import make_rule_runner
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    return make_rule_runner(
+        [
+            QueryRule(BuiltLinuxkitPackage, [LinuxkitPackageFieldSet]),
+            QueryRule(DigestContents, [BuiltLinuxkitPackage]),
+        ]
+    )
+
+
+def write_package(rule_runner: RuleRunner, greeting: str = "hello\n") -> None:
+    rule_runner.write_files(
+        {
+            "pkg/hello/BUILD": "linuxkit_package()\n",
+            "pkg/hello/build.yml": "image: hello\norg: example\nconfig:\n  net: host\n  command: [/bin/hi]\n",
+            "pkg/hello/rootfs/etc/hello": greeting,
+            "pkg/hello/rootfs/bin/hi": "#!/bin/sh\necho hi\n",
+            "pkg/hello/rootfs/usr/share/doc/hello/README": "dropped by the default `remove`\n",
+        }
+    )
+    os.chmod(os.path.join(rule_runner.build_root, "pkg/hello/rootfs/bin/hi"), 0o755)
+
+
+def build(rule_runner: RuleRunner) -> tuple[BuiltLinuxkitPackage, bytes]:
+    tgt = rule_runner.get_target(Address("pkg/hello"))
+    built = rule_runner.request(BuiltLinuxkitPackage, [LinuxkitPackageFieldSet.create(tgt)])
+    contents = rule_runner.request(DigestContents, [built.digest])
+    return built, contents[0].content
+
+
+def test_package_layout_label_and_files(rule_runner: RuleRunner) -> None:
+    write_package(rule_runner)
+    built, data = build(rule_runner)
+    assert built.path == "pkg.hello/hello.oci.tar"
+    assert built.ref.startswith("example/hello:")
+    image = read_oci_layout(io.BytesIO(data))
+    label = json.loads(dict(image.config.labels)["org.mobyproject.config"])
+    assert label == {"net": "host", "command": ["/bin/hi"]}
+    with tarfile.open(fileobj=io.BytesIO(image.layers[0])) as layer:
+        members = {m.name.rstrip("/"): m for m in layer.getmembers()}
+        assert layer.extractfile(members["etc/hello"]).read() == b"hello\n"  # type: ignore[union-attr]
+    assert members["bin/hi"].mode == 0o755
+    assert members["etc/hello"].mode == 0o644
+    assert not any(name.startswith("usr/share/doc") for name in members)
+
+
+def test_tag_follows_inputs(rule_runner: RuleRunner) -> None:
+    write_package(rule_runner)
+    first, data1 = build(rule_runner)
+    again, data2 = build(rule_runner)
+    assert (first.ref, data1) == (again.ref, data2)
+    write_package(rule_runner, greeting="bonjour\n")
+    changed, _ = build(rule_runner)
+    assert changed.ref != first.ref
+
+
+def test_unknown_build_yml_field_is_an_error(rule_runner: RuleRunner) -> None:
+    write_package(rule_runner)
+    rule_runner.write_files({"pkg/hello/build.yml": "image: hello\nflavour: mint\n"})
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner)
+    message = str(exc.value)
+    assert "pkg/hello/build.yml:2" in message
+    assert "flavour" in message
