@@ -12,6 +12,7 @@ from pants.engine.target import (
     StringSequenceField,
     Target,
 )
+from pants.engine.fs import GlobMatchErrorBehavior
 from pants.util.strutil import help_text
 
 from linuxkit_rules.core.formats import FORMAT_NAMES
@@ -22,6 +23,7 @@ from linuxkit_rules.core.formats import FORMAT_NAMES
 
 class LinuxkitPackageBuildYmlField(SingleSourceField):
     alias = "build_yml"
+    required = False
     default = "build.yml"
     expected_file_extensions = (".yml", ".yaml")
     help = help_text(
@@ -36,6 +38,7 @@ class LinuxkitPackageBuildYmlField(SingleSourceField):
 class LinuxkitPackageFilesField(MultipleSourcesField):
     alias = "files"
     default = ("rootfs/**",)
+    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
     help = help_text(
         """
         Files copied into the package's root filesystem, at their path below

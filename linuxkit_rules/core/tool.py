@@ -39,12 +39,17 @@ def _commands() -> dict[str, Command]:
 
         return generate_lock(m)
 
+    def fetch(m: Mapping[str, Any]) -> Mapping[str, Any]:
+        from linuxkit_rules.core.debfetch import fetch_deb
+
+        return fetch_deb(m)
+
     def boottest(m: Mapping[str, Any]) -> Mapping[str, Any]:
         from linuxkit_rules.core.boottest import run_boot_test
 
         return run_boot_test(m)
 
-    return {"package": package, "kernel": kernel, "image": image, "lock": lock, "boottest": boottest}
+    return {"package": package, "kernel": kernel, "image": image, "lock": lock, "fetch": fetch, "boottest": boottest}
 
 
 def main(argv: list[str]) -> int:

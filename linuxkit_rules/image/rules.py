@@ -167,7 +167,8 @@ async def build_linuxkit_image(
     )
     sources = file_sources(parsed)
     files_snapshot = await Get(
-        Snapshot, PathGlobs(sources, description_of_origin=f"the `files` of {parsed.path}")
+        # Missing optional files are allowed; the image tool reports the others.
+        Snapshot, PathGlobs(sources)
     )
     refs = {r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)}
     refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})

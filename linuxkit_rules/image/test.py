@@ -13,7 +13,7 @@ from pants.core.goals.test import (
     TestTimeoutField,
 )
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, MergeDigests, PathGlobs, Snapshot
+from pants.engine.fs import Digest, GlobMatchErrorBehavior, MergeDigests, PathGlobs, Snapshot
 from pants.engine.internals.native_engine import AddressInput
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.process import FallibleProcessResult, Process
@@ -46,7 +46,7 @@ from linuxkit_rules.util_rules.host_tools import QEMU_X86, SSH, HostTool, HostTo
 
 
 class LinuxkitImageTestSubsystem(Subsystem):
-    options_scope = "linuxkit-image-test"
+    options_scope = "linuxkit-boot-test"
     name = "LinuxKit boot tests"
     help = "Boot tests of LinuxKit images in QEMU (`linuxkit_image_test` targets)."
 
@@ -123,14 +123,13 @@ async def run_linuxkit_image_test(
             Snapshot,
             PathGlobs(
                 [key_path] if key_path else [],
+                glob_match_error_behavior=GlobMatchErrorBehavior.error,
                 description_of_origin=f"the `ssh_key` field of {fs.address}",
             ),
         ),
         Get(HostTool, HostToolRequest, QEMU_X86),
         Get(HostTool, HostToolRequest, SSH),
     )
-    if key_path and not key.files:
-        raise FileNotFoundError(f"{fs.address}: ssh_key {key_path!r} does not exist")
     kernel, initrd, cmdline = Format.KERNEL_INITRD.outputs(image_fs.name)
     inputs = await Get(Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest]))
     timeout = fs.timeout.calculate_from_global_options(test_subsystem) or 600

@@ -1,34 +1,21 @@
-"""Debian inputs: reading the lock, finding mirrors, fetching verified .debs."""
+"""Debian inputs: reading the lock and fetching verified .debs."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
-from pants.engine.fs import (
-    AddPrefix,
-    Digest,
-    DigestContents,
-    DownloadFile,
-    FileDigest,
-    MergeDigests,
-    PathGlobs,
-)
+from pants.engine.fs import AddPrefix, Digest, DigestContents, MergeDigests, PathGlobs
 from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
-from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.debian import (
-    INDEXTARGETS_FORMAT,
-    DebianLock,
-    LockedPackage,
-    load_lock,
-    mirror_uris,
-)
+from linuxkit_rules.core.debfetch import APT_PATH
+from linuxkit_rules.core.debian import DebianLock, LockedPackage, load_lock
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
 
 
 @dataclass(frozen=True)
@@ -65,59 +52,56 @@ async def find_apt_get() -> AptGet:
         BinaryPaths,
         BinaryPathRequest(
             binary_name="apt-get",
-            search_path=("/usr/bin", "/bin", "/usr/local/bin"),
+            search_path=tuple(APT_PATH.split(":")),
             test=BinaryPathTest(["--version"]),
         ),
     )
-    first = paths.first_path
-    if first is None:
-        raise DebianError("apt-get not found: Debian inputs are fetched through apt (install `apt`)")
-    return AptGet(first.path)
+    if paths.first_path is None:
+        raise DebianError("apt-get not found: Debian inputs are resolved through apt (install `apt`)")
+    return AptGet(paths.first_path.path)
 
 
 @dataclass(frozen=True)
-class DebianMirrorsRequest:
+class FetchDebRequest:
+    package: LockedPackage
+    lockfile: str
     architecture: str
 
 
 @dataclass(frozen=True)
-class DebianMirrors:
-    """Suite -> archive base URI, from the machine's own apt sources."""
-
-    uris: tuple[tuple[str, str], ...]
-
-    def url(self, package: LockedPackage, lockfile: str) -> str:
-        base = dict(self.uris).get(package.suite)
-        if base is None:
-            known = ", ".join(sorted(dict(self.uris))) or "none"
-            raise DebianError(
-                f"{lockfile}: {package.name} {package.version} comes from suite "
-                f"{package.suite!r}, which this machine's apt sources do not list (they list: {known})"
-            )
-        return base + package.filename
+class FetchedDeb:
+    digest: Digest  # the .deb at its pool file name, at the digest's root
 
 
-@rule(desc="Read the machine's apt sources", level=LogLevel.DEBUG)
-async def find_debian_mirrors(request: DebianMirrorsRequest, apt_get: AptGet) -> DebianMirrors:
+@rule(desc="Fetch a Debian package", level=LogLevel.DEBUG)
+async def fetch_deb(request: FetchDebRequest) -> FetchedDeb:
+    p = request.package
+    name = os.path.basename(p.filename)
     result = await Get(
-        ProcessResult,
-        Process(
-            argv=(
-                apt_get.path,
-                "-o", f"APT::Architecture={request.architecture}",
-                "-o", "Dir::State::Lists=lists",
-                "-o", "Dir::State::status=/dev/null",
-                "indextargets", "--no-release-info", "--format", INDEXTARGETS_FORMAT,
-            ),
-            input_digest=EMPTY_DIGEST,
-            description="Read the machine's apt sources",
-            # The sources are machine configuration, not a build input: read
-            # them once per run. Downloads are verified against the lock anyway.
-            cache_scope=ProcessCacheScope.PER_SESSION,
+        CoreProcessResult,
+        CoreProcessRequest,
+        CoreProcessRequest.create(
+            "fetch",
+            {
+                "lockfile": request.lockfile,
+                "architecture": request.architecture,
+                "name": p.name,
+                "version": p.version,
+                "suite": p.suite,
+                "filename": p.filename,
+                "sha256": p.sha256,
+                "size": p.size,
+                "output": name,
+            },
+            EMPTY_DIGEST,
+            f"Fetching {p.name} {p.version}",
+            output_files=[name],
+            env={"PATH": APT_PATH},
             level=LogLevel.DEBUG,
+            modules=["debfetch", "debian"],
         ),
     )
-    return DebianMirrors(tuple(mirror_uris(result.stdout.decode()).items()))
+    return FetchedDeb(result.output_digest)
 
 
 @dataclass(frozen=True)
@@ -130,7 +114,7 @@ class FetchDebsRequest:
 
 @dataclass(frozen=True)
 class FetchedDebs:
-    """The .deb files under `prefix/`, in the request's order by file name."""
+    """The .deb files under `prefix/`, in the request's order."""
 
     digest: Digest
     files: tuple[str, ...]
@@ -138,24 +122,13 @@ class FetchedDebs:
 
 @rule(desc="Fetch Debian packages", level=LogLevel.DEBUG)
 async def fetch_debs(request: FetchDebsRequest) -> FetchedDebs:
-    mirrors = await Get(DebianMirrors, DebianMirrorsRequest(request.architecture))
-    downloads = [
-        DownloadFile(mirrors.url(p, request.lockfile), FileDigest(p.sha256, p.size))
+    fetched = await MultiGet(
+        Get(FetchedDeb, FetchDebRequest(p, request.lockfile, request.architecture))
         for p in request.packages
-    ]
-    try:
-        digests = await MultiGet(Get(Digest, DownloadFile, d) for d in downloads)
-    except Exception as e:  # the engine reports a digest mismatch as a bare failure
-        raise DebianError(
-            f"{request.lockfile}: fetching a Debian package failed; every .deb must match the "
-            f"lock's sha256 and size (a mismatch means the mirror serves other bytes than were "
-            f"locked: run `pants generate-lockfiles` to re-lock).\n{e}"
-        ) from None
-    merged = await Get(Digest, MergeDigests(digests))
-    digest = await Get(Digest, AddPrefix(merged, request.prefix))
-    files = tuple(
-        f"{request.prefix}/{os.path.basename(p.filename)}" for p in request.packages
     )
+    merged = await Get(Digest, MergeDigests(f.digest for f in fetched))
+    digest = await Get(Digest, AddPrefix(merged, request.prefix))
+    files = tuple(f"{request.prefix}/{os.path.basename(p.filename)}" for p in request.packages)
     return FetchedDebs(digest, files)
 
 

@@ -1,0 +1,306 @@
+"""Run a LinuxKit image in QEMU (TCG), watch its serial console, log in by SSH.
+
+Pure Python plus subprocess: boot tests and the `run` goal call this; it never
+imports Pants.
+"""
+from __future__ import annotations
+
+import enum
+import lzma
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from typing import IO, Deque, Sequence
+
+from linuxkit_rules.core.errors import LinuxkitError
+
+
+class BootTimeout(LinuxkitError):
+    """The console did not show what was awaited in time (or QEMU exited)."""
+
+
+class Arch(enum.Enum):
+    AMD64 = "amd64"
+    ARM64 = "arm64"
+
+    def qemu_binary(self) -> str:
+        return {Arch.AMD64: "qemu-system-x86_64", Arch.ARM64: "qemu-system-aarch64"}[self]
+
+    def machine_args(self) -> list[str]:
+        if self is Arch.AMD64:
+            return ["-machine", "q35"]
+        return ["-machine", "virt", "-cpu", "cortex-a57"]
+
+    def console(self) -> str:
+        """The kernel's name for the first serial port."""
+        return {Arch.AMD64: "ttyS0", Arch.ARM64: "ttyAMA0"}[self]
+
+
+@dataclass(frozen=True)
+class QemuConfig:
+    kernel: str
+    initrd: str = ""
+    cmdline: str = ""
+    arch: Arch = Arch.AMD64
+    memory_mb: int = 1024
+    cpus: int = 1
+    accel: str = "tcg"
+    ssh_port: int | None = None  # host 127.0.0.1:PORT -> guest :22
+    disks: tuple[str, ...] = ()  # raw/qcow2 files as virtio disks
+    extra: tuple[str, ...] = ()
+
+
+def _disk_format(path: str) -> str:
+    with open(path, "rb") as f:
+        return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
+
+
+def qemu_argv(cfg: QemuConfig, qemu: str | None = None) -> list[str]:
+    """The QEMU command line: no display, serial console on stdio, exit on reboot,
+    user networking (virtio-net) with SSH forwarded from 127.0.0.1 only."""
+    argv = [qemu or cfg.arch.qemu_binary()]
+    argv += cfg.arch.machine_args()
+    argv += ["-accel", cfg.accel, "-m", str(cfg.memory_mb), "-smp", str(cfg.cpus)]
+    # -nographic: first serial port (and the monitor, muxed) on stdio
+    argv += ["-nographic", "-no-reboot"]
+    argv += ["-kernel", cfg.kernel]
+    if cfg.initrd:
+        argv += ["-initrd", cfg.initrd]
+    if cfg.cmdline:
+        argv += ["-append", cfg.cmdline]
+    netdev = "user,id=net0"
+    if cfg.ssh_port is not None:
+        netdev += f",hostfwd=tcp:127.0.0.1:{cfg.ssh_port}-:22"
+    argv += ["-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"]
+    argv += ["-device", "virtio-rng-pci"]
+    for i, disk in enumerate(cfg.disks):
+        fmt = _disk_format(disk) if os.path.exists(disk) else "raw"
+        argv += ["-drive", f"file={disk},format={fmt},if=virtio,index={i}"]
+    argv += list(cfg.extra)
+    return argv
+
+
+class Vm:
+    """A running QEMU; use as a context manager so QEMU never outlives it.
+
+    The console (QEMU's stdout+stderr) is read by a thread into a log file and
+    a buffer that `wait_for` searches."""
+
+    def __init__(self, cfg: QemuConfig, log_path: str, qemu: str | None = None) -> None:
+        self.cfg = cfg
+        self.argv = qemu_argv(cfg, qemu)
+        self.log_path = log_path
+        self.started_at = 0.0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._text = ""
+        self._lines: Deque[str] = deque(maxlen=50)
+        self._partial = ""
+        self._cond = threading.Condition()
+        self._eof = False
+        self._reader: threading.Thread | None = None
+        self._log: IO[str] | None = None
+
+    def __enter__(self) -> Vm:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self._log = open(self.log_path, "w", encoding="utf-8", errors="replace")
+        self.started_at = time.monotonic()
+        try:
+            self._proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+        except FileNotFoundError:
+            self._log.close()
+            raise LinuxkitError(f"{self.argv[0]}: not found; install QEMU (Debian: qemu-system-x86)") from None
+        self._reader = threading.Thread(target=self._read, name="qemu-console", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            text = chunk.decode("utf-8", errors="replace").replace("\r", "")
+            with self._cond:
+                if self._log is not None:
+                    self._log.write(text)
+                    self._log.flush()
+                self._text += text
+                parts = (self._partial + text).split("\n")
+                self._partial = parts.pop()
+                self._lines.extend(parts)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    @property
+    def console(self) -> str:
+        with self._cond:
+            return self._text
+
+    def elapsed(self) -> float:
+        """Seconds since QEMU was started."""
+        return time.monotonic() - self.started_at
+
+    def tail(self) -> str:
+        with self._cond:
+            lines = list(self._lines) + ([self._partial] if self._partial else [])
+        return "\n".join(lines[-50:])
+
+    def wait_for(self, pattern: str, timeout: float, start: int = 0) -> re.Match[str]:
+        """Wait until `pattern` (a regex) appears in the console after offset `start`."""
+        rx = re.compile(pattern, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                m = rx.search(self._text, start)
+                if m:
+                    return m
+                left = deadline - time.monotonic()
+                if self._eof or left <= 0:
+                    why = "QEMU exited" if self._eof else f"not seen after {timeout:.0f}s"
+                    rc = self._proc.poll() if self._proc else None
+                    raise BootTimeout(
+                        f"console pattern {pattern!r}: {why}"
+                        + (f" (exit status {rc})" if rc is not None else "")
+                        + f"; log: {self.log_path}; last console lines:\n{self.tail_locked()}"
+                    )
+                self._cond.wait(min(left, 1.0))
+
+    def tail_locked(self) -> str:
+        lines = list(self._lines) + ([self._partial] if self._partial else [])
+        return "\n".join(lines[-50:])
+
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for QEMU to exit by itself (poweroff, reboot with -no-reboot)."""
+        assert self._proc is not None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise BootTimeout(
+                f"QEMU still running {timeout:.0f}s after shutdown; last console lines:\n{self.tail()}"
+            ) from None
+
+    def close(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if proc is not None:
+            proc.wait()
+        if self._reader is not None:
+            self._reader.join(5)
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        with self._cond:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (another process may still take it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ssh_argv(port: int, key: str, command: str, ssh: str = "ssh") -> list[str]:
+    """Non-interactive root login on 127.0.0.1:port with `key`; host keys are
+    made at first boot, so they are neither checked nor remembered."""
+    return [
+        ssh,
+        "-p", str(port),
+        "-i", key,
+        "-o", "BatchMode=yes",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR",
+        "-o", "ConnectTimeout=5",
+        "root@127.0.0.1",
+        command,
+    ]  # fmt: skip
+
+
+def wait_for_ssh(port: int, key: str, timeout: float, command: str = "true", ssh: str = "ssh") -> float:
+    """Retry an SSH login until `command` exits 0; seconds it took. Raises
+    BootTimeout with the last SSH error when `timeout` passes."""
+    start = time.monotonic()
+    last = ""
+    while True:
+        left = timeout - (time.monotonic() - start)
+        if left <= 0:
+            raise BootTimeout(f"ssh root@127.0.0.1 -p {port} {command!r}: no success in {timeout:.0f}s: {last}")
+        try:
+            r = subprocess.run(
+                ssh_argv(port, key, command, ssh),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=max(1.0, min(left, 30.0)),
+            )
+        except subprocess.TimeoutExpired:
+            last = "timed out"
+            continue
+        if r.returncode == 0:
+            return time.monotonic() - start
+        last = (r.stderr.decode(errors="replace").strip() or f"exit status {r.returncode}")[-500:]
+        time.sleep(0.5)
+
+
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _decompress_xz(data: bytes) -> bytes | None:
+    try:
+        return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data)
+    except lzma.LZMAError:
+        return None
+
+
+def _decompress_gzip(data: bytes) -> bytes | None:
+    try:
+        # the stream is followed by the rest of the bzImage: stop at its end
+        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(data)
+    except zlib.error:
+        return None
+
+
+def _decompress_zstd(data: bytes) -> bytes | None:
+    try:
+        import zstandard  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    try:
+        return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(data))
+    except zstandard.ZstdError:
+        return None
+
+
+def extract_vmlinux(bzimage: bytes) -> bytes | None:
+    """The uncompressed ELF vmlinux inside a bzImage (xz or gzip; zstd when the
+    `zstandard` module is there), or None. QEMU boots it with `-kernel` through
+    PVH, which skips the kernel's own decompression (slow under TCG)."""
+    for magic, decompress in ((_XZ_MAGIC, _decompress_xz), (_GZIP_MAGIC, _decompress_gzip), (_ZSTD_MAGIC, _decompress_zstd)):
+        pos = bzimage.find(magic)
+        while pos != -1:
+            out = decompress(bzimage[pos:])
+            if out is not None and out[:4] == b"\x7fELF":
+                return out
+            pos = bzimage.find(magic, pos + 1)
+    return None
