@@ -17,7 +17,7 @@ import time
 from typing import Any, Mapping
 
 from linuxkit_rules.core.errors import LinuxkitError
-from linuxkit_rules.core.qemu import QemuConfig, Vm, free_port, ssh_argv, wait_for_ssh
+from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
 
 CONSOLE = "console.log"
 
@@ -43,7 +43,7 @@ def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
         key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
         port = free_port() if key else None
         cfg = QemuConfig(
-            kernel=os.path.abspath(m["kernel"]),
+            kernel=_fast_kernel(os.path.abspath(m["kernel"]), workdir),
             initrd=os.path.abspath(m["initrd"]),
             cmdline=cmdline,
             memory_mb=int(m["memory"]),
@@ -60,7 +60,10 @@ def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
             env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boottest wait-console"
             env["PYTHONPATH"] = os.path.abspath(".")
             if key and port:
-                wait_for_ssh(port, key, timeout=deadline - time.monotonic(), ssh=m["ssh"])
+                try:
+                    wait_for_ssh(port, key, timeout=min(180.0, deadline - time.monotonic()), ssh=m["ssh"])
+                except LinuxkitError as e:
+                    raise BootTestFailed(f"{e}; console:\n" + _tail(CONSOLE, 40)) from None
                 report["ssh_s"] = round(time.monotonic() - start, 2)
                 print(f"ssh login after {report['ssh_s']} s")
                 env["SSH"] = " ".join(shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1])
@@ -77,6 +80,18 @@ def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
         return report
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _fast_kernel(bzimage: str, workdir: str) -> str:
+    """The uncompressed vmlinux, which QEMU boots through PVH in half the time."""
+    with open(bzimage, "rb") as f:
+        vmlinux = extract_vmlinux(f.read())
+    if vmlinux is None:
+        return bzimage
+    path = os.path.join(workdir, "vmlinux")
+    with open(path, "wb") as f:
+        f.write(vmlinux)
+    return path
 
 
 def _tail(path: str, n: int) -> str:

@@ -121,6 +121,9 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
         add_container(tree, images, c, f"containers/services/{c.name}")
     for f in spec.files:
         add_file(tree, f, spec.file, present)
+    if "dev/console" not in tree:
+        # The kernel opens /dev/console before /init runs (devtmpfs is not yet mounted).
+        tree.add(Entry("dev/console", "char", 0o600, devmajor=5, devminor=1))
     return tree
 
 

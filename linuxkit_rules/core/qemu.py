@@ -16,7 +16,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
-from typing import IO, Deque, Sequence
+from typing import IO, Deque
 
 from linuxkit_rules.core.errors import LinuxkitError
 
@@ -173,7 +173,12 @@ class Vm:
                 left = deadline - time.monotonic()
                 if self._eof or left <= 0:
                     why = "QEMU exited" if self._eof else f"not seen after {timeout:.0f}s"
-                    rc = self._proc.poll() if self._proc else None
+                    rc = None
+                    if self._eof and self._proc is not None:
+                        try:  # stdout closed: QEMU is exiting, get its status
+                            rc = self._proc.wait(5)
+                        except subprocess.TimeoutExpired:
+                            pass
                     raise BootTimeout(
                         f"console pattern {pattern!r}: {why}"
                         + (f" (exit status {rc})" if rc is not None else "")
