@@ -74,12 +74,12 @@ class LinuxkitPackageExcludeDebianPackagesField(StringSequenceField):
 
 
 DEFAULT_REMOVE = (
-    "usr/share/doc/**",
-    "usr/share/man/**",
-    "usr/share/info/**",
-    "usr/share/locale/**",
-    "usr/share/lintian/**",
-    "usr/share/bug/**",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/lintian",
+    "usr/share/bug",
 )
 
 
@@ -88,7 +88,7 @@ class LinuxkitPackageRemoveField(StringSequenceField):
     default = DEFAULT_REMOVE
     help = help_text(
         f"""
-        Glob patterns of paths removed from the package after the Debian packages
+        Glob patterns of paths removed (with everything below them) after the Debian packages
         and files are laid down (`**` matches across directories). Default:
         {list(DEFAULT_REMOVE)}.
         """

@@ -7,6 +7,7 @@ turns into the build's error message.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import traceback
@@ -14,53 +15,34 @@ from typing import Any, Callable, Mapping
 
 from linuxkit_rules.core.errors import LinuxkitError
 
-Command = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+# command -> (module in linuxkit_rules.core, function taking the manifest)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "package": ("package_build", "build_package"),
+    "kernel": ("kernel_build", "build_kernel"),
+    "image": ("image_build", "build_image"),
+    "lock": ("lockgen", "generate_lock"),
+    "fetch": ("debfetch", "fetch_deb"),
+    "boottest": ("boottest", "run_boot_test"),
+}
 
 
-def _commands() -> dict[str, Command]:
-    # Imported lazily so that one command's imports do not slow the others.
-    def package(m: Mapping[str, Any]) -> Mapping[str, Any]:
-        from linuxkit_rules.core.package_build import build_package
-
-        return build_package(m)
-
-    def kernel(m: Mapping[str, Any]) -> Mapping[str, Any]:
-        from linuxkit_rules.core.kernel_build import build_kernel
-
-        return build_kernel(m)
-
-    def image(m: Mapping[str, Any]) -> Mapping[str, Any]:
-        from linuxkit_rules.core.image_build import build_image
-
-        return build_image(m)
-
-    def lock(m: Mapping[str, Any]) -> Mapping[str, Any]:
-        from linuxkit_rules.core.lockgen import generate_lock
-
-        return generate_lock(m)
-
-    def fetch(m: Mapping[str, Any]) -> Mapping[str, Any]:
-        from linuxkit_rules.core.debfetch import fetch_deb
-
-        return fetch_deb(m)
-
-    def boottest(m: Mapping[str, Any]) -> Mapping[str, Any]:
-        from linuxkit_rules.core.boottest import run_boot_test
-
-        return run_boot_test(m)
-
-    return {"package": package, "kernel": kernel, "image": image, "lock": lock, "fetch": fetch, "boottest": boottest}
+def run(command: str, manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    module, function = COMMANDS[command]
+    # Imported on demand: a command loads only the modules it needs.
+    entry: Callable[[Mapping[str, Any]], Mapping[str, Any]] = getattr(
+        importlib.import_module(f"linuxkit_rules.core.{module}"), function
+    )
+    return entry(manifest)
 
 
 def main(argv: list[str]) -> int:
-    commands = _commands()
-    if len(argv) != 2 or argv[0] not in commands:
-        print(f"usage: tool {{{','.join(sorted(commands))}}} MANIFEST.json", file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in COMMANDS:
+        print(f"usage: tool {{{','.join(sorted(COMMANDS))}}} MANIFEST.json", file=sys.stderr)
         return 64
     with open(argv[1], encoding="utf-8") as f:
         manifest = json.load(f)
     try:
-        report = commands[argv[0]](manifest)
+        report = run(argv[0], manifest)
     except LinuxkitError as e:
         for line in str(e).splitlines():
             print(f"error: {line}", file=sys.stderr)

@@ -65,7 +65,6 @@ async def build_debian_kernel(field_set: DebianKernelFieldSet, debian: DebianSub
             debs.digest,
             f"Extracting kernel {package.name} {package.version}",
             output_directories=[out],
-            modules=["kernel_build", "archive", "kmod"],
         ),
     )
     report = json.loads(result.stdout.decode())

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 from pants.engine.addresses import Address
-from pants.engine.fs import DigestContents
+from pants.engine.fs import Digest, DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
@@ -21,7 +21,7 @@ def rule_runner() -> RuleRunner:
     return make_rule_runner(
         [
             QueryRule(BuiltLinuxkitPackage, [LinuxkitPackageFieldSet]),
-            QueryRule(DigestContents, [BuiltLinuxkitPackage]),
+            QueryRule(DigestContents, [Digest]),
         ]
     )
 

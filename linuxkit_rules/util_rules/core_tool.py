@@ -7,6 +7,7 @@ process, so changing them invalidates exactly what they build.
 """
 from __future__ import annotations
 
+import ast
 import json
 import sys
 from dataclasses import dataclass
@@ -24,21 +25,49 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.tool import COMMANDS
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 
 _CORE_DIR = Path(__file__).resolve().parent.parent / "core"
+_PREFIX = "linuxkit_rules.core."
 MANIFEST = "__lkr_manifest.json"
 
 
-def _core_files() -> tuple[FileContent, ...]:
-    files = [FileContent("linuxkit_rules/__init__.py", b"")]
-    for path in sorted(_CORE_DIR.glob("*.py")):
-        if path.name.endswith("_test.py"):
-            continue
-        files.append(FileContent(f"linuxkit_rules/core/{path.name}", path.read_bytes()))
-    return tuple(files)
+def _core_sources() -> dict[str, bytes]:
+    return {
+        path.stem: path.read_bytes()
+        for path in sorted(_CORE_DIR.glob("*.py"))
+        if not path.name.endswith("_test.py")
+    }
+
+
+def core_imports(sources: Mapping[str, bytes]) -> dict[str, set[str]]:
+    """module -> the core modules it imports (at any depth in its code)."""
+    graph: dict[str, set[str]] = {}
+    for name, source in sources.items():
+        deps = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(_PREFIX):
+                deps.add(node.module[len(_PREFIX) :])
+            elif isinstance(node, ast.Import):
+                deps.update(a.name[len(_PREFIX) :] for a in node.names if a.name.startswith(_PREFIX))
+        graph[name] = deps & set(sources)
+    return graph
+
+
+def command_modules(command: str, graph: Mapping[str, set[str]]) -> list[str]:
+    """The core modules a tool command runs: tool.py, its entry module and their imports."""
+    todo = ["tool", COMMANDS[command][0]]
+    seen: set[str] = set()
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(graph.get(module, ()))
+    return sorted(seen)
 
 
 @dataclass(frozen=True)
@@ -48,14 +77,24 @@ class CoreTool:
     python: str
     digest: Digest
     source_date_epoch: int
+    imports: FrozenDict[str, tuple[str, ...]]
 
 
 @rule(desc="Prepare the linuxkit_rules core tool", level=LogLevel.DEBUG)
 async def prepare_core_tool(linuxkit: LinuxkitSubsystem) -> CoreTool:
-    digest = await Get(Digest, CreateDigest(_core_files()))
+    sources = _core_sources()
+    files = [FileContent("linuxkit_rules/__init__.py", b"")]
+    files += [FileContent(f"linuxkit_rules/core/{m}.py", data) for m, data in sources.items()]
+    digest = await Get(Digest, CreateDigest(files))
+    imports = FrozenDict({m: tuple(sorted(d)) for m, d in core_imports(sources).items()})
     # The launcher venv's interpreter: a fixed path outside the checkout, whose
     # name carries the hash of its pinned requirements.
-    return CoreTool(python=sys.executable, digest=digest, source_date_epoch=linuxkit.source_date_epoch)
+    return CoreTool(
+        python=sys.executable,
+        digest=digest,
+        source_date_epoch=linuxkit.source_date_epoch,
+        imports=imports,
+    )
 
 
 @dataclass(frozen=True)
@@ -72,9 +111,6 @@ class CoreProcessRequest:
     cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
     timeout_seconds: int | None = None
     level: LogLevel = LogLevel.INFO
-    # The core modules the command imports (besides tool and errors); None for
-    # all. Naming them keeps a change elsewhere in core from re-running it.
-    modules: tuple[str, ...] | None = None
 
     @classmethod
     def create(
@@ -90,7 +126,6 @@ class CoreProcessRequest:
         cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL,
         timeout_seconds: int | None = None,
         level: LogLevel = LogLevel.INFO,
-        modules: Iterable[str] | None = None,
     ) -> CoreProcessRequest:
         return cls(
             command=command,
@@ -103,27 +138,26 @@ class CoreProcessRequest:
             cache_scope=cache_scope,
             timeout_seconds=timeout_seconds,
             level=level,
-            modules=tuple(sorted(modules)) if modules is not None else None,
         )
 
 
 @rule(level=LogLevel.DEBUG)
 async def core_process(request: CoreProcessRequest, tool: CoreTool) -> Process:
     manifest = await Get(Digest, CreateDigest([FileContent(MANIFEST, request.manifest.encode())]))
-    core = tool.digest
-    if request.modules is not None:
-        wanted = ("__init__", "tool", "errors", *request.modules)
-        core = await Get(
-            Digest,
-            DigestSubset(
-                tool.digest,
-                PathGlobs(
-                    ["linuxkit_rules/__init__.py", *(f"linuxkit_rules/core/{m}.py" for m in wanted)],
-                    glob_match_error_behavior=GlobMatchErrorBehavior.error,
-                    description_of_origin="the core modules of a build command",
-                ),
+    # Only the core modules this command runs: an edit elsewhere in core
+    # re-runs nothing (a kernel extraction does not depend on the image writer).
+    modules = command_modules(request.command, {m: set(d) for m, d in tool.imports.items()})
+    core = await Get(
+        Digest,
+        DigestSubset(
+            tool.digest,
+            PathGlobs(
+                ["linuxkit_rules/__init__.py", *(f"linuxkit_rules/core/{m}.py" for m in modules)],
+                glob_match_error_behavior=GlobMatchErrorBehavior.error,
+                description_of_origin=f"the core modules of `tool {request.command}`",
             ),
-        )
+        ),
+    )
     digest = await Get(Digest, MergeDigests([core, manifest, request.input_digest]))
     return Process(
         argv=(tool.python, "-m", "linuxkit_rules.core.tool", request.command, MANIFEST),

@@ -98,7 +98,6 @@ async def fetch_deb(request: FetchDebRequest) -> FetchedDeb:
             output_files=[name],
             env={"PATH": APT_PATH},
             level=LogLevel.DEBUG,
-            modules=["debfetch", "debian"],
         ),
     )
     return FetchedDeb(result.output_digest)
