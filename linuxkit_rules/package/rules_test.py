@@ -4,6 +4,7 @@ import io
 import json
 import os
 import tarfile
+from pathlib import Path
 
 import pytest
 from pants.engine.addresses import Address
@@ -80,3 +81,23 @@ def test_unknown_build_yml_field_is_an_error(rule_runner: RuleRunner) -> None:
     message = str(exc.value)
     assert "pkg/hello/build.yml:2" in message
     assert "flavour" in message
+
+
+def test_deb_whose_sha256_differs_from_the_lock_fails_the_build(rule_runner: RuleRunner) -> None:
+    real = json.loads(Path("3rdparty/debian/bookworm-amd64.lock.json").read_text())
+    entry = next(p for p in real["packages"] if p["name"] == "busybox-static")
+    assert entry["depends"] == []
+    bad = {**real, "roots": ["busybox-static"], "packages": [{**entry, "sha256": "0" * 64}]}
+    rule_runner.write_files(
+        {
+            "3rdparty/debian/bookworm-amd64.lock.json": json.dumps(bad),
+            "pkg/hello/BUILD": 'linuxkit_package(debian_packages=["busybox-static"])\n',
+            "pkg/hello/build.yml": "image: hello\n",
+        }
+    )
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner)
+    message = str(exc.value)
+    assert "3rdparty/debian/bookworm-amd64.lock.json: busybox-static" in message
+    assert f"has sha256 {entry['sha256']}" in message
+    assert "the lock says " + "0" * 64 in message

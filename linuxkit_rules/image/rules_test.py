@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from pants.engine.addresses import Address
+from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.target import InferredDependencies
+from pants.testutil.rule_runner import QueryRule, RuleRunner
+
+from linuxkit_rules.image.rules import (
+    InferLinuxkitImageDependencies,
+    LinuxkitImageDependenciesInferenceFieldSet,
+)
+from linuxkit_rules.testutil import make_rule_runner
+
+PACKAGES = {
+    "pkg/init/BUILD": "linuxkit_package()\n",
+    "pkg/init/build.yml": "image: init\n",
+    "pkg/sshd/BUILD": "linuxkit_package()\n",
+    "pkg/sshd/build.yml": "image: sshd\nconfig:\n  command: [/usr/sbin/sshd]\n",
+    "kernel/BUILD": 'debian_kernel(name="k", package="linux-image-x")\n',
+    "images/BUILD": 'linuxkit_image(name="x", source="x.yml")\n',
+}
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    return make_rule_runner([QueryRule(InferredDependencies, [InferLinuxkitImageDependencies])])
+
+
+def infer(rule_runner: RuleRunner, yaml: str) -> set[Address]:
+    rule_runner.write_files({**PACKAGES, "images/x.yml": yaml})
+    tgt = rule_runner.get_target(Address("images", target_name="x"))
+    request = InferLinuxkitImageDependencies(LinuxkitImageDependenciesInferenceFieldSet.create(tgt))
+    return set(rule_runner.request(InferredDependencies, [request]).include)
+
+
+def test_linuxkit_names_and_addresses_are_inferred(rule_runner: RuleRunner) -> None:
+    deps = infer(
+        rule_runner,
+        "kernel:\n  image: //kernel:k\ninit:\n  - linuxkit/init:v1.2\n"
+        "services:\n  - name: sshd\n    image: //pkg/sshd\n",
+    )
+    assert deps == {
+        Address("kernel", target_name="k"),
+        Address("pkg/init"),
+        Address("pkg/sshd"),
+    }
+
+
+def test_unknown_package_lists_the_known_ones(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        infer(rule_runner, "init:\n  - linuxkit/nope:v1\n")
+    message = str(exc.value)
+    assert "images/x.yml: image 'linuxkit/nope:v1'" in message
+    assert "//pkg/init:init" in message and "//pkg/sshd:sshd" in message
+
+
+def test_unknown_key_names_file_and_line(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        infer(rule_runner, "init:\n  - linuxkit/init:v1\nservices:\n  - name: sshd\n    image: //pkg/sshd\n    nmae: x\n")
+    message = str(exc.value)
+    assert "images/x.yml:6" in message
+    assert "nmae" in message
