@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Measures the build against its targets and prints a markdown table (and JSON).
+
+    python3 bench/bench.py [--runs N] [--json bench/results.json] [--only NAME,...]
+
+Works in a scratch copy of this checkout (tracked and untracked files, as
+they are now), so the checkout itself is never edited. Each figure is the
+median of --runs runs, with min and max. Pants' own counters (`--stats-log`)
+say which processes ran. Not a test: it prints figures, it asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from linuxkit_rules.core.archive import Tree, gzip_writer, write_cpio_newc  # noqa: E402
+from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, wait_for_ssh  # noqa: E402
+
+IMAGE = "//images:sshd"
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.node()}: {os.cpu_count()} x {cpu}, {mem:.0f} GiB, {platform.platform()}"
+
+
+def scratch_copy() -> Path:
+    dest = Path(tempfile.mkdtemp(prefix="lkr-bench-")) / "repo"
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+class Pants:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+
+    def run(self, *args: str, pantsd: bool = False, store: str | None = None) -> tuple[float, dict[str, int], str]:
+        argv = ["./pants", "--stats-log", "--no-dynamic-ui", "--pantsd" if pantsd else "--no-pantsd"]
+        if store:
+            argv.append(f"--local-store-dir={store}")
+        start = time.monotonic()
+        result = subprocess.run(argv + list(args), cwd=self.repo, capture_output=True, text=True)
+        elapsed = time.monotonic() - start
+        if result.returncode != 0:
+            raise SystemExit(f"{' '.join(argv + list(args))} failed:\n{result.stderr[-3000:]}")
+        counters = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(\w+): (\d+)$", result.stderr, re.M)}
+        return elapsed, counters, result.stderr
+
+    def stop_pantsd(self) -> None:
+        pid_file = self.repo / ".pids" / "pantsd" / "pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text().strip()), 15)
+            except (ProcessLookupError, ValueError):
+                pass
+            time.sleep(2)
+
+
+def started(log: str) -> list[str]:
+    return re.findall(r"Starting: (.+)$", log, re.M)
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def fmt(s: dict[str, float], unit: str = "s") -> str:
+    return f"{s['median']:.2f} {unit} ({s['min']:.2f}-{s['max']:.2f}, n={s['n']:.0f})"
+
+
+def bench_builds(pants: Pants, runs: int, results: dict) -> None:
+    cold = []
+    for _ in range(runs):
+        store = tempfile.mkdtemp(prefix="lkr-store-")
+        t, c, _ = pants.run("package", IMAGE, store=store)
+        cold.append(t)
+        shutil.rmtree(store, ignore_errors=True)
+    results["cold package (fresh store, .debs downloaded)"] = (stats(cold), "report")
+
+    pants.run("package", IMAGE)
+    noop = []
+    for _ in range(runs):
+        t, c, log = pants.run("package", IMAGE)
+        assert c.get("local_execution_requests", 0) == 0, started(log)
+        noop.append(t)
+    results["no-op package, no pantsd"] = (stats(noop), "report")
+
+    pants.run("package", IMAGE, pantsd=True)
+    warm = []
+    for _ in range(runs):
+        t, _, _ = pants.run("package", IMAGE, pantsd=True)
+        warm.append(t)
+    results["no-op package, pantsd warm"] = (stats(warm), "< 2 s")
+
+    edits, ran = [], []
+    motd = pants.repo / "pkg" / "sshd" / "rootfs" / "etc" / "motd"
+    for i in range(runs):
+        motd.write_text(f"bench edit {i}\n")
+        t, c, log = pants.run("package", IMAGE, pantsd=True)
+        edits.append(t)
+        ran = started(log)
+    motd.unlink()
+    pants.stop_pantsd()
+    cold_median = results["cold package (fresh store, .debs downloaded)"][0]["median"]
+    s = stats(edits)
+    s["ratio_to_cold"] = s["median"] / cold_median
+    results["edit a file in pkg/sshd, rebuild (pantsd)"] = (s, f"< 10 % of cold; ran: {'; '.join(ran)}")
+
+
+def bench_initrd(pants: Pants, runs: int, results: dict) -> None:
+    initrd = pants.repo / "dist" / "sshd-initrd.img"
+    results["//images:sshd initrd size"] = ({"median": initrd.stat().st_size / 1e6, "min": 0, "max": 0, "n": 1}, "< 30 MB")
+    work = Path(tempfile.mkdtemp(prefix="lkr-cpio-"))
+    tree_dir = work / "tree"
+    tree_dir.mkdir()
+    subprocess.run(f"gzip -dc {initrd} | cpio -idm --quiet --no-absolute-filenames", shell=True, cwd=tree_dir, check=True)
+    ours, theirs = [], []
+    for _ in range(runs):
+        start = time.monotonic()
+        tree = Tree()
+        tree.add_directory(tree_dir)
+        with open(work / "ours.img", "wb") as f, gzip_writer(f) as gz:
+            write_cpio_newc(tree.entries(), gz, 0)
+        ours.append(time.monotonic() - start)
+        start = time.monotonic()
+        subprocess.run(f"find . | cpio -o -H newc --quiet | gzip > {work}/theirs.img", shell=True, cwd=tree_dir, check=True)
+        theirs.append(time.monotonic() - start)
+    mb = sum(p.stat().st_size for p in tree_dir.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+    results["initrd writer (Tree + cpio + gzip)"] = (stats(ours), f"{mb:.0f} MB tree; at least as fast as find|cpio|gzip")
+    results["find | cpio -o -H newc | gzip"] = (stats(theirs), "reference")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_boot(pants: Pants, runs: int, results: dict) -> None:
+    subprocess.run(["./pants", "--no-pantsd", "package", "//tests:sshd-test"], cwd=pants.repo, capture_output=True, check=True)
+    dist = pants.repo / "dist"
+    key_src = pants.repo / "tests" / "keys" / "test_ed25519"
+    work = Path(tempfile.mkdtemp(prefix="lkr-boot-"))
+    key = work / "id"
+    shutil.copy(key_src, key)
+    key.chmod(0o600)
+    vmlinux = extract_vmlinux((dist / "sshd-test-kernel").read_bytes())
+    kernel = work / "vmlinux"
+    kernel.write_bytes(vmlinux or (dist / "sshd-test-kernel").read_bytes())
+    to_init, to_ssh = [], []
+    for _ in range(runs):
+        port = free_port()
+        cfg = QemuConfig(kernel=str(kernel), initrd=str(dist / "sshd-test-initrd.img"),
+                         cmdline=(dist / "sshd-test-cmdline").read_text().strip(), ssh_port=port)
+        start = time.monotonic()
+        with Vm(cfg, log_path=str(work / "console.log")) as vm:
+            vm.wait_for(r"Run /init as init process|linuxkit-rules", timeout=120)
+            to_init.append(time.monotonic() - start)
+            wait_for_ssh(port, str(key), timeout=240)
+            to_ssh.append(time.monotonic() - start)
+    s = stats(to_ssh)
+    s["ratio_to_init"] = s["median"] / statistics.median(to_init)
+    results["QEMU start to /init (PVH vmlinux)"] = (stats(to_init), "reference")
+    results["QEMU start to SSH login"] = (s, "< 1.5x QEMU start to /init")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--only", default="builds,initrd,boot")
+    args = parser.parse_args()
+    repo = scratch_copy()
+    pants = Pants(repo)
+    results: dict[str, tuple[dict[str, float], str]] = {}
+    try:
+        for name in args.only.split(","):
+            {"builds": bench_builds, "initrd": bench_initrd, "boot": bench_boot}[name](pants, args.runs, results)
+    finally:
+        pants.stop_pantsd()
+        shutil.rmtree(repo.parent, ignore_errors=True)
+    print(f"Machine: {machine()}\n")
+    print("| figure | measured (median, min-max) | target / note |")
+    print("|---|---|---|")
+    for name, (s, target) in results.items():
+        unit = "MB" if "size" in name else "s"
+        extra = "".join(f"; {k} {v:.2f}" for k, v in s.items() if k.startswith("ratio"))
+        print(f"| {name} | {fmt(s, unit)}{extra} | {target} |")
+    Path(args.json).write_text(json.dumps({"machine": machine(), "results": {k: {"stats": s, "target": t} for k, (s, t) in results.items()}}, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
