@@ -211,7 +211,8 @@ def main() -> int:
     for name, (s, target) in results.items():
         unit = "MB" if "size" in name else "s"
         extra = "".join(f"; {k} {v:.2f}" for k, v in s.items() if k.startswith("ratio"))
-        print(f"| {name.replace('|', '\\|')} | {fmt(s, unit)}{extra} | {target} |")
+        label = name.replace("|", "\\|")
+        print(f"| {label} | {fmt(s, unit)}{extra} | {target} |")
     Path(args.json).write_text(json.dumps({"machine": machine(), "results": {k: {"stats": s, "target": t} for k, (s, t) in results.items()}}, indent=2, sort_keys=True) + "\n")
     return 0
 
