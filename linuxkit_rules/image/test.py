@@ -80,9 +80,13 @@ class InferImageTestDependencies(InferDependenciesRequest):
     infer_from = ImageTestDependenciesFieldSet
 
 
-@rule(desc="Infer the image a boot test boots", level=LogLevel.DEBUG)
-async def infer_image_test_dependencies(request: InferImageTestDependencies) -> InferredDependencies:
-    fs = request.field_set
+@dataclass(frozen=True)
+class TestedImage:
+    address: Address
+
+
+@rule(desc="Find the image a boot test boots", level=LogLevel.DEBUG)
+async def tested_image(fs: ImageTestDependenciesFieldSet) -> TestedImage:
     address = await Get(
         Address,
         AddressInput,
@@ -92,7 +96,13 @@ async def infer_image_test_dependencies(request: InferImageTestDependencies) -> 
             description_of_origin=f"the `image` field of {fs.address}",
         ),
     )
-    return InferredDependencies([address])
+    return TestedImage(address)
+
+
+@rule(desc="Infer the image a boot test boots", level=LogLevel.DEBUG)
+async def infer_image_test_dependencies(request: InferImageTestDependencies) -> InferredDependencies:
+    image = await Get(TestedImage, ImageTestDependenciesFieldSet, request.field_set)
+    return InferredDependencies([image.address])
 
 
 @rule(desc="Boot-test a LinuxKit image", level=LogLevel.DEBUG)
@@ -101,18 +111,12 @@ async def run_linuxkit_image_test(
     test_subsystem: TestSubsystem,
 ) -> TestResult:
     fs = batch.single_element
-    image_address = await Get(
-        Address,
-        AddressInput,
-        AddressInput.parse(
-            fs.image.value,
-            relative_to=fs.address.spec_path,
-            description_of_origin=f"the `image` field of {fs.address}",
-        ),
+    image = await Get(
+        TestedImage, ImageTestDependenciesFieldSet, ImageTestDependenciesFieldSet(fs.address, fs.image)
     )
     wrapped = await Get(
         WrappedTarget,
-        WrappedTargetRequest(image_address, description_of_origin=f"the `image` field of {fs.address}"),
+        WrappedTargetRequest(image.address, description_of_origin=f"the `image` field of {fs.address}"),
     )
     image_fs = LinuxkitImageFieldSet.create(wrapped.target)
     key_path = posixpath.join(fs.address.spec_path, fs.ssh_key.value) if fs.ssh_key.value else None
