@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,8 @@ def test_noop_and_one_package_edit(repo: Path) -> None:
     counters, log = pants(repo, "package", "//images:sshd")
     assert counters["local_execution_requests"] == 0, started(log)
 
-    (repo / "pkg" / "sshd" / "rootfs" / "etc" / "motd").write_text("edited by the incremental test\n")
+    # A content no earlier run has built: the shared store would answer it otherwise.
+    (repo / "pkg" / "sshd" / "rootfs" / "etc" / "motd").write_text(f"edited {uuid.uuid4()}\n")
     counters, log = pants(repo, "package", "//images:sshd")
     ran = started(log)
     assert counters["local_execution_requests"] == 2, ran
