@@ -64,13 +64,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def snapshot_side(repo: Path, images: list[str], dist: Path) -> dict[str, ImageSnapshot | None]:
+def snapshot_side(repo: Path, images: list[str], dist_name: str) -> dict[str, ImageSnapshot | None]:
+    # --pants-distdir must be inside the build root.
+    dist = repo / "dist" / dist_name
+    shutil.rmtree(dist, ignore_errors=True)
     existing = set(pants(repo, "--filter-target-type=linuxkit_image", "list", "::").split())
     present = [i for i in images if i in existing]
     out: dict[str, ImageSnapshot | None] = {i: None for i in images}
     if not present:
         return out
-    pants(repo, f"--pants-distdir={dist}", "package", *present)
+    pants(repo, f"--pants-distdir=dist/{dist_name}", "package", *present)
     kernels: dict[str, str] = {}
     sboms = {}
     for image in present:
@@ -81,7 +84,7 @@ def snapshot_side(repo: Path, images: list[str], dist: Path) -> dict[str, ImageS
             if p["SPDXID"].startswith("SPDXRef-Kernel-") and m:
                 kernels[image] = m.group(1)
     if kernels:
-        pants(repo, f"--pants-distdir={dist}", "package", *sorted({f"//{k}" for k in kernels.values()}))
+        pants(repo, f"--pants-distdir=dist/{dist_name}", "package", *sorted({f"//{k}" for k in kernels.values()}))
     for image in present:
         name = image.rsplit(":", 1)[-1]
         outputs = sorted(p for p in dist.iterdir() if p.is_file() and (p.name.startswith(f"{name}-") or p.name == f"{name}.spdx.json"))
@@ -122,7 +125,8 @@ def main(argv: list[str]) -> int:
                 repo = tmp / side
                 subprocess.run(["git", "worktree", "add", "-q", "--detach", str(repo), ref], cwd=ROOT, check=True)
                 worktrees.append(repo)
-            sides[side] = snapshot_side(repo, images, tmp / f"dist-{side}")
+            sides[side] = snapshot_side(repo, images, f"image-report-{side}")
+            shutil.rmtree(repo / "dist" / f"image-report-{side}", ignore_errors=True)
         reports = {i: compare_images(sides["base"][i], sides["head"][i]) for i in images}
     finally:
         for repo in worktrees:

@@ -32,10 +32,12 @@ if [ ! -e "${VENV}/.installed" ]; then
 fi
 
 work="$(mktemp -d /tmp/lkr-remote-cache.XXXXXX)"
+# --pants-distdir must be inside the build root.
+dist="dist/remote-cache-check.$$"
 bgd_pid=""
 cleanup() {
   if [ -n "$bgd_pid" ]; then kill "$bgd_pid" 2>/dev/null || true; wait "$bgd_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
+  rm -rf "$work" "$dist"
 }
 trap cleanup EXIT
 
@@ -80,7 +82,7 @@ build() {  # build NAME: a build from an empty local store, with the remote cach
     --remote-cache-read --remote-cache-write \
     --remote-store-address="grpc://127.0.0.1:${port}" \
     --local-store-dir="$work/store-$name" \
-    --pants-distdir="$work/dist-$name" \
+    --pants-distdir="$dist/$name" \
     package "$TARGET" > "$work/$name.log" 2>&1 || { tail -50 "$work/$name.log" >&2; exit 1; }
 }
 counter() {  # counter LOG NAME
@@ -106,9 +108,9 @@ fi
 if grep -E "Starting: (Building|Assembling|Extracting|Fetching)" "$log" >&2; then
   echo "FAIL: build processes ran locally instead of coming from the remote cache" >&2; status=1
 fi
-if diff -r "$work/dist-first" "$work/dist-second" >/dev/null; then
-  echo "outputs byte-identical:"; (cd "$work/dist-second" && find . -type f | sort | xargs sha256sum)
+if diff -r "$dist/first" "$dist/second" >/dev/null; then
+  echo "outputs byte-identical:"; (cd "$dist/second" && find . -type f | sort | xargs sha256sum)
 else
-  echo "FAIL: outputs differ" >&2; diff -r "$work/dist-first" "$work/dist-second" >&2 || true; status=1
+  echo "FAIL: outputs differ" >&2; diff -r "$dist/first" "$dist/second" >&2 || true; status=1
 fi
 exit "$status"
