@@ -1,6 +1,7 @@
 """Every rule of the backend, gathered for register.py."""
 from __future__ import annotations
 
+from linuxkit_rules.goals import graph as graph_goal
 from linuxkit_rules.image import rules as image_rules
 from linuxkit_rules.image import run as image_run
 from linuxkit_rules.image import test as image_test
@@ -20,4 +21,5 @@ def rules():
         *image_run.rules(),
         *image_test.rules(),
         *host_tools.rules(),
+        *graph_goal.rules(),
     ]

@@ -13,6 +13,7 @@ from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.image_yaml import ContainerSpec, FileSpec, ImageSpec, load_image_yaml, merge_images
 from linuxkit_rules.core.oci import OciImage, read_oci_layout
 from linuxkit_rules.core.package_build import MOBY_CONFIG_LABEL
+from linuxkit_rules.core.sbom import write_sbom
 from linuxkit_rules.core.runtime import ImageDefaults, prestart_script, runtime_config, runtime_json
 
 
@@ -149,4 +150,7 @@ def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
             with open(cmdline_out, "w", encoding="utf-8") as f:
                 f.write(spec.kernel.cmdline)
             report["initrd_bytes"] = os.path.getsize(initrd_out)
+    sbom = m.get("sbom")
+    if sbom:
+        report["sbom_packages"] = write_sbom(sbom["output"], name, sbom["components"], mtime)
     return report

@@ -145,6 +145,15 @@ def file_sources(parsed: ParsedImage) -> list[str]:
     return out
 
 
+def sbom_output(name: str) -> str:
+    """The image's SPDX SBOM, written next to its formats."""
+    return f"{name}.spdx.json"
+
+
+def _spec(target: Target) -> str:
+    return f"{target.address.spec_path}:{target.address.target_name}"
+
+
 @rule(desc="Build a LinuxKit image", level=LogLevel.DEBUG)
 async def build_linuxkit_image(
     field_set: LinuxkitImageFieldSet, linuxkit: LinuxkitSubsystem
@@ -173,7 +182,9 @@ async def build_linuxkit_image(
     refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})
     name = field_set.name
     formats = [Format(f) for f in (field_set.formats.value or ())]
-    outputs = [o for f in formats for o in f.outputs(name)]
+    outputs = [o for f in formats for o in f.outputs(name)] + [sbom_output(name)]
+    sbom = [p.sbom_component(_spec(resolved[r])) for r, p in zip(package_refs, packages)]
+    sbom += [k.sbom_component(_spec(resolved[r])) for r, k in zip(kernel_refs, kernels)]
     inputs = await Get(
         Digest,
         MergeDigests(
@@ -191,6 +202,7 @@ async def build_linuxkit_image(
                 "refs": refs,
                 "formats": [f.value for f in formats],
                 "files_present": sorted(files_snapshot.files),
+                "sbom": {"output": sbom_output(name), "components": sbom},
             },
             inputs,
             f"Assembling LinuxKit image {field_set.address}",

@@ -11,6 +11,7 @@ from pants.engine.fs import Digest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.debian import LockedPackage
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.target_types import DebianKernelModulesField, DebianKernelPackageField
@@ -20,6 +21,7 @@ from linuxkit_rules.util_rules.debian import (
     DebianLockRequest,
     FetchDebsRequest,
     FetchedDebs,
+    sbom_deb,
 )
 
 KERNEL_FILES = ("kernel", "kernel.tar", "System.map", "config")
@@ -44,6 +46,13 @@ class BuiltKernel:
     digest: Digest
     directory: str
     version: str
+    package: LockedPackage | None = None  # the locked linux-image package
+
+    def sbom_component(self, address: str) -> dict:
+        """This kernel as an SBOM component (see core/sbom.py)."""
+        debs = [sbom_deb(self.package)] if self.package is not None else []
+        name = self.package.name if self.package else address
+        return {"kind": "kernel", "address": address, "name": name, "version": self.version, "debs": debs}
 
 
 @rule(desc="Build a Debian kernel", level=LogLevel.DEBUG)
@@ -68,7 +77,7 @@ async def build_debian_kernel(field_set: DebianKernelFieldSet, debian: DebianSub
         ),
     )
     report = json.loads(result.stdout.decode())
-    return BuiltKernel(result.output_digest, out, report["version"])
+    return BuiltKernel(result.output_digest, out, report["version"], package)
 
 
 @rule

@@ -16,6 +16,7 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.build_yml import BuildYml, load_build_yml
+from linuxkit_rules.core.debian import LockedPackage
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.target_types import (
@@ -31,6 +32,7 @@ from linuxkit_rules.util_rules.debian import (
     DebianLockRequest,
     FetchDebsRequest,
     FetchedDebs,
+    sbom_deb,
 )
 
 
@@ -61,6 +63,18 @@ class BuiltLinuxkitPackage:
     path: str
     ref: str  # org/image:tag
     size: int  # bytes of the layer, uncompressed
+    debs: tuple[LockedPackage, ...] = ()  # the locked Debian closure it was built from
+
+    def sbom_component(self, address: str) -> dict:
+        """This package as an SBOM component (see core/sbom.py)."""
+        name, _, tag = self.ref.rpartition(":")
+        return {
+            "kind": "package",
+            "address": address,
+            "name": name,
+            "version": tag,
+            "debs": [sbom_deb(p) for p in self.debs],
+        }
 
 
 @dataclass(frozen=True)
@@ -88,19 +102,35 @@ class PackageDebsRequest:
     architecture: str
 
 
-@rule(desc="Fetch a package's Debian packages", level=LogLevel.DEBUG)
-async def fetch_package_debs(request: PackageDebsRequest) -> FetchedDebs:
+@dataclass(frozen=True)
+class PackageDebClosure:
+    """The locked Debian packages a package is built from, sorted by name."""
+
+    lockfile: str
+    packages: tuple[LockedPackage, ...]
+
+
+@rule(desc="Resolve a package's Debian closure from the lock", level=LogLevel.DEBUG)
+async def package_deb_closure(request: PackageDebsRequest) -> PackageDebClosure:
     field_set = request.field_set
     roots = field_set.debian_packages.value or ()
     if not roots:
-        return FetchedDebs(EMPTY_DIGEST, ())
+        return PackageDebClosure("", ())
     lockfile = await Get(DebianLockfile, DebianLockRequest(request.architecture))
     try:
         packages = lockfile.lock.closure(roots, field_set.exclude_debian_packages.value or ())
     except DebianError as e:
         raise DebianError(f"{field_set.address}: {e}") from None
+    return PackageDebClosure(lockfile.path, tuple(packages))
+
+
+@rule(desc="Fetch a package's Debian packages", level=LogLevel.DEBUG)
+async def fetch_package_debs(request: PackageDebsRequest) -> FetchedDebs:
+    closure = await Get(PackageDebClosure, PackageDebsRequest, request)
+    if not closure.packages:
+        return FetchedDebs(EMPTY_DIGEST, ())
     return await Get(
-        FetchedDebs, FetchDebsRequest(tuple(packages), lockfile.path, request.architecture)
+        FetchedDebs, FetchDebsRequest(closure.packages, closure.lockfile, request.architecture)
     )
 
 
@@ -113,7 +143,10 @@ async def build_linuxkit_package(
         Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set),
         Get(SourceFiles, SourceFilesRequest([field_set.files])),
     )
-    debs = await Get(FetchedDebs, PackageDebsRequest(field_set, arch))
+    debs, closure = await MultiGet(
+        Get(FetchedDebs, PackageDebsRequest(field_set, arch)),
+        Get(PackageDebClosure, PackageDebsRequest(field_set, arch)),
+    )
     rootfs_prefix = f"{field_set.address.spec_path}/rootfs" if field_set.address.spec_path else "rootfs"
     rootfs = (
         await Get(Digest, RemovePrefix(files.snapshot.digest, rootfs_prefix))
@@ -146,7 +179,9 @@ async def build_linuxkit_package(
         ),
     )
     report = json.loads(result.stdout.decode())
-    return BuiltLinuxkitPackage(result.output_digest, field_set.output_path, ref, report["size"])
+    return BuiltLinuxkitPackage(
+        result.output_digest, field_set.output_path, ref, report["size"], closure.packages
+    )
 
 
 @rule

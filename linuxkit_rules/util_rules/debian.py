@@ -131,5 +131,17 @@ async def fetch_debs(request: FetchDebsRequest) -> FetchedDebs:
     return FetchedDebs(digest, files)
 
 
+def sbom_deb(p: LockedPackage) -> dict[str, str]:
+    """A locked package as core/sbom.py's `SbomDeb` JSON."""
+    return {
+        "name": p.name,
+        "version": p.version,
+        "architecture": p.architecture,
+        "sha256": p.sha256,
+        "source": p.source,
+        "suite": p.suite,
+    }
+
+
 def rules():
     return collect_rules()
