@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lock": ("lockgen", "generate_lock"),
     "fetch": ("debfetch", "fetch_deb"),
     "boottest": ("boottest", "run_boot_test"),
+    "push": ("publish", "push_command"),
+    "pull": ("publish", "pull_command"),
 }
 
 
