@@ -95,6 +95,46 @@ class LinuxkitPackageRemoveField(StringSequenceField):
     )
 
 
+class LinuxkitRegistriesField(StringSequenceField):
+    alias = "registries"
+    default = None
+    help = help_text(
+        """
+        Registries `pants publish` pushes to, as `HOST[:PORT]` (or
+        `HOST[:PORT]/PREFIX`, which is put before the repository). Default:
+        `[linuxkit].registries` (`--linuxkit-registries`); with neither, publishing
+        fails with a message saying so. Credentials come from
+        `~/.docker/config.json` (`$DOCKER_CONFIG`) or `REGISTRY_AUTH=HOST=USER:PASSWORD`,
+        never from the repository. Example: `registries=["127.0.0.1:5000"]`.
+        """
+    )
+
+
+class LinuxkitReleaseTagsField(StringSequenceField):
+    alias = "release_tags"
+    default = ()
+    help = help_text(
+        """
+        Tags pushed besides the content tag (a hash of every input), e.g.
+        `release_tags=["v1.2", "latest"]`. Default: none.
+        """
+    )
+
+
+class LinuxkitPackageBaseImageField(StringField):
+    alias = "base_image"
+    default = None
+    help = help_text(
+        """
+        An image in a registry laid under the package's Debian packages and
+        files, named by digest: `base_image="127.0.0.1:5000/library/x@sha256:<hex>"`.
+        It is fetched once (an anonymous pull; each blob checked against its
+        digest), cached by digest, and its layers are flattened into the
+        package's one layer. Default: none.
+        """
+    )
+
+
 class LinuxkitPackageDependenciesField(Dependencies):
     pass
 
@@ -109,6 +149,9 @@ class LinuxkitPackageTarget(Target):
         LinuxkitPackageExcludeDebianPackagesField,
         LinuxkitPackageRemoveField,
         LinuxkitPackageDependenciesField,
+        LinuxkitRegistriesField,
+        LinuxkitReleaseTagsField,
+        LinuxkitPackageBaseImageField,
     )
     help = help_text(
         """
@@ -197,6 +240,18 @@ class LinuxkitImageFormatsField(StringSequenceField):
     )
 
 
+class LinuxkitImageRepositoryField(StringField):
+    alias = "repository"
+    default = None
+    help = help_text(
+        """
+        Repository that `pants publish` pushes the image's outputs to (as one OCI
+        artifact: a layer per output file, titled with its name). Default:
+        `linuxkit-images/<target name>`.
+        """
+    )
+
+
 class LinuxkitImageTarget(Target):
     alias = "linuxkit_image"
     core_fields = (
@@ -204,6 +259,9 @@ class LinuxkitImageTarget(Target):
         LinuxkitImageSourceField,
         LinuxkitImageFormatsField,
         LinuxkitImageDependenciesField,
+        LinuxkitRegistriesField,
+        LinuxkitReleaseTagsField,
+        LinuxkitImageRepositoryField,
     )
     help = help_text(
         """

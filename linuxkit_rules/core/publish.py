@@ -171,3 +171,14 @@ def pull_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     with open(m["output"], "wb") as f:
         f.write(buf.getvalue())
     return {"digest": image.digest, "blobs": len(image.blobs)}
+
+
+def publish_targets(registries: list[str], repository: str, tags: list[str]) -> list[str]:
+    """`REGISTRY[/PREFIX]/REPOSITORY:TAG` for every registry and tag, in order, without repeats."""
+    out: list[str] = []
+    for registry in registries:
+        for tag in tags:
+            target = f"{registry.rstrip('/')}/{repository}:{tag}"
+            if target not in out:
+                out.append(target)
+    return out

@@ -79,3 +79,14 @@ def test_pull_command_writes_a_verified_layout(registry: str, tmp_path: Path) ->
     # The pulled layout pushes back to the same index digest.
     with open(target, "rb") as f:
         assert plan_from_layout(f, "pulled").digest == pushed["digest"]
+
+
+def test_publish_targets() -> None:
+    from linuxkit_rules.core.publish import publish_targets
+
+    assert publish_targets(["r:5000", "q/pre/"], "linuxkit/sshd", ["abc", "v1", "abc"]) == [
+        "r:5000/linuxkit/sshd:abc",
+        "r:5000/linuxkit/sshd:v1",
+        "q/pre/linuxkit/sshd:abc",
+        "q/pre/linuxkit/sshd:v1",
+    ]
