@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "boottest": ("boottest", "run_boot_test"),
     "push": ("publish", "push_command"),
     "pull": ("publish", "pull_command"),
+    "docker-load": ("docker_engine", "load_command"),
+    "dockerfile": ("docker_engine", "dockerfile_build_command"),
 }
 
 
