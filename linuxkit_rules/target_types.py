@@ -135,6 +135,23 @@ class LinuxkitPackageBaseImageField(StringField):
     )
 
 
+class LinuxkitPackageDockerfileField(StringField):
+    alias = "dockerfile"
+    default = None
+    help = help_text(
+        """
+        Build the package with a Docker engine from this Dockerfile (path
+        relative to the BUILD file), LinuxKit's usual form, instead of from
+        `debian_packages`. The build context is the package's `files` (default
+        `rootfs/**`, so `COPY rootfs/ /` works) plus the Dockerfile. The result is
+        flattened into one layer with fixed mtimes and stored as an OCI layout,
+        so images use it like any other package. Needs an engine at `DOCKER_HOST`
+        (default `unix:///var/run/docker.sock`); without one only such packages
+        fail. Example: `dockerfile="Dockerfile"`. Default: none.
+        """
+    )
+
+
 class LinuxkitPackageDependenciesField(Dependencies):
     pass
 
@@ -152,6 +169,7 @@ class LinuxkitPackageTarget(Target):
         LinuxkitRegistriesField,
         LinuxkitReleaseTagsField,
         LinuxkitPackageBaseImageField,
+        LinuxkitPackageDockerfileField,
     )
     help = help_text(
         """

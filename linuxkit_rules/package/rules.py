@@ -23,6 +23,7 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageBaseImageField,
     LinuxkitPackageBuildYmlField,
     LinuxkitPackageDebianPackagesField,
+    LinuxkitPackageDockerfileField,
     LinuxkitPackageExcludeDebianPackagesField,
     LinuxkitPackageFilesField,
     LinuxkitPackageRemoveField,
@@ -46,6 +47,7 @@ class LinuxkitPackageFieldSet(PackageFieldSet):
     exclude_debian_packages: LinuxkitPackageExcludeDebianPackagesField
     remove: LinuxkitPackageRemoveField
     base_image: LinuxkitPackageBaseImageField
+    dockerfile: LinuxkitPackageDockerfileField
 
     @property
     def name(self) -> str:
@@ -108,6 +110,14 @@ async def fetch_package_debs(request: PackageDebsRequest) -> FetchedDebs:
 
 
 @dataclass(frozen=True)
+class DockerfilePackageRequest:
+    """Build a package whose `dockerfile` is set (rule in package/dockerfile.py)."""
+
+    field_set: LinuxkitPackageFieldSet
+    architecture: str
+
+
+@dataclass(frozen=True)
 class BaseImageRequest:
     ref: str  # "" for none
     architecture: str
@@ -153,6 +163,8 @@ async def build_linuxkit_package(
     field_set: LinuxkitPackageFieldSet, debian: DebianSubsystem, tool: CoreTool
 ) -> BuiltLinuxkitPackage:
     arch = debian.architectures[0]
+    if field_set.dockerfile.value:
+        return await Get(BuiltLinuxkitPackage, DockerfilePackageRequest(field_set, arch))
     build_yml, files = await MultiGet(
         Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set),
         Get(SourceFiles, SourceFilesRequest([field_set.files])),

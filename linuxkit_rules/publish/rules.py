@@ -24,6 +24,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.publish import publish_targets
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
@@ -36,8 +37,10 @@ from linuxkit_rules.target_types import (
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
 
-# What a push may read from the user's environment; nothing else goes in.
-CREDENTIAL_ENV = ("HOME", "DOCKER_CONFIG", "REGISTRY_AUTH")
+# What a push or load may read from the user's environment; nothing else goes in.
+CREDENTIAL_ENV = ("HOME", "DOCKER_CONFIG", "REGISTRY_AUTH", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+# A `registries` entry that means "load into the Docker engine at DOCKER_HOST".
+DOCKER_ENGINE = "docker-daemon"
 
 
 class PublishLinuxkitPackageRequest(PublishRequest):
@@ -74,11 +77,12 @@ class LinuxkitImagePublishFieldSet(PublishFieldSet):
 
 @dataclass(frozen=True)
 class PushProcessRequest:
-    """One core-tool `push` run as an interactive process."""
+    """One core-tool `push` (or `docker-load`) run as an interactive process."""
 
     manifest: str  # JSON
     input_digest: Digest
     description: str
+    command: str = "push"
 
 
 @rule(level=LogLevel.DEBUG)
@@ -88,7 +92,7 @@ async def push_process(request: PushProcessRequest) -> InteractiveProcess:
         Process,
         CoreProcessRequest,
         CoreProcessRequest.create(
-            "push",
+            request.command,
             json.loads(request.manifest),
             request.input_digest,
             request.description,
@@ -99,8 +103,10 @@ async def push_process(request: PushProcessRequest) -> InteractiveProcess:
     return InteractiveProcess.from_process(process)
 
 
-def _registries(field: LinuxkitRegistriesField, linuxkit: LinuxkitSubsystem) -> list[str]:
-    return list(field.value if field.value is not None else linuxkit.registries)
+def _registries(field: LinuxkitRegistriesField, linuxkit: LinuxkitSubsystem) -> tuple[list[str], bool]:
+    """(registries, whether to load into the Docker engine too)."""
+    chosen = list(field.value if field.value is not None else linuxkit.registries)
+    return [r for r in chosen if r != DOCKER_ENGINE], DOCKER_ENGINE in chosen
 
 
 def _skip(names: list[str], address: str) -> PublishProcesses:
@@ -128,21 +134,34 @@ async def publish_linuxkit_package(
     )
     repository, _, content_tag = built.ref.rpartition(":")
     tags = [content_tag, *(field_set.release_tags.value or ())]
-    registries = _registries(field_set.registries, linuxkit)
-    if not registries:
-        return _skip([f"{repository}:{t}" for t in tags], str(field_set.address))
-    targets = publish_targets(registries, repository, tags)
-    process = await Get(
-        InteractiveProcess,
-        PushProcessRequest(
-            json.dumps({"address": str(field_set.address), "layout": built.path, "targets": targets}),
-            built.digest,
-            f"Pushing {built.ref}",
-        ),
-    )
-    return PublishProcesses(
-        [PublishPackages(names=tuple(targets), process=process, description=", ".join(registries))]
-    )
+    registries, to_engine = _registries(field_set.registries, linuxkit)
+    names = [f"{repository}:{t}" for t in tags]
+    if not registries and not to_engine:
+        return _skip(names, str(field_set.address))
+    out = []
+    if to_engine:
+        load = await Get(
+            InteractiveProcess,
+            PushProcessRequest(
+                json.dumps({"address": str(field_set.address), "layout": built.path, "repo_tags": names}),
+                built.digest,
+                f"Loading {built.ref} into Docker",
+                command="docker-load",
+            ),
+        )
+        out.append(PublishPackages(names=tuple(names), process=load, description="the Docker engine"))
+    if registries:
+        targets = publish_targets(registries, repository, tags)
+        process = await Get(
+            InteractiveProcess,
+            PushProcessRequest(
+                json.dumps({"address": str(field_set.address), "layout": built.path, "targets": targets}),
+                built.digest,
+                f"Pushing {built.ref}",
+            ),
+        )
+        out.append(PublishPackages(names=tuple(targets), process=process, description=", ".join(registries)))
+    return PublishProcesses(out)
 
 
 def image_content_tag(built: tuple[BuiltPackage, ...]) -> str:
@@ -158,23 +177,46 @@ async def publish_linuxkit_image(
     field_set = request.field_set
     repository = field_set.repository.value or f"linuxkit-images/{field_set.address.target_name}"
     tags = [image_content_tag(request.packages), *(field_set.release_tags.value or ())]
-    registries = _registries(field_set.registries, linuxkit)
-    if not registries:
-        return _skip([f"{repository}:{t}" for t in tags], str(field_set.address))
-    targets = publish_targets(registries, repository, tags)
+    registries, to_engine = _registries(field_set.registries, linuxkit)
+    names = [f"{repository}:{t}" for t in tags]
+    if not registries and not to_engine:
+        return _skip(names, str(field_set.address))
     files = [a.relpath for p in request.packages for a in p.artifacts if a.relpath]
     digest = await Get(Digest, MergeDigests(p.digest for p in request.packages))
-    process = await Get(
+    out = []
+    if to_engine:
+        out.append(await _docker_load_image(str(field_set.address), files, names, digest))
+    if registries:
+        targets = publish_targets(registries, repository, tags)
+        process = await Get(
+            InteractiveProcess,
+            PushProcessRequest(
+                json.dumps({"address": str(field_set.address), "files": files, "targets": targets}),
+                digest,
+                f"Pushing {field_set.address} outputs",
+            ),
+        )
+        out.append(PublishPackages(names=tuple(targets), process=process, description=", ".join(registries)))
+    return PublishProcesses(out)
+
+
+async def _docker_load_image(address: str, files: list[str], names: list[str], digest: Digest) -> PublishPackages:
+    archives = [f for f in files if f.endswith(Format.DOCKER.outputs("")[0])]
+    if not archives:
+        return PublishPackages(
+            names=tuple(names),
+            description=f'to the Docker engine: add "docker" to the `formats` of {address}',
+        )
+    load = await Get(
         InteractiveProcess,
         PushProcessRequest(
-            json.dumps({"address": str(field_set.address), "files": files, "targets": targets}),
+            json.dumps({"address": address, "archive": archives[0], "repo_tags": names}),
             digest,
-            f"Pushing {field_set.address} outputs",
+            f"Loading {address} into Docker",
+            command="docker-load",
         ),
     )
-    return PublishProcesses(
-        [PublishPackages(names=tuple(targets), process=process, description=", ".join(registries))]
-    )
+    return PublishPackages(names=tuple(names), process=load, description="the Docker engine")
 
 
 def rules():
