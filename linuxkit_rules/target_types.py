@@ -101,7 +101,9 @@ class LinuxkitRegistriesField(StringSequenceField):
     help = help_text(
         """
         Registries `pants publish` pushes to, as `HOST[:PORT]` (or
-        `HOST[:PORT]/PREFIX`, which is put before the repository). Default:
+        `HOST[:PORT]/PREFIX`, which is put before the repository); the entry
+        `docker-daemon` loads into the Docker engine at `DOCKER_HOST` instead (an
+        image needs the `docker` format for that). Default:
         `[linuxkit].registries` (`--linuxkit-registries`); with neither, publishing
         fails with a message saying so. Credentials come from
         `~/.docker/config.json` (`$DOCKER_CONFIG`) or `REGISTRY_AUTH=HOST=USER:PASSWORD`,

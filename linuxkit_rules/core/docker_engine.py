@@ -80,8 +80,8 @@ def docker_host(env: Mapping[str, str]) -> str:
 
 def engine(env: Mapping[str, str], why: str) -> Any:
     """A docker-py client for the engine at DOCKER_HOST, checked with a ping."""
-    import docker  # docker-py, in the launcher venv
-    import docker.errors
+    import docker  # type: ignore[import]  # docker-py, in the launcher venv
+    import docker.errors  # type: ignore[import]
 
     host = docker_host(env)
     try:
@@ -149,7 +149,7 @@ def dockerfile_build_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     at `output` (one layer, fixed mtimes, build.yml's config as the moby label)."""
     mtime = int(os.environ["SOURCE_DATE_EPOCH"])
     client = engine(os.environ, f"{m['address']} (built from {m['dockerfile']})")
-    import docker.errors
+    import docker.errors  # type: ignore[import]
 
     try:
         image, _ = client.images.build(

@@ -62,7 +62,7 @@ def test_no_engine_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_load_oci_layout_into_docker(env: str, tmp_path: Path) -> None:
-    import docker
+    import docker  # type: ignore[import]
 
     layout = tmp_path / "p.oci.tar"
     with open(layout, "wb") as f:

@@ -86,6 +86,7 @@ _ARTIFACT_TYPES = (
     (".qcow2", "application/vnd.linuxkit-rules.disk.v1.qcow2"),
     (".raw", "application/vnd.linuxkit-rules.disk.v1.raw"),
     (".img", "application/vnd.linuxkit-rules.disk.v1.raw"),
+    ("-docker.tar", "application/vnd.linuxkit-rules.docker-archive.v1.tar"),
     (".tar.gz", "application/vnd.linuxkit-rules.image.v1.tar+gzip"),
     (".tar", "application/vnd.linuxkit-rules.image.v1.tar"),
 )

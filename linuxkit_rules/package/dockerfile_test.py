@@ -68,7 +68,7 @@ def build(rule_runner: RuleRunner) -> tuple[BuiltLinuxkitPackage, bytes]:
 
 
 def test_dockerfile_package_and_load(rule_runner: RuleRunner, docker_host: str) -> None:
-    import docker
+    import docker  # type: ignore[import]
 
     write_package(rule_runner)
     rule_runner.set_options(

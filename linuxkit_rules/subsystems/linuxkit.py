@@ -41,10 +41,9 @@ class LinuxkitSubsystem(Subsystem):
     )
     registries = StrListOption(
         default=[],
-        help=help_text(
-            """
-            Registries `pants publish` pushes packages and images to when a target
-            has no `registries` field, e.g. `--linuxkit-registries=127.0.0.1:5000`.
-            """
+        help=(
+            "Registries `pants publish` pushes packages and images to when a target has no "
+            "`registries` field, e.g. `--linuxkit-registries=127.0.0.1:5000`; the entry "
+            "`docker-daemon` loads them into the Docker engine at DOCKER_HOST instead."
         ),
     )
