@@ -55,6 +55,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         return 1
     json.dump(report, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
     return 0
 
 
