@@ -6,7 +6,9 @@ from linuxkit_rules.image import rules as image_rules
 from linuxkit_rules.image import run as image_run
 from linuxkit_rules.image import test as image_test
 from linuxkit_rules.kernel import rules as kernel_rules
+from linuxkit_rules.package import dockerfile as package_dockerfile
 from linuxkit_rules.package import rules as package_rules
+from linuxkit_rules.publish import rules as publish_rules
 from linuxkit_rules.util_rules import core_tool, debian, debian_lockfiles, host_tools
 
 
@@ -22,4 +24,6 @@ def rules():
         *image_test.rules(),
         *host_tools.rules(),
         *graph_goal.rules(),
+        *publish_rules.rules(),
+        *package_dockerfile.rules(),
     ]

@@ -95,6 +95,65 @@ class LinuxkitPackageRemoveField(StringSequenceField):
     )
 
 
+class LinuxkitRegistriesField(StringSequenceField):
+    alias = "registries"
+    default = None
+    help = help_text(
+        """
+        Registries `pants publish` pushes to, as `HOST[:PORT]` (or
+        `HOST[:PORT]/PREFIX`, which is put before the repository); the entry
+        `docker-daemon` loads into the Docker engine at `DOCKER_HOST` instead (an
+        image needs the `docker` format for that). Default:
+        `[linuxkit].registries` (`--linuxkit-registries`); with neither, publishing
+        fails with a message saying so. Credentials come from
+        `~/.docker/config.json` (`$DOCKER_CONFIG`) or `REGISTRY_AUTH=HOST=USER:PASSWORD`,
+        never from the repository. Example: `registries=["127.0.0.1:5000"]`.
+        """
+    )
+
+
+class LinuxkitReleaseTagsField(StringSequenceField):
+    alias = "release_tags"
+    default = ()
+    help = help_text(
+        """
+        Tags pushed besides the content tag (a hash of every input), e.g.
+        `release_tags=["v1.2", "latest"]`. Default: none.
+        """
+    )
+
+
+class LinuxkitPackageBaseImageField(StringField):
+    alias = "base_image"
+    default = None
+    help = help_text(
+        """
+        An image in a registry laid under the package's Debian packages and
+        files, named by digest: `base_image="127.0.0.1:5000/library/x@sha256:<hex>"`.
+        It is fetched once (an anonymous pull; each blob checked against its
+        digest), cached by digest, and its layers are flattened into the
+        package's one layer. Default: none.
+        """
+    )
+
+
+class LinuxkitPackageDockerfileField(StringField):
+    alias = "dockerfile"
+    default = None
+    help = help_text(
+        """
+        Build the package with a Docker engine from this Dockerfile (path
+        relative to the BUILD file), LinuxKit's usual form, instead of from
+        `debian_packages`. The build context is the package's `files` (default
+        `rootfs/**`, so `COPY rootfs/ /` works) plus the Dockerfile. The result is
+        flattened into one layer with fixed mtimes and stored as an OCI layout,
+        so images use it like any other package. Needs an engine at `DOCKER_HOST`
+        (default `unix:///var/run/docker.sock`); without one only such packages
+        fail. Example: `dockerfile="Dockerfile"`. Default: none.
+        """
+    )
+
+
 class LinuxkitPackageDependenciesField(Dependencies):
     pass
 
@@ -109,6 +168,10 @@ class LinuxkitPackageTarget(Target):
         LinuxkitPackageExcludeDebianPackagesField,
         LinuxkitPackageRemoveField,
         LinuxkitPackageDependenciesField,
+        LinuxkitRegistriesField,
+        LinuxkitReleaseTagsField,
+        LinuxkitPackageBaseImageField,
+        LinuxkitPackageDockerfileField,
     )
     help = help_text(
         """
@@ -197,6 +260,18 @@ class LinuxkitImageFormatsField(StringSequenceField):
     )
 
 
+class LinuxkitImageRepositoryField(StringField):
+    alias = "repository"
+    default = None
+    help = help_text(
+        """
+        Repository that `pants publish` pushes the image's outputs to (as one OCI
+        artifact: a layer per output file, titled with its name). Default:
+        `linuxkit-images/<target name>`.
+        """
+    )
+
+
 class LinuxkitImageTarget(Target):
     alias = "linuxkit_image"
     core_fields = (
@@ -204,6 +279,9 @@ class LinuxkitImageTarget(Target):
         LinuxkitImageSourceField,
         LinuxkitImageFormatsField,
         LinuxkitImageDependenciesField,
+        LinuxkitRegistriesField,
+        LinuxkitReleaseTagsField,
+        LinuxkitImageRepositoryField,
     )
     help = help_text(
         """

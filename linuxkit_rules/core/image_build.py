@@ -7,11 +7,12 @@ import os
 import posixpath
 from typing import Any, Mapping
 
-from linuxkit_rules.core.archive import Entry, Tree, gzip_writer, write_cpio_newc
+from linuxkit_rules.core.archive import Entry, Tree, gzip_writer, write_cpio_newc, write_tar
+from linuxkit_rules.core.docker_engine import write_docker_archive
 from linuxkit_rules.core.errors import SchemaError
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.image_yaml import ContainerSpec, FileSpec, ImageSpec, load_image_yaml, merge_images
-from linuxkit_rules.core.oci import OciImage, read_oci_layout
+from linuxkit_rules.core.oci import ImageConfig, OciImage, read_oci_layout
 from linuxkit_rules.core.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.sbom import write_sbom
 from linuxkit_rules.core.runtime import ImageDefaults, prestart_script, runtime_config, runtime_json
@@ -128,6 +129,15 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
     return tree
 
 
+def write_docker_output(tree: Tree, path: str, mtime: int) -> None:
+    """The image's root filesystem as a one-layer `docker load` archive (untagged)."""
+    layer = io.BytesIO()
+    write_tar(tree.entries(), layer, mtime)
+    config = ImageConfig(env=("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",))
+    with open(path, "wb") as f:
+        write_docker_archive([layer.getvalue()], config, [], f, mtime)
+
+
 def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
     mtime = int(os.environ["SOURCE_DATE_EPOCH"])
     spec = _load_spec(list(m["yaml"]))
@@ -150,6 +160,8 @@ def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
             with open(cmdline_out, "w", encoding="utf-8") as f:
                 f.write(spec.kernel.cmdline)
             report["initrd_bytes"] = os.path.getsize(initrd_out)
+        elif fmt is Format.DOCKER:
+            write_docker_output(tree, fmt.outputs(name)[0], mtime)
     sbom = m.get("sbom")
     if sbom:
         report["sbom_packages"] = write_sbom(sbom["output"], name, sbom["components"], mtime)

@@ -102,6 +102,11 @@ def _config_json(config: ImageConfig, diff_ids: list[str], mtime: int) -> bytes:
     )
 
 
+def config_json(config: ImageConfig, diff_ids: list[str], mtime: int) -> bytes:
+    """The image config document (as written into layouts) for layers with `diff_ids`."""
+    return _config_json(config, diff_ids, mtime)
+
+
 def write_oci_layout(
     layers: Sequence[bytes], config: ImageConfig, ref_name: str, fileobj: BinaryIO, mtime: int
 ) -> str:
@@ -284,4 +289,4 @@ def read_oci_layout(fileobj: BinaryIO) -> OciImage:
     return OciImage(config=_image_config(config_doc), layers=tuple(layers), manifest_digest=manifest_digest)
 
 
-__all__ = ["ImageConfig", "OciImage", "read_oci_layout", "write_oci_layout"]
+__all__ = ["ImageConfig", "OciImage", "config_json", "read_oci_layout", "write_oci_layout"]

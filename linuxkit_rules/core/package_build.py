@@ -7,14 +7,19 @@ import os
 from typing import Any, Mapping
 
 from linuxkit_rules.core.archive import Tree, add_deb, write_tar
-from linuxkit_rules.core.oci import ImageConfig, write_oci_layout
+from linuxkit_rules.core.oci import ImageConfig, read_oci_layout, write_oci_layout
 
 MOBY_CONFIG_LABEL = "org.mobyproject.config"
 
 
-def package_tree(debs: list[str], rootfs: str, remove: list[str]) -> Tree:
-    """The package's root: debs in order, then its own files, minus `remove`."""
+def package_tree(debs: list[str], rootfs: str, remove: list[str], base: str = "") -> Tree:
+    """The package's root: the base image's layers, debs in order, then its own files,
+    minus `remove`."""
     tree = Tree()
+    if base:
+        with open(base, "rb") as f:
+            for layer in read_oci_layout(f).layers:
+                tree.add_tar(io.BytesIO(layer), oci_whiteouts=True)
     for deb in debs:
         with open(deb, "rb") as f:
             add_deb(tree, f)
@@ -26,7 +31,7 @@ def package_tree(debs: list[str], rootfs: str, remove: list[str]) -> Tree:
 
 def build_package(m: Mapping[str, Any]) -> Mapping[str, Any]:
     mtime = int(os.environ["SOURCE_DATE_EPOCH"])
-    tree = package_tree(list(m["debs"]), m["rootfs"], list(m["remove"]))
+    tree = package_tree(list(m["debs"]), m["rootfs"], list(m["remove"]), m.get("base") or "")
     layer = io.BytesIO()
     write_tar(tree.entries(), layer, mtime)
     labels = dict(m["labels"])

@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lock": ("lockgen", "generate_lock"),
     "fetch": ("debfetch", "fetch_deb"),
     "boottest": ("boottest", "run_boot_test"),
+    "push": ("publish", "push_command"),
+    "pull": ("publish", "pull_command"),
+    "docker-load": ("docker_engine", "load_command"),
+    "dockerfile": ("docker_engine", "dockerfile_build_command"),
 }
 
 
@@ -51,6 +55,7 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         return 1
     json.dump(report, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
     return 0
 
 

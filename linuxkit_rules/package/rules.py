@@ -18,10 +18,13 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.debian import LockedPackage
 from linuxkit_rules.core.errors import DebianError
+from linuxkit_rules.core.registry import RegistryError, parse_reference
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.target_types import (
+    LinuxkitPackageBaseImageField,
     LinuxkitPackageBuildYmlField,
     LinuxkitPackageDebianPackagesField,
+    LinuxkitPackageDockerfileField,
     LinuxkitPackageExcludeDebianPackagesField,
     LinuxkitPackageFilesField,
     LinuxkitPackageRemoveField,
@@ -45,6 +48,8 @@ class LinuxkitPackageFieldSet(PackageFieldSet):
     debian_packages: LinuxkitPackageDebianPackagesField
     exclude_debian_packages: LinuxkitPackageExcludeDebianPackagesField
     remove: LinuxkitPackageRemoveField
+    base_image: LinuxkitPackageBaseImageField
+    dockerfile: LinuxkitPackageDockerfileField
 
     @property
     def name(self) -> str:
@@ -134,18 +139,70 @@ async def fetch_package_debs(request: PackageDebsRequest) -> FetchedDebs:
     )
 
 
+@dataclass(frozen=True)
+class DockerfilePackageRequest:
+    """Build a package whose `dockerfile` is set (rule in package/dockerfile.py)."""
+
+    field_set: LinuxkitPackageFieldSet
+    architecture: str
+
+
+@dataclass(frozen=True)
+class BaseImageRequest:
+    ref: str  # "" for none
+    architecture: str
+    address: str
+
+
+@dataclass(frozen=True)
+class PulledBaseImage:
+    """A base image as an OCI layout tar at `path` in `digest` (both empty for none)."""
+
+    digest: Digest
+    path: str
+
+
+@rule(desc="Pull a package's base image", level=LogLevel.DEBUG)
+async def pull_base_image(request: BaseImageRequest) -> PulledBaseImage:
+    if not request.ref:
+        return PulledBaseImage(EMPTY_DIGEST, "")
+    ref = parse_reference(request.ref, f"{request.address}: base_image")
+    if not ref.digest:
+        raise RegistryError(
+            f"{request.address}: base_image {request.ref!r} has no digest; "
+            "name it as REGISTRY/REPOSITORY@sha256:<hex> so that builds are reproducible"
+        )
+    path = "__base/base.oci.tar"
+    # Keyed by the reference (which holds the digest) only: pulled once per digest.
+    result = await Get(
+        CoreProcessResult,
+        CoreProcessRequest,
+        CoreProcessRequest.create(
+            "pull",
+            {"ref": str(ref), "arch": request.architecture, "output": path, "address": "base_image"},
+            EMPTY_DIGEST,
+            f"Pulling {ref}",
+            output_files=[path],
+        ),
+    )
+    return PulledBaseImage(result.output_digest, path)
+
+
 @rule(desc="Build a LinuxKit package", level=LogLevel.DEBUG)
 async def build_linuxkit_package(
     field_set: LinuxkitPackageFieldSet, debian: DebianSubsystem, tool: CoreTool
 ) -> BuiltLinuxkitPackage:
     arch = debian.architectures[0]
+    if field_set.dockerfile.value:
+        return await Get(BuiltLinuxkitPackage, DockerfilePackageRequest(field_set, arch))
     build_yml, files = await MultiGet(
         Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set),
         Get(SourceFiles, SourceFilesRequest([field_set.files])),
     )
-    debs, closure = await MultiGet(
+    debs, closure, base = await MultiGet(
         Get(FetchedDebs, PackageDebsRequest(field_set, arch)),
         Get(PackageDebClosure, PackageDebsRequest(field_set, arch)),
+        Get(PulledBaseImage, BaseImageRequest(field_set.base_image.value or "", arch, str(field_set.address))),
     )
     rootfs_prefix = f"{field_set.address.spec_path}/rootfs" if field_set.address.spec_path else "rootfs"
     rootfs = (
@@ -154,7 +211,7 @@ async def build_linuxkit_package(
         else files.snapshot.digest
     )
     rootfs = await Get(Digest, AddPrefix(rootfs, "rootfs"))
-    inputs = await Get(Digest, MergeDigests([debs.digest, rootfs]))
+    inputs = await Get(Digest, MergeDigests([debs.digest, rootfs, base.digest]))
     byml = build_yml.build_yml
     meta = {
         "build_yml": byml.config_json,
@@ -163,6 +220,8 @@ async def build_linuxkit_package(
         "remove": list(field_set.remove.value or ()),
         "arch": arch,
     }
+    if base.path:
+        meta["base"] = base.path
     tag = content_tag(
         inputs.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True)
     )

@@ -1,7 +1,7 @@
 """The `[linuxkit]` options: naming, reproducibility and QEMU defaults."""
 from __future__ import annotations
 
-from pants.option.option_types import DictOption, IntOption, StrOption
+from pants.option.option_types import DictOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text
 
@@ -38,4 +38,12 @@ class LinuxkitSubsystem(Subsystem):
     accel = StrOption(
         default="tcg",
         help="QEMU accelerator (`tcg` works everywhere; `kvm` where the host supports it).",
+    )
+    registries = StrListOption(
+        default=[],
+        help=(
+            "Registries `pants publish` pushes packages and images to when a target has no "
+            "`registries` field, e.g. `--linuxkit-registries=127.0.0.1:5000`; the entry "
+            "`docker-daemon` loads them into the Docker engine at DOCKER_HOST instead."
+        ),
     )

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from linuxkit_rules.core.oci import ImageConfig, read_oci_layout, write_oci_layout
+from linuxkit_rules.core.publish import (
+    ARTIFACT_TYPE,
+    artifact_media_type,
+    plan_from_files,
+    plan_from_layout,
+    pull_command,
+    push_command,
+)
+from linuxkit_rules.core.registry import RegistryClient, RegistryError
+from linuxkit_rules.testservers import docker_registry
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with docker_registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
+
+
+def test_media_types() -> None:
+    assert artifact_media_type("sshd-kernel") == "application/vnd.linuxkit-rules.kernel.v1"
+    assert artifact_media_type("sshd-initrd.img").endswith("initrd.v1.cpio+gzip")
+    assert artifact_media_type("sshd-cmdline").endswith("cmdline.v1+text")
+    assert artifact_media_type("sshd-efi.iso").endswith("iso9660.v1")
+    assert artifact_media_type("whatever") == "application/octet-stream"
+
+
+def test_image_outputs_as_artifact(registry: str, tmp_path: Path) -> None:
+    files = []
+    for name, data in (("img-kernel", b"K" * 100), ("img-initrd.img", b"I" * 50), ("img-cmdline", b"console=ttyS0")):
+        (tmp_path / name).write_bytes(data)
+        files.append(str(tmp_path / name))
+    report = push_command(
+        {"address": "//images:img", "files": files, "targets": [f"{registry}/images/img:v1"], "annotations": {}}
+    )
+    client = RegistryClient(registry)
+    media_type, body = client.get_manifest("images/img", "v1")
+    manifest = json.loads(body)
+    assert media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest["artifactType"] == ARTIFACT_TYPE
+    assert [layer["annotations"]["org.opencontainers.image.title"] for layer in manifest["layers"]] == [
+        "img-kernel", "img-initrd.img", "img-cmdline"
+    ]
+    assert client.get_blob("images/img", manifest["layers"][2]["digest"]) == b"console=ttyS0"
+    assert report["digest"] == plan_from_files(files, {}).digest
+
+
+def test_no_registry_is_a_clear_error() -> None:
+    with pytest.raises(RegistryError, match=r"//pkg/x: no registry to publish to"):
+        push_command({"address": "//pkg/x", "files": [], "targets": []})
+
+
+def test_pull_command_writes_a_verified_layout(registry: str, tmp_path: Path) -> None:
+    out = io.BytesIO()
+    write_oci_layout([b"base layer"], ImageConfig(env=("A=1",)), "b:t", out, 1704067200)
+    (tmp_path / "base.oci.tar").write_bytes(out.getvalue())
+    pushed = push_command(
+        {"address": "//x", "layout": str(tmp_path / "base.oci.tar"), "targets": [f"{registry}/base/img:v1"]}
+    )
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "1704067200")
+    target = tmp_path / "pulled" / "base.oci.tar"
+    pull_command(
+        {"address": "//x", "ref": f"{registry}/base/img@{pushed['digest']}", "arch": "amd64", "output": str(target)}
+    )
+    with open(target, "rb") as f:
+        image = read_oci_layout(f)
+    assert image.layers == (b"base layer",)
+    assert image.config.env == ("A=1",)
+    # The pulled layout pushes back to the same index digest.
+    with open(target, "rb") as f:
+        assert plan_from_layout(f, "pulled").digest == pushed["digest"]
+
+
+def test_publish_targets() -> None:
+    from linuxkit_rules.core.publish import publish_targets
+
+    assert publish_targets(["r:5000", "q/pre/"], "linuxkit/sshd", ["abc", "v1", "abc"]) == [
+        "r:5000/linuxkit/sshd:abc",
+        "r:5000/linuxkit/sshd:v1",
+        "q/pre/linuxkit/sshd:abc",
+        "q/pre/linuxkit/sshd:v1",
+    ]
