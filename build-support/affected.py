@@ -43,6 +43,33 @@ def needs_everything(paths: list[str]) -> list[str]:
     ]
 
 
+def package_dirs(paths: list[str]) -> list[str]:
+    """Directories of `linuxkit_package`s whose `rootfs/` files changed.
+
+    Pants finds a file's owners through a target's first sources field only,
+    which for `linuxkit_package` is `build_yml`: a change in `rootfs/` is not
+    seen by `--changed-since`, so the script adds those packages itself."""
+    dirs = set()
+    for path in paths:
+        head, sep, _ = path.partition("/rootfs/") if not path.startswith("rootfs/") else ("", "rootfs/", "")
+        build = ROOT / head / "BUILD"
+        if sep and build.is_file() and "linuxkit_package(" in build.read_text():
+            dirs.add(head)
+    return sorted(dirs)
+
+
+def affected_targets(base: str, paths: list[str]) -> list[str]:
+    """Targets changed since `base` and their transitive dependents."""
+    changed = pants(
+        "--no-pantsd", f"--changed-since={base}", "--changed-dependents=transitive", "list", capture=True
+    ).stdout.split()
+    dirs = [f"{d}::" if d else "::" for d in package_dirs(paths)]
+    if dirs:
+        changed += pants("--no-pantsd", "list", *dirs, capture=True).stdout.split()
+        changed += pants("--no-pantsd", "dependents", "--transitive", *dirs, capture=True).stdout.split()
+    return sorted(set(changed))
+
+
 def pants(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["./pants", *args], cwd=ROOT, check=True, text=True,
@@ -56,19 +83,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--list", action="store_true", help="only print the selected targets")
     parser.add_argument("--goals", default="package,test", help="comma-separated Pants goals (default: package,test)")
     args = parser.parse_args(argv)
-    forcing = needs_everything(changed_files(args.base))
+    paths = changed_files(args.base)
+    forcing = needs_everything(paths)
     if forcing:
-        selection = ["::"]
         print(f"mode: all (changed: {', '.join(forcing[:5])}{' ...' if len(forcing) > 5 else ''})", flush=True)
+        selection = ["::"]
+        if args.list:
+            selection = pants("--no-pantsd", "list", "::", capture=True).stdout.split()
     else:
-        selection = [f"--changed-since={args.base}", "--changed-dependents=transitive"]
         print("mode: affected", flush=True)
+        selection = affected_targets(args.base, paths)
     if args.list:
-        listed = pants("--no-pantsd", *selection, "list", capture=True).stdout
-        sys.stdout.write(listed)
+        sys.stdout.write("".join(f"{t}\n" for t in selection))
+        return 0
+    if not selection:
+        print("nothing is affected")
         return 0
     goals = [g for g in args.goals.split(",") if g]
-    return pants("--no-pantsd", *selection, *goals).returncode
+    return pants("--no-pantsd", *goals, *selection).returncode
 
 
 if __name__ == "__main__":

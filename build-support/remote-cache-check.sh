@@ -8,6 +8,10 @@
 #   build-support/remote-cache-check.sh [TARGET]      (default //images:sshd)
 #
 # BuildGrid 0.4.4 needs Python 3.11; it is installed once into its own venv.
+# The remote cache read timeout is raised from Pants' 1.5 s: outputs are
+# fetched eagerly, and a 36 MB package on a busy 2-core machine takes longer.
+# BuildGrid rejects batch reads over 4 MiB - 1 KiB; Pants batches up to 4 MiB,
+# so the batch limit is lowered below the server's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:-//images:sshd}"
@@ -81,6 +85,8 @@ build() {  # build NAME: a build from an empty local store, with the remote cach
   NO_SCIE_WARNING=1 ./pants --no-pantsd --no-dynamic-ui --stats-log \
     --remote-cache-read --remote-cache-write \
     --remote-store-address="grpc://127.0.0.1:${port}" \
+    --remote-cache-read-timeout-millis=120000 \
+    --remote-store-batch-api-size-limit=4000000 \
     --local-store-dir="$work/store-$name" \
     --pants-distdir="$dist/$name" \
     package "$TARGET" > "$work/$name.log" 2>&1 || { tail -50 "$work/$name.log" >&2; exit 1; }
@@ -99,10 +105,13 @@ cached="$(counter "$log" remote_cache_requests_cached)"
 uncached="$(counter "$log" remote_cache_requests_uncached)"
 requests="$(counter "$log" remote_cache_requests)"
 local_runs="$(counter "$log" local_execution_requests)"
-echo "second build (empty local store): $(( $(date +%s) - start )) s; remote cache requests ${requests:-0}, hits ${cached:-0}, misses ${uncached:-0}; local executions ${local_runs:-0}"
+timeouts="$(counter "$log" remote_cache_request_timeouts)"
+read_errors="$(counter "$log" remote_cache_read_errors)"
+echo "second build (empty local store): $(( $(date +%s) - start )) s; remote cache requests ${requests:-0}, hits ${cached:-0}, misses ${uncached:-0}, timeouts ${timeouts:-0}, read errors ${read_errors:-0}; local executions ${local_runs:-0}"
 status=0
 if [ "${cached:-0}" -eq 0 ] || [ "${uncached:-0}" -ne 0 ] || [ "${cached:-0}" -ne "${requests:-0}" ]; then
   echo "FAIL: not every cacheable process came from the remote cache" >&2; status=1
+  grep -E "WARN|ERROR" "$log" | grep -v DEPRECATED | head -5 >&2 || true
 fi
 # Processes that ran anyway must be ones Pants never caches (per-restart host probes).
 if grep -E "Starting: (Building|Assembling|Extracting|Fetching)" "$log" >&2; then
