@@ -5,6 +5,7 @@ from linuxkit_rules.image import rules as image_rules
 from linuxkit_rules.image import run as image_run
 from linuxkit_rules.image import test as image_test
 from linuxkit_rules.kernel import rules as kernel_rules
+from linuxkit_rules.kernel import source as kernel_source
 from linuxkit_rules.package import rules as package_rules
 from linuxkit_rules.util_rules import core_tool, debian, debian_lockfiles, host_tools
 
@@ -16,6 +17,7 @@ def rules():
         *debian_lockfiles.rules(),
         *package_rules.rules(),
         *kernel_rules.rules(),
+        *kernel_source.rules(),
         *image_rules.rules(),
         *image_run.rules(),
         *image_test.rules(),

@@ -16,6 +16,11 @@ from pants.engine.fs import GlobMatchErrorBehavior
 from pants.util.strutil import help_text
 
 from linuxkit_rules.core.formats import FORMAT_NAMES
+from linuxkit_rules.kernel.target_types import (
+    DebianKernelRequiredOptionsField,
+    KernelConfigTarget,
+    LinuxKernelTarget,
+)
 
 # ---------------------------------------------------------------------------
 # linuxkit_package
@@ -157,6 +162,7 @@ class DebianKernelTarget(Target):
         *COMMON_TARGET_FIELDS,
         DebianKernelPackageField,
         DebianKernelModulesField,
+        DebianKernelRequiredOptionsField,
     )
     help = help_text(
         """
@@ -293,6 +299,8 @@ def target_types():
     return [
         LinuxkitPackageTarget,
         DebianKernelTarget,
+        KernelConfigTarget,
+        LinuxKernelTarget,
         LinuxkitImageTarget,
         LinuxkitImageTestTarget,
     ]

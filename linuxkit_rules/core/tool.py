@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lock": ("lockgen", "generate_lock"),
     "fetch": ("debfetch", "fetch_deb"),
     "boottest": ("boottest", "run_boot_test"),
+    "kconfig": ("linux_build", "resolve_config"),
+    "linux": ("linux_build", "build_linux"),
 }
 
 

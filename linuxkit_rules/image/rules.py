@@ -26,6 +26,8 @@ from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.image_yaml import ImageSpec, linuxkit_ref_to_address, load_image_yaml
 from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet
+from linuxkit_rules.kernel.source import LinuxKernelFieldSet
+from linuxkit_rules.kernel.target_types import LinuxKernelTarget
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
@@ -89,7 +91,7 @@ async def find_linuxkit_targets(all_targets: AllTargets) -> LinuxkitTargets:
     found = sorted(
         (f"{t.address.spec_path}:{t.address.target_name}", t)
         for t in all_targets
-        if isinstance(t, (LinuxkitPackageTarget, DebianKernelTarget))
+        if isinstance(t, (LinuxkitPackageTarget, DebianKernelTarget, LinuxKernelTarget))
     )
     return LinuxkitTargets(tuple(found))
 
@@ -156,13 +158,15 @@ async def build_linuxkit_image(
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
     package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
-    kernel_refs = [r for r, t in resolved.items() if isinstance(t, DebianKernelTarget)]
+    kernel_refs = [r for r, t in resolved.items() if isinstance(t, (DebianKernelTarget, LinuxKernelTarget))]
     packages = await MultiGet(
         Get(BuiltLinuxkitPackage, LinuxkitPackageFieldSet, LinuxkitPackageFieldSet.create(resolved[r]))
         for r in package_refs
     )
     kernels = await MultiGet(
         Get(BuiltKernel, DebianKernelFieldSet, DebianKernelFieldSet.create(resolved[r]))
+        if isinstance(resolved[r], DebianKernelTarget)
+        else Get(BuiltKernel, LinuxKernelFieldSet, LinuxKernelFieldSet.create(resolved[r]))
         for r in kernel_refs
     )
     sources = file_sources(parsed)
