@@ -39,7 +39,7 @@ class KernelBuildError(LinuxkitError):
     """The kernel's own build failed (make's output tail is in the message)."""
 
 
-def extract_source(deb_path: str, dest: str) -> None:
+def extract_source(deb_path: str, dest: str, env: Mapping[str, str]) -> None:
     """Unpack the kernel tree of a `linux-source-*` .deb into `dest`."""
     with open(deb_path, "rb") as f:
         deb = read_deb(f)
@@ -54,7 +54,7 @@ def extract_source(deb_path: str, dest: str) -> None:
         else:
             raise KernelBuildError(f"{deb_path}: no usr/src/linux-source-*.tar.xz (not a linux-source package)")
     os.makedirs(dest, exist_ok=True)
-    _run(["tar", "-xJf", tarball, "-C", dest, "--strip-components=1"], ".", "unpacking the kernel source")
+    _run(["tar", "-xJf", tarball, "-C", dest, "--strip-components=1"], ".", "unpacking the kernel source", env)
     os.unlink(tarball)
 
 
@@ -98,9 +98,9 @@ def resolve_config(m: Mapping[str, Any]) -> Mapping[str, Any]:
             fragments.append(parse_fragment(path, f.read()))
     merged = merge(fragments)
     src = "src"
-    extract_source(m["deb"], src)
-    check_unknown(merged, kconfig_symbols(src))
     env = _env(m)
+    extract_source(m["deb"], src, env)
+    check_unknown(merged, kconfig_symbols(src))
     if m.get("base_file"):
         shutil.copyfile(m["base_file"], os.path.join(src, ".config"))
     else:
@@ -120,9 +120,9 @@ def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
     """Manifest: deb, config (resolved), path (PATH), ccache_dir (or ""), jobs, output."""
     _check_headers()
     src = os.path.abspath("src")
-    extract_source(m["deb"], src)
-    shutil.copyfile(m["config"], os.path.join(src, ".config"))
     env = _env(m)
+    extract_source(m["deb"], src, env)
+    shutil.copyfile(m["config"], os.path.join(src, ".config"))
     make = ["make", f"-j{m['jobs'] or os.cpu_count() or 1}"]
     if m.get("ccache_dir"):
         # Paths under the sandbox are hashed relative to it, so every sandbox
