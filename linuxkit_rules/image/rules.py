@@ -33,6 +33,7 @@ from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     DebianKernelTarget,
     LinuxkitImageFormatsField,
+    LinuxkitImageKernelField,
     LinuxkitImageSourceField,
     LinuxkitPackageTarget,
 )
@@ -49,6 +50,7 @@ class LinuxkitImageFieldSet(PackageFieldSet):
 
     source: LinuxkitImageSourceField
     formats: LinuxkitImageFormatsField
+    kernel: LinuxkitImageKernelField
 
     @property
     def name(self) -> str:
@@ -110,10 +112,31 @@ def resolve_refs(parsed: ParsedImage, targets: LinuxkitTargets, orgs: dict[str, 
     return resolved
 
 
+def override_kernel(
+    parsed: ParsedImage,
+    resolved: dict[str, Target],
+    targets: LinuxkitTargets,
+    field: LinuxkitImageKernelField,
+    orgs: dict[str, str],
+) -> None:
+    """Point the YAML's kernel reference at the `kernel` field's target, if set."""
+    if not field.value:
+        return
+    target = targets.lookup(field.value, parsed.path, orgs)
+    if target is None or not isinstance(target, (DebianKernelTarget, LinuxKernelTarget)):
+        raise UnknownImageReference(
+            f"{field.address}: kernel: {field.value!r} is not a kernel target; known targets: {targets.known()}"
+        )
+    if parsed.spec.kernel is None:
+        raise UnknownImageReference(f"{field.address}: kernel: {parsed.path} has no `kernel:` section to replace")
+    resolved[parsed.spec.kernel.image] = target
+
+
 @dataclass(frozen=True)
 class LinuxkitImageDependenciesInferenceFieldSet(FieldSet):
     required_fields = (LinuxkitImageSourceField,)
     source: LinuxkitImageSourceField
+    kernel: LinuxkitImageKernelField
 
 
 class InferLinuxkitImageDependencies(InferDependenciesRequest):
@@ -129,6 +152,7 @@ async def infer_image_dependencies(
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    override_kernel(parsed, resolved, targets, request.field_set.kernel, dict(linuxkit.orgs))
     return InferredDependencies(sorted({t.address for t in resolved.values()}))
 
 
@@ -157,6 +181,7 @@ async def build_linuxkit_image(
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    override_kernel(parsed, resolved, targets, field_set.kernel, dict(linuxkit.orgs))
     package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
     kernel_refs = [r for r, t in resolved.items() if isinstance(t, (DebianKernelTarget, LinuxKernelTarget))]
     packages = await MultiGet(
