@@ -117,6 +117,7 @@ def override_kernel(
     resolved: dict[str, Target],
     targets: LinuxkitTargets,
     field: LinuxkitImageKernelField,
+    address: Address,
     orgs: dict[str, str],
 ) -> None:
     """Point the YAML's kernel reference at the `kernel` field's target, if set."""
@@ -125,10 +126,10 @@ def override_kernel(
     target = targets.lookup(field.value, parsed.path, orgs)
     if target is None or not isinstance(target, (DebianKernelTarget, LinuxKernelTarget)):
         raise UnknownImageReference(
-            f"{field.address}: kernel: {field.value!r} is not a kernel target; known targets: {targets.known()}"
+            f"{address}: kernel: {field.value!r} is not a kernel target; known targets: {targets.known()}"
         )
     if parsed.spec.kernel is None:
-        raise UnknownImageReference(f"{field.address}: kernel: {parsed.path} has no `kernel:` section to replace")
+        raise UnknownImageReference(f"{address}: kernel: {parsed.path} has no `kernel:` section to replace")
     resolved[parsed.spec.kernel.image] = target
 
 
@@ -152,7 +153,9 @@ async def infer_image_dependencies(
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
-    override_kernel(parsed, resolved, targets, request.field_set.kernel, dict(linuxkit.orgs))
+    override_kernel(
+        parsed, resolved, targets, request.field_set.kernel, request.field_set.address, dict(linuxkit.orgs)
+    )
     return InferredDependencies(sorted({t.address for t in resolved.values()}))
 
 
@@ -181,7 +184,7 @@ async def build_linuxkit_image(
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
-    override_kernel(parsed, resolved, targets, field_set.kernel, dict(linuxkit.orgs))
+    override_kernel(parsed, resolved, targets, field_set.kernel, field_set.address, dict(linuxkit.orgs))
     package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
     kernel_refs = [r for r, t in resolved.items() if isinstance(t, (DebianKernelTarget, LinuxKernelTarget))]
     packages = await MultiGet(
