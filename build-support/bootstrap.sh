@@ -66,7 +66,10 @@ lkr_host_tools() {
   local missing=() pkg bin
   while read -r bin pkg; do
     case "$bin" in ''|'#'*) continue ;; esac
-    command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
+    case "$bin" in
+      /*) [ -e "$bin" ] || missing+=("$pkg") ;;  # a header or library path
+      *) command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg") ;;
+    esac
   done < "$LKR_SUPPORT/host-tools.txt"
   [ "${#missing[@]}" -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

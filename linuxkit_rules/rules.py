@@ -7,6 +7,7 @@ from linuxkit_rules.image import run as image_run
 from linuxkit_rules.image import test as image_test
 from linuxkit_rules.kernel import rules as kernel_rules
 from linuxkit_rules.package import dockerfile as package_dockerfile
+from linuxkit_rules.kernel import source as kernel_source
 from linuxkit_rules.package import rules as package_rules
 from linuxkit_rules.publish import rules as publish_rules
 from linuxkit_rules.util_rules import core_tool, debian, debian_lockfiles, host_tools
@@ -19,6 +20,7 @@ def rules():
         *debian_lockfiles.rules(),
         *package_rules.rules(),
         *kernel_rules.rules(),
+        *kernel_source.rules(),
         *image_rules.rules(),
         *image_run.rules(),
         *image_test.rules(),

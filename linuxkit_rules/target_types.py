@@ -6,6 +6,7 @@ from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
     IntField,
+    InvalidFieldException,
     MultipleSourcesField,
     SingleSourceField,
     StringField,
@@ -16,6 +17,11 @@ from pants.engine.fs import GlobMatchErrorBehavior
 from pants.util.strutil import help_text
 
 from linuxkit_rules.core.formats import FORMAT_NAMES
+from linuxkit_rules.kernel.target_types import (
+    DebianKernelRequiredOptionsField,
+    KernelConfigTarget,
+    LinuxKernelTarget,
+)
 
 # ---------------------------------------------------------------------------
 # linuxkit_package
@@ -220,6 +226,7 @@ class DebianKernelTarget(Target):
         *COMMON_TARGET_FIELDS,
         DebianKernelPackageField,
         DebianKernelModulesField,
+        DebianKernelRequiredOptionsField,
     )
     help = help_text(
         """
@@ -272,12 +279,24 @@ class LinuxkitImageRepositoryField(StringField):
     )
 
 
+class LinuxkitImageKernelField(StringField):
+    alias = "kernel"
+    help = help_text(
+        """
+        A kernel target that replaces the YAML's `kernel: image:` (its `cmdline`
+        stays), e.g. `kernel="//kernel:debian"`; with `parametrize` one YAML
+        gives an image per kernel. Default: the YAML's kernel.
+        """
+    )
+
+
 class LinuxkitImageTarget(Target):
     alias = "linuxkit_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
         LinuxkitImageSourceField,
         LinuxkitImageFormatsField,
+        LinuxkitImageKernelField,
         LinuxkitImageDependenciesField,
         LinuxkitRegistriesField,
         LinuxkitReleaseTagsField,
@@ -344,6 +363,27 @@ class LinuxkitImageTestMemoryField(IntField):
     help = "Guest memory in MiB. Default: 1024."
 
 
+class LinuxkitImageTestDiskSizeField(IntField):
+    alias = "disk_size"
+    default = 0
+    help = help_text(
+        """
+        Size in MiB of a blank raw scratch disk attached to the guest as its
+        first virtio disk (`/dev/vda`), created empty for every run. Default:
+        0 (no disk).
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        if value is not None and not 0 <= value <= 65536:
+            raise InvalidFieldException(
+                f"{address}: disk_size: {value!r} is not allowed; use 0 (no disk) to 65536 MiB"
+            )
+        return value
+
+
 class LinuxkitImageTestTarget(Target):
     alias = "linuxkit_image_test"
     core_fields = (
@@ -353,6 +393,7 @@ class LinuxkitImageTestTarget(Target):
         LinuxkitImageTestSshKeyField,
         LinuxkitImageTestReadyField,
         LinuxkitImageTestMemoryField,
+        LinuxkitImageTestDiskSizeField,
         TestTimeoutField,
     )
     help = help_text(
@@ -371,6 +412,8 @@ def target_types():
     return [
         LinuxkitPackageTarget,
         DebianKernelTarget,
+        KernelConfigTarget,
+        LinuxKernelTarget,
         LinuxkitImageTarget,
         LinuxkitImageTestTarget,
     ]

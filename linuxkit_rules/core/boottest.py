@@ -42,12 +42,20 @@ def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
     try:
         key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
         port = free_port() if key else None
+        disks: tuple[str, ...] = ()
+        if int(m.get("disk_size") or 0) > 0:
+            # A sparse blank raw disk, new for every run.
+            disk = os.path.join(workdir, "scratch.raw")
+            with open(disk, "wb") as f:
+                f.truncate(int(m["disk_size"]) * 1024 * 1024)
+            disks = (disk,)
         cfg = QemuConfig(
             kernel=_fast_kernel(os.path.abspath(m["kernel"]), workdir),
             initrd=os.path.abspath(m["initrd"]),
             cmdline=cmdline,
             memory_mb=int(m["memory"]),
             ssh_port=port,
+            disks=disks,
         )
         report: dict[str, Any] = {}
         start = time.monotonic()

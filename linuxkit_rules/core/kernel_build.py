@@ -9,6 +9,7 @@ import tarfile
 from typing import Any, Mapping
 
 from linuxkit_rules.core.archive import Entry, Tree, read_deb, write_tar
+from linuxkit_rules.core.kconfig import check_required, parse_config
 from linuxkit_rules.core.kmod import Module, ModuleError, closure, decompress_module, make_module
 from linuxkit_rules.core.kmod import modules_alias, modules_dep
 
@@ -51,6 +52,7 @@ def build_kernel(m: Mapping[str, Any]) -> Mapping[str, Any]:
     missing = [k for k in ("kernel", "System.map", "config") if k not in boot]
     if missing:
         raise ModuleError(f"{m['deb']}: not a kernel package (no {', '.join(missing)} under /boot)")
+    check_required(m.get("name", m["deb"]), m.get("required_options", ()), parse_config(boot["config"].decode()))
     chosen = closure(modules, m["modules"])
     base = f"lib/modules/{version}"
     tree = Tree()

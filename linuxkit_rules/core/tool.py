@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("publish", "pull_command"),
     "docker-load": ("docker_engine", "load_command"),
     "dockerfile": ("docker_engine", "dockerfile_build_command"),
+    "kconfig": ("linux_build", "resolve_config"),
+    "linux": ("linux_build", "build_linux"),
 }
 
 

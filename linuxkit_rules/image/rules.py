@@ -25,11 +25,14 @@ from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.image_yaml import ImageSpec, linuxkit_ref_to_address, load_image_yaml
 from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet
+from linuxkit_rules.kernel.source import LinuxKernelFieldSet
+from linuxkit_rules.kernel.target_types import LinuxKernelTarget
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     DebianKernelTarget,
     LinuxkitImageFormatsField,
+    LinuxkitImageKernelField,
     LinuxkitImageSourceField,
     LinuxkitPackageTarget,
 )
@@ -46,6 +49,7 @@ class LinuxkitImageFieldSet(PackageFieldSet):
 
     source: LinuxkitImageSourceField
     formats: LinuxkitImageFormatsField
+    kernel: LinuxkitImageKernelField
 
     @property
     def name(self) -> str:
@@ -88,7 +92,7 @@ async def find_linuxkit_targets(all_targets: AllTargets) -> LinuxkitTargets:
     found = sorted(
         (f"{t.address.spec_path}:{t.address.target_name}", t)
         for t in all_targets
-        if isinstance(t, (LinuxkitPackageTarget, DebianKernelTarget))
+        if isinstance(t, (LinuxkitPackageTarget, DebianKernelTarget, LinuxKernelTarget))
     )
     return LinuxkitTargets(tuple(found))
 
@@ -107,10 +111,32 @@ def resolve_refs(parsed: ParsedImage, targets: LinuxkitTargets, orgs: dict[str, 
     return resolved
 
 
+def override_kernel(
+    parsed: ParsedImage,
+    resolved: dict[str, Target],
+    targets: LinuxkitTargets,
+    field: LinuxkitImageKernelField,
+    address: Address,
+    orgs: dict[str, str],
+) -> None:
+    """Point the YAML's kernel reference at the `kernel` field's target, if set."""
+    if not field.value:
+        return
+    target = targets.lookup(field.value, parsed.path, orgs)
+    if target is None or not isinstance(target, (DebianKernelTarget, LinuxKernelTarget)):
+        raise UnknownImageReference(
+            f"{address}: kernel: {field.value!r} is not a kernel target; known targets: {targets.known()}"
+        )
+    if parsed.spec.kernel is None:
+        raise UnknownImageReference(f"{address}: kernel: {parsed.path} has no `kernel:` section to replace")
+    resolved[parsed.spec.kernel.image] = target
+
+
 @dataclass(frozen=True)
 class LinuxkitImageDependenciesInferenceFieldSet(FieldSet):
     required_fields = (LinuxkitImageSourceField,)
     source: LinuxkitImageSourceField
+    kernel: LinuxkitImageKernelField
 
 
 class InferLinuxkitImageDependencies(InferDependenciesRequest):
@@ -126,6 +152,9 @@ async def infer_image_dependencies(
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    override_kernel(
+        parsed, resolved, targets, request.field_set.kernel, request.field_set.address, dict(linuxkit.orgs)
+    )
     return InferredDependencies(sorted({t.address for t in resolved.values()}))
 
 
@@ -163,14 +192,17 @@ async def build_linuxkit_image(
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    override_kernel(parsed, resolved, targets, field_set.kernel, field_set.address, dict(linuxkit.orgs))
     package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
-    kernel_refs = [r for r, t in resolved.items() if isinstance(t, DebianKernelTarget)]
+    kernel_refs = [r for r, t in resolved.items() if isinstance(t, (DebianKernelTarget, LinuxKernelTarget))]
     packages = await MultiGet(
         Get(BuiltLinuxkitPackage, LinuxkitPackageFieldSet, LinuxkitPackageFieldSet.create(resolved[r]))
         for r in package_refs
     )
     kernels = await MultiGet(
         Get(BuiltKernel, DebianKernelFieldSet, DebianKernelFieldSet.create(resolved[r]))
+        if isinstance(resolved[r], DebianKernelTarget)
+        else Get(BuiltKernel, LinuxKernelFieldSet, LinuxKernelFieldSet.create(resolved[r]))
         for r in kernel_refs
     )
     sources = file_sources(parsed)

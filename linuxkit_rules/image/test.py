@@ -35,6 +35,7 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.target_types import (
+    LinuxkitImageTestDiskSizeField,
     LinuxkitImageTestImageField,
     LinuxkitImageTestMemoryField,
     LinuxkitImageTestReadyField,
@@ -62,6 +63,7 @@ class LinuxkitImageTestFieldSet(TestFieldSet):
     ssh_key: LinuxkitImageTestSshKeyField
     ready: LinuxkitImageTestReadyField
     memory: LinuxkitImageTestMemoryField
+    disk_size: LinuxkitImageTestDiskSizeField
     timeout: TestTimeoutField
 
 
@@ -150,6 +152,7 @@ async def run_linuxkit_image_test(
                 "ssh_key": key_path,
                 "ready": fs.ready.value,
                 "memory": fs.memory.value,
+                "disk_size": fs.disk_size.value or 0,
                 "qemu": qemu.path,
                 "ssh": ssh.path,
                 "timeout": timeout,

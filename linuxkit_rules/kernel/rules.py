@@ -14,6 +14,7 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.debian import LockedPackage
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.kernel.target_types import DebianKernelRequiredOptionsField
 from linuxkit_rules.target_types import DebianKernelModulesField, DebianKernelPackageField
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
 from linuxkit_rules.util_rules.debian import (
@@ -33,6 +34,7 @@ class DebianKernelFieldSet(PackageFieldSet):
 
     package: DebianKernelPackageField
     modules: DebianKernelModulesField
+    required_options: DebianKernelRequiredOptionsField
 
     @property
     def output_dir(self) -> str:
@@ -70,7 +72,13 @@ async def build_debian_kernel(field_set: DebianKernelFieldSet, debian: DebianSub
         CoreProcessRequest,
         CoreProcessRequest.create(
             "kernel",
-            {"deb": debs.files[0], "modules": list(field_set.modules.value or ()), "output": out},
+            {
+                "deb": debs.files[0],
+                "modules": list(field_set.modules.value or ()),
+                "output": out,
+                "name": str(field_set.address),
+                "required_options": list(field_set.required_options.value or ()),
+            },
             debs.digest,
             f"Extracting kernel {package.name} {package.version}",
             output_directories=[out],

@@ -111,6 +111,8 @@ class CoreProcessRequest:
     cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
     timeout_seconds: int | None = None
     level: LogLevel = LogLevel.INFO
+    # name -> path in the sandbox of a Pants append-only named cache (ccache)
+    append_only_caches: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def create(
@@ -126,6 +128,7 @@ class CoreProcessRequest:
         cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL,
         timeout_seconds: int | None = None,
         level: LogLevel = LogLevel.INFO,
+        append_only_caches: Mapping[str, str] | None = None,
     ) -> CoreProcessRequest:
         return cls(
             command=command,
@@ -138,6 +141,7 @@ class CoreProcessRequest:
             cache_scope=cache_scope,
             timeout_seconds=timeout_seconds,
             level=level,
+            append_only_caches=tuple(sorted((append_only_caches or {}).items())),
         )
 
 
@@ -177,6 +181,7 @@ async def core_process(request: CoreProcessRequest, tool: CoreTool) -> Process:
         cache_scope=request.cache_scope,
         timeout_seconds=request.timeout_seconds,
         level=request.level,
+        append_only_caches=FrozenDict(request.append_only_caches),
     )
 
 

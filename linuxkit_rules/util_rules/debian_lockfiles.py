@@ -19,6 +19,7 @@ from pants.engine.target import AllTargets
 from pants.engine.unions import UnionRule
 
 from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.kernel.target_types import KernelConfigSourcePackageField
 from linuxkit_rules.target_types import (
     DebianKernelPackageField,
     LinuxkitPackageDebianPackagesField,
@@ -60,6 +61,8 @@ def debian_roots(all_targets: AllTargets, extra: tuple[str, ...]) -> tuple[str, 
             roots.update(tgt[LinuxkitPackageDebianPackagesField].value or ())
         if tgt.has_field(DebianKernelPackageField):
             roots.add(tgt[DebianKernelPackageField].value)
+        if tgt.has_field(KernelConfigSourcePackageField):
+            roots.add(tgt[KernelConfigSourcePackageField].value)
     return tuple(sorted(roots))
 
 

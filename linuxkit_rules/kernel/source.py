@@ -1,0 +1,276 @@
+"""`kernel_config` and `linux_kernel`: kernels compiled from the locked Debian source.
+
+Two processes: `kconfig` resolves the fragments into a `.config`; `linux`
+compiles that file. The compile's inputs are the source .deb and the resolved
+file only, so a fragment edit that resolves to the same bytes is a cache hit
+(early cutoff).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
+from pants.engine.addresses import Addresses, UnparsedAddressInputs
+from pants.engine.fs import Digest, GlobMatchErrorBehavior, MergeDigests, PathGlobs, Snapshot
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    HydratedSources,
+    HydrateSourcesRequest,
+    InvalidFieldException,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from linuxkit_rules.core.errors import DebianError
+from linuxkit_rules.kernel.rules import KERNEL_FILES, BuiltKernel
+from linuxkit_rules.kernel.target_types import (
+    KernelConfigBaseField,
+    KernelConfigFragmentsField,
+    KernelConfigSourcePackageField,
+    KernelConfigTarget,
+    LinuxKernelConfigField,
+)
+from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
+from linuxkit_rules.util_rules.debian import (
+    DebianLockfile,
+    DebianLockRequest,
+    FetchDebsRequest,
+    FetchedDebs,
+)
+from linuxkit_rules.util_rules.host_tools import SEARCH_PATH, MissingHostTool
+
+CCACHE_NAME = "linuxkit_kernel_ccache"
+CCACHE_PATH = ".cache/ccache"
+
+# binary -> Debian package; their version outputs are part of the cache key.
+KERNEL_TOOLS = {
+    "gcc": "gcc",
+    "make": "make",
+    "ld": "binutils",
+    "flex": "flex",
+    "bison": "bison",
+    "bc": "bc",
+    "perl": "perl",
+    "xz": "xz-utils",
+    "tar": "tar",
+    "ccache": "ccache",
+}
+
+
+def _output_dir(address) -> str:  # type: ignore[no-untyped-def]
+    return f"{address.spec_path.replace('/', '.') or 'root'}/{address.target_name}"
+
+
+@dataclass(frozen=True)
+class KernelToolchain:
+    """PATH for kernel builds, and a fingerprint of the tools' versions."""
+
+    path: str
+    fingerprint: str
+
+
+@rule(desc="Find the kernel build toolchain", level=LogLevel.DEBUG)
+async def find_kernel_toolchain() -> KernelToolchain:
+    found = await MultiGet(
+        Get(
+            BinaryPaths,
+            BinaryPathRequest(
+                binary_name=binary,
+                search_path=SEARCH_PATH,
+                test=BinaryPathTest(("--version",) if binary != "bc" else ("-v",)),
+            ),
+        )
+        for binary in KERNEL_TOOLS
+    )
+    missing = [KERNEL_TOOLS[b] for b, paths in zip(KERNEL_TOOLS, found) if paths.first_path is None]
+    if missing:
+        raise MissingHostTool(
+            f"kernel builds need host tools; install the Debian packages {', '.join(sorted(set(missing)))} "
+            "(./pants installs them when run as root)"
+        )
+    digest = hashlib.sha256()
+    for paths in found:
+        assert paths.first_path is not None
+        digest.update(f"{paths.first_path.path} {paths.first_path.fingerprint}\n".encode())
+    return KernelToolchain(":".join(SEARCH_PATH), digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class KernelConfigFieldSet(PackageFieldSet):
+    required_fields = (KernelConfigFragmentsField,)
+
+    base: KernelConfigBaseField
+    fragments: KernelConfigFragmentsField
+    source_package: KernelConfigSourcePackageField
+
+
+@dataclass(frozen=True)
+class KernelSource:
+    """The locked linux-source .deb, at `deb` in `digest`."""
+
+    digest: Digest
+    deb: str
+    version: str
+
+
+@dataclass(frozen=True)
+class KernelSourceRequest:
+    package: str
+    origin: str
+
+
+@rule(desc="Fetch the kernel source", level=LogLevel.DEBUG)
+async def fetch_kernel_source(request: KernelSourceRequest, debian: DebianSubsystem) -> KernelSource:
+    arch = debian.architectures[0]
+    lockfile = await Get(DebianLockfile, DebianLockRequest(arch))
+    try:
+        package = lockfile.lock.get(request.package)
+    except DebianError as e:
+        raise DebianError(f"{request.origin}: source_package: {e}") from None
+    debs = await Get(FetchedDebs, FetchDebsRequest((package,), lockfile.path, arch, prefix="kernel-source"))
+    return KernelSource(debs.digest, debs.files[0], package.version)
+
+
+@dataclass(frozen=True)
+class ResolvedKernelConfig:
+    """The resolved `.config` at `path` in `digest`, and the source it belongs to."""
+
+    digest: Digest
+    path: str
+    source: KernelSource
+
+
+@rule(desc="Resolve a kernel config", level=LogLevel.DEBUG)
+async def resolve_kernel_config(
+    field_set: KernelConfigFieldSet, toolchain: KernelToolchain
+) -> ResolvedKernelConfig:
+    base_file = field_set.base.file(field_set.address)
+    fragments, base, source = await MultiGet(
+        Get(HydratedSources, HydrateSourcesRequest(field_set.fragments)),
+        Get(
+            Snapshot,
+            PathGlobs(
+                [base_file] if base_file else [],
+                glob_match_error_behavior=GlobMatchErrorBehavior.error,
+                description_of_origin=f"{field_set.address}'s `base` field",
+            ),
+        ),
+        Get(KernelSource, KernelSourceRequest(field_set.source_package.value or "", str(field_set.address))),
+    )
+    out = f"{_output_dir(field_set.address)}/config"
+    inputs = await Get(Digest, MergeDigests([fragments.snapshot.digest, base.digest, source.digest]))
+    result = await Get(
+        CoreProcessResult,
+        CoreProcessRequest,
+        CoreProcessRequest.create(
+            "kconfig",
+            {
+                "deb": source.deb,
+                "base": field_set.base.value,
+                "base_file": base_file or "",
+                "fragments": list(fragments.snapshot.files),
+                "path": toolchain.path,
+                "output": out,
+            },
+            inputs,
+            f"Resolving kernel config {field_set.address}",
+            output_files=[out],
+            env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
+        ),
+    )
+    return ResolvedKernelConfig(result.output_digest, out, source)
+
+
+@rule
+async def package_kernel_config(field_set: KernelConfigFieldSet) -> BuiltPackage:
+    resolved = await Get(ResolvedKernelConfig, KernelConfigFieldSet, field_set)
+    return BuiltPackage(resolved.digest, (BuiltPackageArtifact(resolved.path),))
+
+
+@dataclass(frozen=True)
+class LinuxKernelFieldSet(PackageFieldSet):
+    required_fields = (LinuxKernelConfigField,)
+
+    config: LinuxKernelConfigField
+
+
+@dataclass(frozen=True)
+class KernelConfigOfKernel:
+    """The `kernel_config` a `linux_kernel` names."""
+
+    field_set: KernelConfigFieldSet
+
+
+@rule(desc="Find a kernel's config target", level=LogLevel.DEBUG)
+async def kernel_config_of(field_set: LinuxKernelFieldSet) -> KernelConfigOfKernel:
+    addresses = await Get(
+        Addresses,
+        UnparsedAddressInputs(
+            [field_set.config.value or ""],
+            owning_address=field_set.address,
+            description_of_origin=f"the `config` field of {field_set.address}",
+        ),
+    )
+    wrapped = await Get(
+        WrappedTarget,
+        WrappedTargetRequest(addresses[0], description_of_origin=f"the `config` field of {field_set.address}"),
+    )
+    if not isinstance(wrapped.target, KernelConfigTarget):
+        raise InvalidFieldException(
+            f"{field_set.address}: config: {field_set.config.value!r} is a `{wrapped.target.alias}`, "
+            "not a `kernel_config` target"
+        )
+    return KernelConfigOfKernel(KernelConfigFieldSet.create(wrapped.target))
+
+
+@rule(desc="Build a kernel from source", level=LogLevel.DEBUG)
+async def build_linux_kernel(field_set: LinuxKernelFieldSet, toolchain: KernelToolchain) -> BuiltKernel:
+    config_of = await Get(KernelConfigOfKernel, LinuxKernelFieldSet, field_set)
+    resolved = await Get(ResolvedKernelConfig, KernelConfigFieldSet, config_of.field_set)
+    inputs = await Get(Digest, MergeDigests([resolved.digest, resolved.source.digest]))
+    out = _output_dir(field_set.address)
+    result = await Get(
+        CoreProcessResult,
+        CoreProcessRequest,
+        CoreProcessRequest.create(
+            "linux",
+            {
+                "deb": resolved.source.deb,
+                "config": resolved.path,
+                "path": toolchain.path,
+                "ccache_dir": CCACHE_PATH,
+                "jobs": 0,
+                "output": out,
+            },
+            inputs,
+            f"Compiling kernel {field_set.address} ({resolved.source.version})",
+            output_directories=[out],
+            env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
+            append_only_caches={CCACHE_NAME: CCACHE_PATH},
+        ),
+    )
+    report = json.loads(result.stdout.decode())
+    return BuiltKernel(result.output_digest, out, report["version"])
+
+
+@rule
+async def package_linux_kernel(field_set: LinuxKernelFieldSet) -> BuiltPackage:
+    built = await Get(BuiltKernel, LinuxKernelFieldSet, field_set)
+    return BuiltPackage(
+        built.digest,
+        tuple(BuiltPackageArtifact(f"{built.directory}/{name}") for name in KERNEL_FILES),
+    )
+
+
+def rules():
+    return [
+        *collect_rules(),
+        UnionRule(PackageFieldSet, KernelConfigFieldSet),
+        UnionRule(PackageFieldSet, LinuxKernelFieldSet),
+    ]

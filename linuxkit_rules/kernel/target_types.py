@@ -1,0 +1,157 @@
+"""Target types for kernels built from source: `kernel_config` and `linux_kernel`."""
+from __future__ import annotations
+
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    InvalidFieldException,
+    MultipleSourcesField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.engine.addresses import Address
+from pants.util.strutil import help_text
+
+from linuxkit_rules.core.linux_build import MAKE_BASES
+
+# ---------------------------------------------------------------------------
+# kernel_config
+
+
+class KernelConfigBaseField(StringField):
+    alias = "base"
+    default = "tinyconfig"
+    help = help_text(
+        f"""
+        What the fragments are applied to: one of the kernel's make targets
+        {', '.join(f'`{b}`' for b in MAKE_BASES)}, or a full `.config` file in
+        this BUILD file's directory (e.g. `base="x86_64.config"`). Default:
+        `tinyconfig`.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: str | None, address: Address) -> str:
+        value = super().compute_value(raw_value, address)
+        assert value is not None
+        if value not in MAKE_BASES and ("/" in value or not value.endswith(".config")):
+            raise InvalidFieldException(
+                f"{address}: base: {value!r} is not allowed; use one of {', '.join(MAKE_BASES)} "
+                "or the name of a `.config` file in the BUILD file's directory"
+            )
+        return value
+
+    def file(self, address: Address) -> str | None:
+        """The base file's repository path, or None for a make target."""
+        if self.value in MAKE_BASES:
+            return None
+        return f"{address.spec_path}/{self.value}" if address.spec_path else str(self.value)
+
+
+class KernelConfigFragmentsField(MultipleSourcesField):
+    alias = "fragments"
+    required = True
+    expected_file_extensions = (".config",)
+    help = help_text(
+        """
+        Config fragments applied on top of `base`, each line
+        `CONFIG_X=y|m|n|"string"|number` or `# CONFIG_X is not set`. Two
+        fragments that set an option to different values are an error, so
+        their order does not matter. Every option must survive `make
+        olddefconfig`, or the build fails listing the dropped ones.
+        Example: `fragments=["fragments/base.config", "fragments/xfs.config"]`.
+        """
+    )
+
+
+class KernelConfigSourcePackageField(StringField):
+    alias = "source_package"
+    default = "linux-source-6.1"
+    help = help_text(
+        """
+        The Debian package holding the kernel source tree (its
+        `usr/src/linux-source-*.tar.xz`), as locked in the Debian lock; the
+        lock is regenerated from this field by `pants generate-lockfiles`.
+        Default: `linux-source-6.1`.
+        """
+    )
+
+
+class KernelConfigTarget(Target):
+    alias = "kernel_config"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        KernelConfigBaseField,
+        KernelConfigFragmentsField,
+        KernelConfigSourcePackageField,
+    )
+    help = help_text(
+        """
+        A kernel `.config` resolved by the kernel's own Kconfig (`make
+        olddefconfig`) from a base and fragments, on the locked Debian kernel
+        source. `pants package` writes the resolved `config`.
+
+            kernel_config(name="config", fragments=["fragments/*.config"])
+        """
+    )
+
+
+# ---------------------------------------------------------------------------
+# linux_kernel
+
+
+class LinuxKernelConfigField(StringField):
+    alias = "config"
+    required = True
+    help = help_text(
+        """
+        The address of the `kernel_config` target to build, e.g. `":config"`;
+        its `source_package` is the source that is compiled.
+        """
+    )
+
+
+class LinuxKernelTarget(Target):
+    alias = "linux_kernel"
+    core_fields = (*COMMON_TARGET_FIELDS, LinuxKernelConfigField)
+    help = help_text(
+        """
+        A kernel compiled from the locked Debian kernel source with a
+        `kernel_config`, in LinuxKit's kernel layout: `kernel` (bzImage),
+        `kernel.tar` (modules, empty when everything is built in),
+        `System.map` and `config`. Images use it like a `debian_kernel`.
+        The compiler cache lives in the Pants named cache
+        `linuxkit_kernel_ccache`, so a config change recompiles only what
+        changed; a fragment edit that leaves the resolved config identical
+        compiles nothing.
+
+            linux_kernel(name="linux", config=":config")
+        """
+    )
+
+
+# ---------------------------------------------------------------------------
+# debian_kernel (an extra field)
+
+
+class DebianKernelRequiredOptionsField(StringSequenceField):
+    alias = "required_options"
+    default = ()
+    help = help_text(
+        """
+        Kernel options this kernel's config must have, as `CONFIG_X` (built
+        in or a module) or `CONFIG_X=value`; a missing one fails the build,
+        naming it. Example: `required_options=["CONFIG_DM_CRYPT", "CONFIG_XFS_FS"]`.
+        Default: none.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        for item in value or ():
+            if not item.startswith("CONFIG_"):
+                raise InvalidFieldException(
+                    f"{address}: required_options: {item!r} is not allowed; write `CONFIG_X` or `CONFIG_X=value`"
+                )
+        return value
