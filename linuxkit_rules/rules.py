@@ -1,6 +1,7 @@
 """Every rule of the backend, gathered for register.py."""
 from __future__ import annotations
 
+from linuxkit_rules.image import format_tools
 from linuxkit_rules.image import rules as image_rules
 from linuxkit_rules.image import run as image_run
 from linuxkit_rules.image import test as image_test
@@ -17,6 +18,7 @@ def rules():
         *package_rules.rules(),
         *kernel_rules.rules(),
         *image_rules.rules(),
+        *format_tools.rules(),
         *image_run.rules(),
         *image_test.rules(),
         *host_tools.rules(),

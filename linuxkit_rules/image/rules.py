@@ -24,12 +24,14 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.addresses import normalize_address
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import Format
+from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.core.image_yaml import ImageSpec, linuxkit_ref_to_address, load_image_yaml
 from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     DebianKernelTarget,
+    LinuxkitImageDiskSizeField,
     LinuxkitImageFormatsField,
     LinuxkitImageSourceField,
     LinuxkitPackageTarget,
@@ -47,6 +49,7 @@ class LinuxkitImageFieldSet(PackageFieldSet):
 
     source: LinuxkitImageSourceField
     formats: LinuxkitImageFormatsField
+    disk_size: LinuxkitImageDiskSizeField
 
     @property
     def name(self) -> str:
@@ -173,12 +176,19 @@ async def build_linuxkit_image(
     refs = {r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)}
     refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})
     name = field_set.name
-    formats = [Format(f) for f in (field_set.formats.value or ())]
+    formats = [Format.parse(f, f"{field_set.address}: formats") for f in (field_set.formats.value or ())]
     outputs = [o for f in formats for o in f.outputs(name)]
+    tools = await Get(FormatTools, FormatToolsRequest(tuple(formats)))
     inputs = await Get(
         Digest,
         MergeDigests(
-            [parsed.digest, files_snapshot.digest, *(p.digest for p in packages), *(k.digest for k in kernels)]
+            [
+                parsed.digest,
+                files_snapshot.digest,
+                tools.loader_debs.digest,
+                *(p.digest for p in packages),
+                *(k.digest for k in kernels),
+            ]
         ),
     )
     result = await Get(
@@ -192,6 +202,9 @@ async def build_linuxkit_image(
                 "refs": refs,
                 "formats": [f.value for f in formats],
                 "files_present": sorted(files_snapshot.files),
+                "loader_debs": list(tools.loader_debs.files),
+                "qemu_img": tools.qemu_img,
+                "disk_size_mib": field_set.disk_size.value,
             },
             inputs,
             f"Assembling LinuxKit image {field_set.address}",
