@@ -6,16 +6,19 @@ scripts call as `$WAIT_CONSOLE` to wait for a line on the serial console.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from typing import Any, Mapping
 
+from linuxkit_rules.core.archive import read_deb
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
 
@@ -34,27 +37,78 @@ def _private_key(path: str, workdir: str) -> str:
     return dest
 
 
+def _extract_ovmf(deb: str, workdir: str) -> tuple[str, str]:
+    """OVMF's code and a private copy of its variable store, from the `ovmf` .deb."""
+    wanted = {"usr/share/OVMF/OVMF_CODE_4M.fd": "code.fd", "usr/share/OVMF/OVMF_VARS_4M.fd": "vars.fd"}
+    with open(deb, "rb") as f:
+        data = read_deb(f).data
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+        for member in tf:
+            name = wanted.get(member.name.lstrip("./"))
+            if name and member.isreg():
+                src = tf.extractfile(member)
+                assert src is not None
+                with open(os.path.join(workdir, name), "wb") as out:
+                    shutil.copyfileobj(src, out)
+    paths = [os.path.join(workdir, n) for n in ("code.fd", "vars.fd")]
+    for p in paths:
+        if not os.path.exists(p):
+            raise BootTestFailed(f"{deb}: no {os.path.basename(p)} (OVMF_*_4M.fd) in the ovmf package")
+    return paths[0], paths[1]
+
+
+def _unpack_gcp(path: str, workdir: str) -> str:
+    """The `disk.raw` of a GCE image tarball."""
+    with tarfile.open(path, "r:gz") as tf:
+        member = tf.getmember("disk.raw")
+        src = tf.extractfile(member)
+        assert src is not None
+        dest = os.path.join(workdir, "disk.raw")
+        with open(dest, "wb") as out:
+            shutil.copyfileobj(src, out)
+    return dest
+
+
+def boot_config(m: Mapping[str, Any], workdir: str, port: int | None) -> QemuConfig:
+    """The QEMU configuration that boots the image as its format says (`media`, `firmware`)."""
+    media = m.get("media", "kernel")
+    efi_code = efi_vars = ""
+    if m.get("firmware") == "efi":
+        efi_code, efi_vars = _extract_ovmf(m["ovmf_deb"], workdir)
+    common: dict[str, Any] = dict(memory_mb=int(m["memory"]), ssh_port=port, efi_code=efi_code, efi_vars=efi_vars)
+    if media == "kernel":
+        with open(m["cmdline_file"], encoding="utf-8") as f:
+            cmdline = f.read().strip()
+        return QemuConfig(
+            kernel=_fast_kernel(os.path.abspath(m["kernel"]), workdir),
+            initrd=os.path.abspath(m["initrd"]),
+            cmdline=cmdline,
+            **common,
+        )
+    image = os.path.abspath(m["image_file"])
+    if media == "cdrom":
+        return QemuConfig(cdrom=image, **common)
+    if media == "gcp":
+        image = _unpack_gcp(image, workdir)
+    elif media != "disk":
+        raise BootTestFailed(f"format {m.get('format')!r} does not boot by itself")
+    # -snapshot: the guest's writes go to a temporary file, never to the output.
+    return QemuConfig(disks=(image,), extra=("-snapshot",), **common)
+
+
 def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
     deadline = time.monotonic() + float(m["timeout"])
-    with open(m["cmdline_file"], encoding="utf-8") as f:
-        cmdline = f.read().strip()
     workdir = tempfile.mkdtemp(prefix="lkr-boottest-")
     try:
         key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
         port = free_port() if key else None
-        cfg = QemuConfig(
-            kernel=_fast_kernel(os.path.abspath(m["kernel"]), workdir),
-            initrd=os.path.abspath(m["initrd"]),
-            cmdline=cmdline,
-            memory_mb=int(m["memory"]),
-            ssh_port=port,
-        )
+        cfg = boot_config(m, workdir, port)
         report: dict[str, Any] = {}
         start = time.monotonic()
         with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE)) as vm:
             vm.wait_for(m["ready"], timeout=deadline - time.monotonic())
             report["ready_s"] = round(time.monotonic() - start, 2)
-            print(f"guest ready after {report['ready_s']} s")
+            print(f"{m.get('format', 'kernel+initrd')}: guest ready after {report['ready_s']} s")
             env = dict(os.environ)
             env["CONSOLE"] = os.path.abspath(CONSOLE)
             env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boottest wait-console"
