@@ -6,7 +6,6 @@ scripts call as `$WAIT_CONSOLE` to wait for a line on the serial console.
 """
 from __future__ import annotations
 
-import io
 import os
 import re
 import shlex
@@ -18,8 +17,8 @@ import tempfile
 import time
 from typing import Any, Mapping
 
-from linuxkit_rules.core.archive import read_deb
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.firmware import extract_ovmf
 from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
 
 CONSOLE = "console.log"
@@ -35,26 +34,6 @@ def _private_key(path: str, workdir: str) -> str:
     shutil.copyfile(path, dest)
     os.chmod(dest, 0o600)
     return dest
-
-
-def _extract_ovmf(deb: str, workdir: str) -> tuple[str, str]:
-    """OVMF's code and a private copy of its variable store, from the `ovmf` .deb."""
-    wanted = {"usr/share/OVMF/OVMF_CODE_4M.fd": "code.fd", "usr/share/OVMF/OVMF_VARS_4M.fd": "vars.fd"}
-    with open(deb, "rb") as f:
-        data = read_deb(f).data
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
-        for member in tf:
-            name = wanted.get(member.name.lstrip("./"))
-            if name and member.isreg():
-                src = tf.extractfile(member)
-                assert src is not None
-                with open(os.path.join(workdir, name), "wb") as out:
-                    shutil.copyfileobj(src, out)
-    paths = [os.path.join(workdir, n) for n in ("code.fd", "vars.fd")]
-    for p in paths:
-        if not os.path.exists(p):
-            raise BootTestFailed(f"{deb}: no {os.path.basename(p)} (OVMF_*_4M.fd) in the ovmf package")
-    return paths[0], paths[1]
 
 
 def _unpack_gcp(path: str, workdir: str) -> str:
@@ -74,7 +53,7 @@ def boot_config(m: Mapping[str, Any], workdir: str, port: int | None) -> QemuCon
     media = m.get("media", "kernel")
     efi_code = efi_vars = ""
     if m.get("firmware") == "efi":
-        efi_code, efi_vars = _extract_ovmf(m["ovmf_deb"], workdir)
+        efi_code, efi_vars = extract_ovmf(m["ovmf_deb"], workdir)
     common: dict[str, Any] = dict(memory_mb=int(m["memory"]), ssh_port=port, efi_code=efi_code, efi_vars=efi_vars)
     if media == "kernel":
         with open(m["cmdline_file"], encoding="utf-8") as f:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lock": ("lockgen", "generate_lock"),
     "fetch": ("debfetch", "fetch_deb"),
     "boottest": ("boottest", "run_boot_test"),
+    "ovmf": ("firmware", "extract_ovmf_command"),
 }
 
 
