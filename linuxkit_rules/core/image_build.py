@@ -138,7 +138,7 @@ def _kernel_parts(spec: ImageSpec, images: Images, tree: Tree, mtime: int) -> tu
         kernel = f.read()
     buf = io.BytesIO()
     with gzip_writer(buf) as gz:
-        write_cpio_newc(tree.entries(), gz, mtime)
+        write_cpio_newc(tree.entries(), gz, mtime)  # type: ignore[arg-type]
     return kernel, buf.getvalue(), spec.kernel.cmdline
 
 

@@ -10,7 +10,6 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.option.option_types import IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
-from pants.util.strutil import help_text
 
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import FORMAT_NAMES, Format
@@ -34,14 +33,12 @@ class LinuxkitRunSubsystem(Subsystem):
 
     format = StrOption(
         default="kernel+initrd",
-        help=help_text(
-            f"""
-            Which output to boot: one of {', '.join(FORMAT_NAMES)} that boots
-            (not `tar`, `tar-kernel-initrd`, `docker`); it must be in the image's
-            `formats`. ISOs boot from the CD drive, disks as a virtio disk,
-            `*-efi` with OVMF (from the locked `ovmf` package). `gcp` is booted from its unpacked `disk.raw`: use
-            `raw-bios` instead. Example: `pants run --linuxkit-run-format=iso-efi //images:sshd`.
-            """
+        help=(
+            f"Which output to boot: one of {', '.join(FORMAT_NAMES)} that boots (not `tar`, "
+            "`tar-kernel-initrd`, `docker`, `gcp`: boot `raw-bios`, the same disk); it must be in "
+            "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
+            "with OVMF (from the locked `ovmf` package). "
+            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd`."
         ),
     )
     disks = StrListOption(

@@ -120,7 +120,7 @@ async def run_linuxkit_image_test(
         WrappedTargetRequest(image_address, description_of_origin=f"the `image` field of {fs.address}"),
     )
     image_fs = LinuxkitImageFieldSet.create(wrapped.target)
-    fmt = Format.parse(fs.format.value, f"{fs.address}: format")
+    fmt = Format.parse(fs.format.value or Format.KERNEL_INITRD.value, f"{fs.address}: format")
     if fmt.value not in (image_fs.formats.value or ()):
         raise InvalidFieldException(
             f"The `format` field of {fs.address} is {fmt.value!r}, but {image_address} does not build it; "
