@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from linuxkit_rules.goals import graph as graph_goal
+from linuxkit_rules.image import format_tools
 from linuxkit_rules.image import rules as image_rules
 from linuxkit_rules.image import run as image_run
 from linuxkit_rules.image import test as image_test
@@ -22,6 +23,7 @@ def rules():
         *kernel_rules.rules(),
         *kernel_source.rules(),
         *image_rules.rules(),
+        *format_tools.rules(),
         *image_run.rules(),
         *image_test.rules(),
         *host_tools.rules(),

@@ -261,8 +261,17 @@ class LinuxkitImageFormatsField(StringSequenceField):
     valid_choices = FORMAT_NAMES
     help = help_text(
         """
-        Output formats to build, as `linuxkit build --format` names them.
-        Default: `["kernel+initrd"]` (`NAME-kernel`, `NAME-initrd.img`, `NAME-cmdline`).
+        Output formats to build, as `linuxkit build --format` names them, with
+        LinuxKit's output names: `kernel+initrd` (`NAME-kernel`, `NAME-initrd.img`,
+        `NAME-cmdline`), `tar` (`NAME.tar`, the root filesystem),
+        `tar-kernel-initrd` (`NAME-initrd.tar`), `iso-bios` (`NAME.iso`, isolinux,
+        also bootable as a disk), `iso-efi` (`NAME-efi.iso`, systemd-boot),
+        `raw-bios` (`NAME-bios.img`), `raw-efi` (`NAME-efi.img`, GPT + FAT32 ESP),
+        `qcow2-bios` (`NAME.qcow2`), `gcp` (`NAME.img.tar.gz`, `disk.raw` inside),
+        `docker` (`NAME-docker.tar`, for `docker load`). Every output is
+        byte-reproducible. Default: `["kernel+initrd"]`.
+
+            linuxkit_image(name="sshd", source="sshd.yml", formats=["iso-efi", "raw-bios"])
         """
     )
 
@@ -288,6 +297,25 @@ class LinuxkitImageKernelField(StringField):
         gives an image per kernel. Default: the YAML's kernel.
         """
     )
+class LinuxkitImageDiskSizeField(IntField):
+    alias = "disk_size"
+    default = None
+    help = help_text(
+        """
+        Size in MiB of the disk formats (`raw-bios`, `raw-efi`, `qcow2-bios`,
+        `gcp`); the build fails, saying how much is needed, when the content does
+        not fit. Default: the smallest size that holds the content.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        if value is not None and value <= 0:
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field of {address} is {value}; it must be a positive number of MiB."
+            )
+        return value
 
 
 class LinuxkitImageTarget(Target):
@@ -297,6 +325,7 @@ class LinuxkitImageTarget(Target):
         LinuxkitImageSourceField,
         LinuxkitImageFormatsField,
         LinuxkitImageKernelField,
+        LinuxkitImageDiskSizeField,
         LinuxkitImageDependenciesField,
         LinuxkitRegistriesField,
         LinuxkitReleaseTagsField,
@@ -383,6 +412,20 @@ class LinuxkitImageTestDiskSizeField(IntField):
             )
         return value
 
+class LinuxkitImageTestFormatField(StringField):
+    alias = "format"
+    default = "kernel+initrd"
+    valid_choices = ("kernel+initrd", "iso-bios", "iso-efi", "raw-bios", "raw-efi", "qcow2-bios", "gcp")
+    help = help_text(
+        """
+        Which of the image's outputs to boot (it must be in the image's
+        `formats`): `kernel+initrd` by QEMU's `-kernel`; ISOs from the CD drive,
+        disks (and the `disk.raw` inside `gcp`) as a virtio disk; `*-bios` with
+        SeaBIOS, `*-efi` with OVMF from the locked Debian `ovmf` package.
+        Default: `kernel+initrd`.
+        """
+    )
+
 
 class LinuxkitImageTestTarget(Target):
     alias = "linuxkit_image_test"
@@ -394,6 +437,7 @@ class LinuxkitImageTestTarget(Target):
         LinuxkitImageTestReadyField,
         LinuxkitImageTestMemoryField,
         LinuxkitImageTestDiskSizeField,
+        LinuxkitImageTestFormatField,
         TestTimeoutField,
     )
     help = help_text(

@@ -6,17 +6,20 @@ scripts call as `$WAIT_CONSOLE` to wait for a line on the serial console.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from typing import Any, Mapping
 
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.firmware import extract_ovmf
 from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
 
 CONSOLE = "console.log"
@@ -34,35 +37,64 @@ def _private_key(path: str, workdir: str) -> str:
     return dest
 
 
+def _unpack_gcp(path: str, workdir: str) -> str:
+    """The `disk.raw` of a GCE image tarball."""
+    with tarfile.open(path, "r:gz") as tf:
+        member = tf.getmember("disk.raw")
+        src = tf.extractfile(member)
+        assert src is not None
+        dest = os.path.join(workdir, "disk.raw")
+        with open(dest, "wb") as out:
+            shutil.copyfileobj(src, out)
+    return dest
+
+
+def boot_config(m: Mapping[str, Any], workdir: str, port: int | None) -> QemuConfig:
+    """The QEMU configuration that boots the image as its format says (`media`, `firmware`)."""
+    media = m.get("media", "kernel")
+    efi_code = efi_vars = ""
+    if m.get("firmware") == "efi":
+        efi_code, efi_vars = extract_ovmf(m["ovmf_deb"], workdir)
+    common: dict[str, Any] = dict(memory_mb=int(m["memory"]), ssh_port=port, efi_code=efi_code, efi_vars=efi_vars)
+    if media == "kernel":
+        with open(m["cmdline_file"], encoding="utf-8") as f:
+            cmdline = f.read().strip()
+        return QemuConfig(
+            kernel=_fast_kernel(os.path.abspath(m["kernel"]), workdir),
+            initrd=os.path.abspath(m["initrd"]),
+            cmdline=cmdline,
+            **common,
+        )
+    image = os.path.abspath(m["image_file"])
+    if media == "cdrom":
+        return QemuConfig(cdrom=image, **common)
+    if media == "gcp":
+        image = _unpack_gcp(image, workdir)
+    elif media != "disk":
+        raise BootTestFailed(f"format {m.get('format')!r} does not boot by itself")
+    # -snapshot: the guest's writes go to a temporary file, never to the output.
+    return QemuConfig(disks=(image,), extra=("-snapshot",), **common)
+
+
 def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
     deadline = time.monotonic() + float(m["timeout"])
-    with open(m["cmdline_file"], encoding="utf-8") as f:
-        cmdline = f.read().strip()
     workdir = tempfile.mkdtemp(prefix="lkr-boottest-")
     try:
         key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
         port = free_port() if key else None
-        disks: tuple[str, ...] = ()
+        cfg = boot_config(m, workdir, port)
         if int(m.get("disk_size") or 0) > 0:
-            # A sparse blank raw disk, new for every run.
-            disk = os.path.join(workdir, "scratch.raw")
-            with open(disk, "wb") as f:
+            # A sparse blank raw disk, new for every run, after any boot disk.
+            scratch = os.path.join(workdir, "scratch.raw")
+            with open(scratch, "wb") as f:
                 f.truncate(int(m["disk_size"]) * 1024 * 1024)
-            disks = (disk,)
-        cfg = QemuConfig(
-            kernel=_fast_kernel(os.path.abspath(m["kernel"]), workdir),
-            initrd=os.path.abspath(m["initrd"]),
-            cmdline=cmdline,
-            memory_mb=int(m["memory"]),
-            ssh_port=port,
-            disks=disks,
-        )
+            cfg = dataclasses.replace(cfg, disks=cfg.disks + (scratch,))
         report: dict[str, Any] = {}
         start = time.monotonic()
         with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE)) as vm:
             vm.wait_for(m["ready"], timeout=deadline - time.monotonic())
             report["ready_s"] = round(time.monotonic() - start, 2)
-            print(f"guest ready after {report['ready_s']} s")
+            print(f"{m.get('format', 'kernel+initrd')}: guest ready after {report['ready_s']} s")
             env = dict(os.environ)
             env["CONSOLE"] = os.path.abspath(CONSOLE)
             env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boottest wait-console"

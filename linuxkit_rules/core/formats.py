@@ -1,20 +1,82 @@
-"""Output formats of an image, with what each one writes."""
+"""Output formats of an image, with what each one writes and how it boots."""
 from __future__ import annotations
 
 import enum
 
+from linuxkit_rules.core.errors import LinuxkitError
+
+
+class UnknownFormat(LinuxkitError):
+    pass
+
 
 class Format(enum.Enum):
     KERNEL_INITRD = "kernel+initrd"
+    TAR = "tar"
+    TAR_KERNEL_INITRD = "tar-kernel-initrd"
+    ISO_BIOS = "iso-bios"
+    ISO_EFI = "iso-efi"
+    RAW_BIOS = "raw-bios"
+    RAW_EFI = "raw-efi"
+    QCOW2_BIOS = "qcow2-bios"
+    GCP = "gcp"
     DOCKER = "docker"
+
+    @classmethod
+    def parse(cls, value: str, where: str = "formats") -> Format:
+        try:
+            return cls(value)
+        except ValueError:
+            raise UnknownFormat(
+                f"{where}: unknown format {value!r}; valid formats: {', '.join(FORMAT_NAMES)}"
+            ) from None
 
     def outputs(self, name: str) -> tuple[str, ...]:
         """File names this format writes for an image called `name`, as `linuxkit build` does."""
         if self is Format.KERNEL_INITRD:
             return (f"{name}-kernel", f"{name}-initrd.img", f"{name}-cmdline")
-        if self is Format.DOCKER:
-            return (f"{name}-docker.tar",)
-        raise AssertionError(self)
+        return ({
+            Format.TAR: f"{name}.tar",
+            Format.TAR_KERNEL_INITRD: f"{name}-initrd.tar",
+            Format.ISO_BIOS: f"{name}.iso",
+            Format.ISO_EFI: f"{name}-efi.iso",
+            Format.RAW_BIOS: f"{name}-bios.img",
+            Format.RAW_EFI: f"{name}-efi.img",
+            Format.QCOW2_BIOS: f"{name}.qcow2",
+            Format.GCP: f"{name}.img.tar.gz",
+            Format.DOCKER: f"{name}-docker.tar",
+        }[self],)
+
+    def needs_kernel(self) -> bool:
+        return self not in (Format.TAR, Format.DOCKER)
+
+    def boot_loader_packages(self) -> tuple[str, ...]:
+        """Locked Debian packages whose boot loader files this format embeds."""
+        if self in (Format.ISO_BIOS, Format.RAW_BIOS, Format.QCOW2_BIOS, Format.GCP):
+            return ("isolinux", "syslinux-common")
+        if self in (Format.ISO_EFI, Format.RAW_EFI):
+            return ("systemd-boot-efi",)
+        return ()
+
+    def needs_qemu_img(self) -> bool:
+        return self is Format.QCOW2_BIOS
+
+    def firmware(self) -> str:
+        """`bios` (SeaBIOS) or `efi` (OVMF): what the format boots with."""
+        return "efi" if self in (Format.ISO_EFI, Format.RAW_EFI) else "bios"
+
+    def boot_media(self) -> str:
+        """How QEMU boots it: `kernel` (-kernel/-initrd), `cdrom`, `disk`,
+        `gcp` (unpack disk.raw, then disk) or `none` (not bootable by itself)."""
+        return {
+            Format.KERNEL_INITRD: "kernel",
+            Format.ISO_BIOS: "cdrom",
+            Format.ISO_EFI: "cdrom",
+            Format.RAW_BIOS: "disk",
+            Format.RAW_EFI: "disk",
+            Format.QCOW2_BIOS: "disk",
+            Format.GCP: "gcp",
+        }.get(self, "none")
 
 
 FORMAT_NAMES: tuple[str, ...] = tuple(f.value for f in Format)

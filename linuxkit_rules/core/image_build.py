@@ -1,18 +1,21 @@
 """Assembles an image's root filesystem and writes its output formats."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import posixpath
+import subprocess
+import time
 from typing import Any, Mapping
 
 from linuxkit_rules.core.archive import Entry, Tree, gzip_writer, write_cpio_newc, write_tar
-from linuxkit_rules.core.docker_engine import write_docker_archive
-from linuxkit_rules.core.errors import SchemaError
+from linuxkit_rules.core.bootmedia import BootInputs, extract_loader_files, iso_bios, iso_efi, raw_bios, raw_efi
+from linuxkit_rules.core.errors import LinuxkitError, SchemaError
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.image_yaml import ContainerSpec, FileSpec, ImageSpec, load_image_yaml, merge_images
-from linuxkit_rules.core.oci import ImageConfig, OciImage, read_oci_layout
+from linuxkit_rules.core.oci import OciImage, read_oci_layout
 from linuxkit_rules.core.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.sbom import write_sbom
 from linuxkit_rules.core.runtime import ImageDefaults, prestart_script, runtime_config, runtime_json
@@ -129,13 +132,63 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
     return tree
 
 
-def write_docker_output(tree: Tree, path: str, mtime: int) -> None:
-    """The image's root filesystem as a one-layer `docker load` archive (untagged)."""
-    layer = io.BytesIO()
-    write_tar(tree.entries(), layer, mtime)
-    config = ImageConfig(env=("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",))
+def _kernel_parts(spec: ImageSpec, images: Images, tree: Tree, mtime: int) -> tuple[bytes, bytes, str]:
+    if spec.kernel is None:
+        raise SchemaError(spec.file, None, "kernel", None, "a bootable format needs a `kernel` section")
+    with open(os.path.join(images.kernel_dir(spec.kernel.image), spec.kernel.binary), "rb") as f:
+        kernel = f.read()
+    buf = io.BytesIO()
+    with gzip_writer(buf) as gz:
+        write_cpio_newc(tree.entries(), gz, mtime)  # type: ignore[arg-type]
+    return kernel, buf.getvalue(), spec.kernel.cmdline
+
+
+def _write(path: str, data: bytes) -> None:
     with open(path, "wb") as f:
-        write_docker_archive([layer.getvalue()], config, [], f, mtime)
+        f.write(data)
+
+
+def _tar(entries: list[Entry], mtime: int) -> bytes:
+    buf = io.BytesIO()
+    write_tar(entries, buf, mtime)
+    return buf.getvalue()
+
+
+def docker_archive(tree: Tree, name: str, mtime: int) -> bytes:
+    """A `docker load` tarball: one layer (the root filesystem), tagged NAME:latest."""
+    layer = _tar(tree.entries(), mtime)
+    layer_id = hashlib.sha256(layer).hexdigest()
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
+    config = _json({
+        "architecture": "amd64",
+        "os": "linux",
+        "created": created,
+        "config": {"Cmd": ["/init"]},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_id}"]},
+        "history": [{"created": created, "created_by": "linuxkit-rules"}],
+    })
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = _json([{"Config": config_name, "RepoTags": [f"{name}:latest"], "Layers": [f"{layer_id}/layer.tar"]}])
+    return _tar(
+        [
+            Entry(layer_id, "dir", 0o755),
+            Entry(f"{layer_id}/layer.tar", "file", 0o644, data=layer),
+            Entry(config_name, "file", 0o644, data=config),
+            Entry("manifest.json", "file", 0o644, data=manifest),
+        ],
+        mtime,
+    )
+
+
+def _qcow2(raw: bytes, qemu_img: str, out: str) -> None:
+    tmp = out + ".raw"
+    _write(tmp, raw)
+    try:
+        r = subprocess.run([qemu_img, "convert", "-f", "raw", "-O", "qcow2", tmp, out], capture_output=True)
+    finally:
+        os.unlink(tmp)
+    if r.returncode != 0:
+        raise LinuxkitError(f"{qemu_img} convert failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
 
 
 def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -144,24 +197,68 @@ def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
     images = Images(m["refs"])
     tree = image_tree(spec, images, set(m["files_present"]))
     name = m["name"]
+    formats = [Format.parse(f) for f in m["formats"]]
+    size_mib = m.get("disk_size_mib")
+    size = int(size_mib) << 20 if size_mib else None
     report: dict[str, Any] = {"files": len(tree), "bytes": tree.file_bytes()}
-    for fmt in (Format(f) for f in m["formats"]):
+    parts = _kernel_parts(spec, images, tree, mtime) if any(f.needs_kernel() for f in formats) else None
+    loaders = extract_loader_files(m.get("loader_debs", []))
+    boot = BootInputs(*parts, loaders, mtime, name) if parts else None  # type: ignore[misc]
+    raw_bios_cache: list[bytes] = []
+
+    def bios_disk() -> bytes:
+        assert boot is not None
+        if not raw_bios_cache:
+            raw_bios_cache.append(raw_bios(boot, size))
+        return raw_bios_cache[0]
+
+    for fmt in formats:
+        outs = fmt.outputs(name)
         if fmt is Format.KERNEL_INITRD:
-            kernel_out, initrd_out, cmdline_out = fmt.outputs(name)
-            if spec.kernel is None:
-                raise SchemaError(spec.file, None, "kernel", None, "kernel+initrd needs a `kernel` section")
-            with open(os.path.join(images.kernel_dir(spec.kernel.image), spec.kernel.binary), "rb") as f:
-                kernel = f.read()
-            with open(kernel_out, "wb") as f:
-                f.write(kernel)
-            with open(initrd_out, "wb") as f:
-                with gzip_writer(f) as gz:
-                    write_cpio_newc(tree.entries(), gz, mtime)
-            with open(cmdline_out, "w", encoding="utf-8") as f:
-                f.write(spec.kernel.cmdline)
-            report["initrd_bytes"] = os.path.getsize(initrd_out)
+            assert parts is not None
+            _write(outs[0], parts[0])
+            _write(outs[1], parts[1])
+            _write(outs[2], parts[2].encode())
+            report["initrd_bytes"] = len(parts[1])
+            continue
+        if fmt is Format.TAR:
+            data = _tar(tree.entries(), mtime)
+        elif fmt is Format.TAR_KERNEL_INITRD:
+            assert parts is not None
+            data = _tar(
+                [
+                    Entry("kernel", "file", 0o644, data=parts[0]),
+                    Entry("initrd.img", "file", 0o644, data=parts[1]),
+                    Entry("cmdline", "file", 0o644, data=parts[2].encode()),
+                ],
+                mtime,
+            )
+        elif fmt is Format.ISO_BIOS:
+            assert boot is not None
+            data = iso_bios(boot)
+        elif fmt is Format.ISO_EFI:
+            assert boot is not None
+            data = iso_efi(boot)
+        elif fmt is Format.RAW_BIOS:
+            data = bios_disk()
+        elif fmt is Format.RAW_EFI:
+            assert boot is not None
+            data = raw_efi(boot, size)
+        elif fmt is Format.QCOW2_BIOS:
+            _qcow2(bios_disk(), m["qemu_img"], outs[0])
+            report[outs[0]] = os.path.getsize(outs[0])
+            continue
+        elif fmt is Format.GCP:
+            buf = io.BytesIO()
+            with gzip_writer(buf) as gz:
+                write_tar([Entry("disk.raw", "file", 0o644, data=bios_disk())], gz, mtime)  # type: ignore[arg-type]
+            data = buf.getvalue()
         elif fmt is Format.DOCKER:
-            write_docker_output(tree, fmt.outputs(name)[0], mtime)
+            data = docker_archive(tree, name, mtime)
+        else:
+            raise AssertionError(fmt)
+        _write(outs[0], data)
+        report[outs[0]] = len(data)
     sbom = m.get("sbom")
     if sbom:
         report["sbom_packages"] = write_sbom(sbom["output"], name, sbom["components"], mtime)

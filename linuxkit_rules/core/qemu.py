@@ -44,7 +44,7 @@ class Arch(enum.Enum):
 
 @dataclass(frozen=True)
 class QemuConfig:
-    kernel: str
+    kernel: str = ""  # empty: boot from firmware (cdrom or the first disk)
     initrd: str = ""
     cmdline: str = ""
     arch: Arch = Arch.AMD64
@@ -54,6 +54,11 @@ class QemuConfig:
     ssh_port: int | None = None  # host 127.0.0.1:PORT -> guest :22
     disks: tuple[str, ...] = ()  # raw/qcow2 files as virtio disks
     extra: tuple[str, ...] = ()
+    cdrom: str = ""  # an ISO on the CD drive
+    # UEFI: OVMF code (read-only) and a writable copy of its variable store;
+    # empty: SeaBIOS, QEMU's default.
+    efi_code: str = ""
+    efi_vars: str = ""
 
 
 def _disk_format(path: str) -> str:
@@ -69,7 +74,13 @@ def qemu_argv(cfg: QemuConfig, qemu: str | None = None) -> list[str]:
     argv += ["-accel", cfg.accel, "-m", str(cfg.memory_mb), "-smp", str(cfg.cpus)]
     # -nographic: first serial port (and the monitor, muxed) on stdio
     argv += ["-nographic", "-no-reboot"]
-    argv += ["-kernel", cfg.kernel]
+    if cfg.efi_code:
+        argv += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={cfg.efi_code}"]
+        argv += ["-drive", f"if=pflash,format=raw,unit=1,file={cfg.efi_vars}"]
+    if cfg.kernel:
+        argv += ["-kernel", cfg.kernel]
+    if cfg.cdrom:
+        argv += ["-drive", f"file={cfg.cdrom},format=raw,media=cdrom,readonly=on"]
     if cfg.initrd:
         argv += ["-initrd", cfg.initrd]
     if cfg.cmdline:

@@ -198,3 +198,13 @@ def test_boot_prototype_sshd(tmp_path: Path, kernel_kind: str) -> None:
     print(f"\n{kernel_kind}: services started {started:.1f}s, ssh ok {ssh_ok:.1f}s after QEMU start")
     if os.environ.get("LINUXKIT_QEMU_KEEP_LOG"):
         shutil.copy(log, f"/tmp/proto/out/boot-{kernel_kind}.log")
+
+
+def test_firmware_boot_modes() -> None:
+    argv = qemu_argv(QemuConfig(cdrom="x.iso", efi_code="code.fd", efi_vars="vars.fd"))
+    assert "-kernel" not in argv
+    assert "if=pflash,format=raw,unit=0,readonly=on,file=code.fd" in argv
+    assert "if=pflash,format=raw,unit=1,file=vars.fd" in argv
+    assert "file=x.iso,format=raw,media=cdrom,readonly=on" in argv
+    bios = qemu_argv(QemuConfig(disks=("d.img",)))
+    assert not any("pflash" in a for a in bios) and "-kernel" not in bios

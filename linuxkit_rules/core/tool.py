@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dockerfile": ("docker_engine", "dockerfile_build_command"),
     "kconfig": ("linux_build", "resolve_config"),
     "linux": ("linux_build", "build_linux"),
+    "ovmf": ("firmware", "extract_ovmf_command"),
 }
 
 

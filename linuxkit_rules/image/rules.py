@@ -5,6 +5,7 @@ import posixpath
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.engine.addresses import Address
 from pants.engine.fs import Digest, DigestContents, MergeDigests, PathGlobs, Snapshot
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
@@ -23,6 +24,7 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.addresses import normalize_address
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import Format
+from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.core.image_yaml import ImageSpec, linuxkit_ref_to_address, load_image_yaml
 from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet
 from linuxkit_rules.kernel.source import LinuxKernelFieldSet
@@ -31,6 +33,7 @@ from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFi
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     DebianKernelTarget,
+    LinuxkitImageDiskSizeField,
     LinuxkitImageFormatsField,
     LinuxkitImageKernelField,
     LinuxkitImageSourceField,
@@ -50,6 +53,7 @@ class LinuxkitImageFieldSet(PackageFieldSet):
     source: LinuxkitImageSourceField
     formats: LinuxkitImageFormatsField
     kernel: LinuxkitImageKernelField
+    disk_size: LinuxkitImageDiskSizeField
 
     @property
     def name(self) -> str:
@@ -213,14 +217,21 @@ async def build_linuxkit_image(
     refs = {r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)}
     refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})
     name = field_set.name
-    formats = [Format(f) for f in (field_set.formats.value or ())]
+    formats = [Format.parse(f, f"{field_set.address}: formats") for f in (field_set.formats.value or ())]
     outputs = [o for f in formats for o in f.outputs(name)] + [sbom_output(name)]
     sbom = [p.sbom_component(_spec(resolved[r])) for r, p in zip(package_refs, packages)]
     sbom += [k.sbom_component(_spec(resolved[r])) for r, k in zip(kernel_refs, kernels)]
+    tools = await Get(FormatTools, FormatToolsRequest(tuple(formats)))
     inputs = await Get(
         Digest,
         MergeDigests(
-            [parsed.digest, files_snapshot.digest, *(p.digest for p in packages), *(k.digest for k in kernels)]
+            [
+                parsed.digest,
+                files_snapshot.digest,
+                tools.loader_debs.digest,
+                *(p.digest for p in packages),
+                *(k.digest for k in kernels),
+            ]
         ),
     )
     result = await Get(
@@ -235,6 +246,9 @@ async def build_linuxkit_image(
                 "formats": [f.value for f in formats],
                 "files_present": sorted(files_snapshot.files),
                 "sbom": {"output": sbom_output(name), "components": sbom},
+                "loader_debs": list(tools.loader_debs.files),
+                "qemu_img": tools.qemu_img,
+                "disk_size_mib": field_set.disk_size.value,
             },
             inputs,
             f"Assembling LinuxKit image {field_set.address}",

@@ -4,17 +4,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
-from pants.engine.fs import Digest, DigestContents, DigestSubset, PathGlobs
+from pants.engine.fs import Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
+from pants.option.option_types import IntOption, StrListOption, StrOption
+from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.formats import Format
+from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.formats import FORMAT_NAMES, Format
 from linuxkit_rules.core.qemu import QemuConfig, qemu_argv
+from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
-from linuxkit_rules.target_types import LinuxkitImageFormatsField, LinuxkitImageSourceField
+from linuxkit_rules.target_types import (
+    LinuxkitImageDiskSizeField,
+    LinuxkitImageFormatsField,
+    LinuxkitImageSourceField,
+)
+from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
+from linuxkit_rules.util_rules.debian import FetchedDebs
 from linuxkit_rules.util_rules.host_tools import QEMU_X86, HostTool, HostToolRequest
+
+
+class LinuxkitRunSubsystem(Subsystem):
+    options_scope = "linuxkit-run"
+    help = "How `pants run` boots a `linuxkit_image` in QEMU."
+
+    format = StrOption(
+        default="kernel+initrd",
+        help=(
+            f"Which output to boot: one of {', '.join(FORMAT_NAMES)} that boots (not `tar`, "
+            "`tar-kernel-initrd`, `docker`, `gcp`: boot `raw-bios`, the same disk); it must be in "
+            "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
+            "with OVMF (from the locked `ovmf` package). "
+            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd`."
+        ),
+    )
+    disks = StrListOption(
+        default=[],
+        help="Extra disk images (raw or qcow2, absolute paths) attached as virtio disks.",
+    )
+    memory = IntOption(default=None, help="Guest memory in MiB; default: `[linuxkit].memory`.")
+    cpus = IntOption(default=None, help="Guest CPUs; default: `[linuxkit].cpus`.")
 
 
 @dataclass(frozen=True)
@@ -24,32 +56,82 @@ class LinuxkitImageRunFieldSet(RunFieldSet):
 
     source: LinuxkitImageSourceField
     formats: LinuxkitImageFormatsField
+    disk_size: LinuxkitImageDiskSizeField
+
+
+class FormatNotRunnable(LinuxkitError):
+    pass
+
+
+def run_config(fmt: Format, name: str, cmdline: str, ovmf: tuple[str, str] | None, **common: object) -> QemuConfig:
+    """QEMU settings that boot output `fmt` of image `name` from the run's directory ({chroot})."""
+    out = "{chroot}/" + fmt.outputs(name)[0]
+    efi = dict(efi_code="{chroot}/" + ovmf[0], efi_vars="{chroot}/" + ovmf[1]) if ovmf else {}
+    media = fmt.boot_media()
+    if media == "kernel":
+        kernel, initrd, _ = fmt.outputs(name)
+        return QemuConfig(kernel="{chroot}/" + kernel, initrd="{chroot}/" + initrd, cmdline=cmdline, **common)  # type: ignore[arg-type]
+    if media == "cdrom":
+        return QemuConfig(cdrom=out, **efi, **common)  # type: ignore[arg-type]
+    if media == "disk":
+        disks = (out, *common.pop("disks", ()))  # type: ignore[misc]
+        return QemuConfig(disks=disks, **efi, **common)  # type: ignore[arg-type]
+    raise FormatNotRunnable(
+        f"--linuxkit-run-format={fmt.value}: `pants run` boots kernel+initrd, iso-bios, iso-efi, "
+        "raw-bios, raw-efi or qcow2-bios"
+    )
 
 
 @rule(desc="Prepare to boot a LinuxKit image", level=LogLevel.DEBUG)
-async def run_linuxkit_image(field_set: LinuxkitImageRunFieldSet, linuxkit: LinuxkitSubsystem) -> RunRequest:
-    image_fs = LinuxkitImageFieldSet(field_set.address, field_set.source, field_set.formats)
-    built, qemu = await MultiGet(
+async def run_linuxkit_image(
+    field_set: LinuxkitImageRunFieldSet, linuxkit: LinuxkitSubsystem, run: LinuxkitRunSubsystem
+) -> RunRequest:
+    fmt = Format.parse(run.format, "--linuxkit-run-format")
+    if fmt.value not in (field_set.formats.value or ()):
+        raise FormatNotRunnable(
+            f"--linuxkit-run-format={fmt.value}: {field_set.address} does not build it; its formats: "
+            f"{', '.join(field_set.formats.value or ())}"
+        )
+    image_fs = LinuxkitImageFieldSet(field_set.address, field_set.source, field_set.formats, field_set.disk_size)
+    built, qemu, firmware = await MultiGet(
         Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
         Get(HostTool, HostToolRequest, QEMU_X86),
+        Get(FetchedDebs, LockedDebsRequest(("ovmf",) if fmt.firmware() == "efi" else (), "pants run", "firmware")),
     )
-    kernel, initrd, cmdline_file = Format.KERNEL_INITRD.outputs(image_fs.name)
-    cmdline_digest = await Get(Digest, DigestSubset(built.digest, PathGlobs([cmdline_file])))
-    contents = await Get(DigestContents, Digest, cmdline_digest)
-    cmdline = contents[0].content.decode() if contents else ""
-    argv = qemu_argv(
-        QemuConfig(
-            kernel="{chroot}/" + kernel,
-            initrd="{chroot}/" + initrd,
-            cmdline=cmdline,
-            memory_mb=linuxkit.memory,
-            cpus=linuxkit.cpus,
-            accel=linuxkit.accel,
-            ssh_port=linuxkit.ssh_port,
-        ),
-        qemu=qemu.path,
+    cmdline = ""
+    if fmt is Format.KERNEL_INITRD:
+        cmdline_digest = await Get(Digest, DigestSubset(built.digest, PathGlobs([fmt.outputs(image_fs.name)[2]])))
+        contents = await Get(DigestContents, Digest, cmdline_digest)
+        cmdline = contents[0].content.decode() if contents else ""
+    digest = built.digest
+    ovmf = None
+    if firmware.files:
+        extracted = await Get(
+            CoreProcessResult,
+            CoreProcessRequest,
+            CoreProcessRequest.create(
+                "ovmf",
+                {"deb": firmware.files[0], "output": "ovmf"},
+                firmware.digest,
+                "Extracting OVMF",
+                output_files=["ovmf/code.fd", "ovmf/vars.fd"],
+            ),
+        )
+        digest = await Get(Digest, MergeDigests([built.digest, extracted.output_digest]))
+        ovmf = ("ovmf/code.fd", "ovmf/vars.fd")
+    cfg = run_config(
+        fmt,
+        image_fs.name,
+        cmdline,
+        ovmf,
+        memory_mb=run.memory or linuxkit.memory,
+        cpus=run.cpus or linuxkit.cpus,
+        accel=linuxkit.accel,
+        ssh_port=linuxkit.ssh_port,
+        disks=tuple(run.disks),
     )
-    return RunRequest(digest=built.digest, args=tuple(argv))
+    argv = qemu_argv(cfg, qemu=qemu.path)
+    return RunRequest(digest=digest, args=tuple(argv))
 
 
 def rules():

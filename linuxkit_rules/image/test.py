@@ -23,6 +23,7 @@ from pants.engine.target import (
     HydratedSources,
     HydrateSourcesRequest,
     InferDependenciesRequest,
+    InvalidFieldException,
     InferredDependencies,
     WrappedTarget,
     WrappedTargetRequest,
@@ -33,10 +34,13 @@ from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.formats import Format
+from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
+from linuxkit_rules.util_rules.debian import FetchedDebs
 from linuxkit_rules.target_types import (
     LinuxkitImageTestDiskSizeField,
     LinuxkitImageTestImageField,
+    LinuxkitImageTestFormatField,
     LinuxkitImageTestMemoryField,
     LinuxkitImageTestReadyField,
     LinuxkitImageTestScriptField,
@@ -64,6 +68,7 @@ class LinuxkitImageTestFieldSet(TestFieldSet):
     ready: LinuxkitImageTestReadyField
     memory: LinuxkitImageTestMemoryField
     disk_size: LinuxkitImageTestDiskSizeField
+    format: LinuxkitImageTestFormatField
     timeout: TestTimeoutField
 
 
@@ -121,7 +126,17 @@ async def run_linuxkit_image_test(
         WrappedTargetRequest(image.address, description_of_origin=f"the `image` field of {fs.address}"),
     )
     image_fs = LinuxkitImageFieldSet.create(wrapped.target)
+    fmt = Format.parse(fs.format.value or Format.KERNEL_INITRD.value, f"{fs.address}: format")
+    if fmt.value not in (image_fs.formats.value or ()):
+        raise InvalidFieldException(
+            f"The `format` field of {fs.address} is {fmt.value!r}, but {image.address} does not build it; "
+            f"its formats: {', '.join(image_fs.formats.value or ())}. Add it to the image's `formats`."
+        )
     key_path = posixpath.join(fs.address.spec_path, fs.ssh_key.value) if fs.ssh_key.value else None
+    firmware = await Get(
+        FetchedDebs,
+        LockedDebsRequest(("ovmf",) if fmt.firmware() == "efi" else (), f"boot test {fs.address}", "firmware"),
+    )
     built, script, key, qemu, ssh = await MultiGet(
         Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
         Get(HydratedSources, HydrateSourcesRequest(fs.sources)),
@@ -137,7 +152,7 @@ async def run_linuxkit_image_test(
         Get(HostTool, HostToolRequest, SSH),
     )
     kernel, initrd, cmdline = Format.KERNEL_INITRD.outputs(image_fs.name)
-    inputs = await Get(Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest]))
+    inputs = await Get(Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest, firmware.digest]))
     timeout = fs.timeout.calculate_from_global_options(test_subsystem) or 600
     process = await Get(
         Process,
@@ -148,6 +163,11 @@ async def run_linuxkit_image_test(
                 "kernel": kernel,
                 "initrd": initrd,
                 "cmdline_file": cmdline,
+                "format": fmt.value,
+                "media": fmt.boot_media(),
+                "firmware": fmt.firmware(),
+                "image_file": fmt.outputs(image_fs.name)[0],
+                "ovmf_deb": firmware.files[0] if firmware.files else None,
                 "script": script.snapshot.files[0],
                 "ssh_key": key_path,
                 "ready": fs.ready.value,

@@ -1,0 +1,68 @@
+"""What the output formats need besides the image: boot loader .debs and qemu-img."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pants.engine.fs import EMPTY_DIGEST
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from linuxkit_rules.core.errors import DebianError
+from linuxkit_rules.core.formats import Format
+from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.util_rules.debian import DebianLockfile, DebianLockRequest, FetchDebsRequest, FetchedDebs
+from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest
+
+QEMU_IMG = HostToolRequest("qemu-img", "qemu-utils")
+
+
+@dataclass(frozen=True)
+class FormatToolsRequest:
+    formats: tuple[Format, ...]
+
+
+@dataclass(frozen=True)
+class FormatTools:
+    loader_debs: FetchedDebs
+    qemu_img: str | None
+
+
+@dataclass(frozen=True)
+class LockedDebsRequest:
+    """Fetch locked Debian packages by name (boot loaders, firmware)."""
+
+    names: tuple[str, ...]
+    why: str
+    prefix: str = "debs"
+
+
+@rule(desc="Fetch locked Debian packages by name", level=LogLevel.DEBUG)
+async def fetch_locked_debs(request: LockedDebsRequest, debian: DebianSubsystem) -> FetchedDebs:
+    if not request.names:
+        return FetchedDebs(EMPTY_DIGEST, ())
+    arch = debian.architectures[0]
+    lockfile = await Get(DebianLockfile, DebianLockRequest(arch))
+    packages = []
+    for name in request.names:
+        try:
+            packages.append(lockfile.lock.get(name))
+        except DebianError as e:
+            raise DebianError(
+                f"{request.why} needs the Debian package {name!r}, which is not in the lock ({e}); add it to "
+                f"`[debian].extra_packages` and run `pants generate-lockfiles --resolve={debian.resolve_name(arch)}`"
+            ) from None
+    return await Get(FetchedDebs, FetchDebsRequest(tuple(packages), lockfile.path, arch, request.prefix))
+
+
+@rule(desc="Gather format tools", level=LogLevel.DEBUG)
+async def gather_format_tools(request: FormatToolsRequest) -> FormatTools:
+    names = sorted({p for f in request.formats for p in f.boot_loader_packages()})
+    why = "formats " + ", ".join(f.value for f in request.formats)
+    needs_qemu_img = any(f.needs_qemu_img() for f in request.formats)
+    debs = await Get(FetchedDebs, LockedDebsRequest(tuple(names), why, "loaders"))
+    qemu_img = (await Get(HostTool, HostToolRequest, QEMU_IMG)).path if needs_qemu_img else None
+    return FormatTools(debs, qemu_img)
+
+
+def rules():
+    return collect_rules()
