@@ -7,6 +7,7 @@ from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
 from pants.engine.fs import Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.option.option_types import IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
@@ -92,7 +93,10 @@ async def run_linuxkit_image(
             f"--linuxkit-run-format={fmt.value}: {field_set.address} does not build it; its formats: "
             f"{', '.join(field_set.formats.value or ())}"
         )
-    image_fs = LinuxkitImageFieldSet(field_set.address, field_set.source, field_set.formats, field_set.disk_size)
+    wrapped = await Get(
+        WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="`pants run`")
+    )
+    image_fs = LinuxkitImageFieldSet.create(wrapped.target)
     built, qemu, firmware = await MultiGet(
         Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
         Get(HostTool, HostToolRequest, QEMU_X86),
