@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from linuxkit_rules.image import rules as image_rules
 from linuxkit_rules.image import run as image_run
+from linuxkit_rules.image import sources as image_sources
 from linuxkit_rules.image import test as image_test
 from linuxkit_rules.kernel import rules as kernel_rules
 from linuxkit_rules.package import rules as package_rules
@@ -18,6 +19,7 @@ def rules():
         *kernel_rules.rules(),
         *image_rules.rules(),
         *image_run.rules(),
+        *image_sources.rules(),
         *image_test.rules(),
         *host_tools.rules(),
     ]

@@ -181,6 +181,23 @@ class LinuxkitImageSourceField(SingleSourceField):
     help = "The image's LinuxKit YAML (`kernel`, `init`, `onboot`, `services`, `files`...)."
 
 
+class LinuxkitImageExtendsField(StringSequenceField):
+    alias = "extends"
+    default = ()
+    help = help_text(
+        """
+        Image YAMLs read before `source`, in this order (paths relative to the
+        BUILD file), combined as `linuxkit build a.yml b.yml` does: a later
+        `kernel` replaces an earlier one, `init`, `onboot`, `onshutdown`,
+        `services` and `files` are appended, and container names stay unique.
+        A `files` entry's `source` stays relative to the YAML that names it.
+        Default: none.
+
+            linuxkit_image(name="dev", source="dev.yml", extends=["base.yml"])
+        """
+    )
+
+
 class LinuxkitImageDependenciesField(Dependencies):
     pass
 
@@ -202,6 +219,7 @@ class LinuxkitImageTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         LinuxkitImageSourceField,
+        LinuxkitImageExtendsField,
         LinuxkitImageFormatsField,
         LinuxkitImageDependenciesField,
     )

@@ -13,7 +13,11 @@ from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.qemu import QemuConfig, qemu_argv
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
-from linuxkit_rules.target_types import LinuxkitImageFormatsField, LinuxkitImageSourceField
+from linuxkit_rules.target_types import (
+    LinuxkitImageExtendsField,
+    LinuxkitImageFormatsField,
+    LinuxkitImageSourceField,
+)
 from linuxkit_rules.util_rules.host_tools import QEMU_X86, HostTool, HostToolRequest
 
 
@@ -23,12 +27,13 @@ class LinuxkitImageRunFieldSet(RunFieldSet):
     run_in_sandbox_behavior = RunInSandboxBehavior.NOT_SUPPORTED
 
     source: LinuxkitImageSourceField
+    extends: LinuxkitImageExtendsField
     formats: LinuxkitImageFormatsField
 
 
 @rule(desc="Prepare to boot a LinuxKit image", level=LogLevel.DEBUG)
 async def run_linuxkit_image(field_set: LinuxkitImageRunFieldSet, linuxkit: LinuxkitSubsystem) -> RunRequest:
-    image_fs = LinuxkitImageFieldSet(field_set.address, field_set.source, field_set.formats)
+    image_fs = LinuxkitImageFieldSet(field_set.address, field_set.source, field_set.extends, field_set.formats)
     built, qemu = await MultiGet(
         Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
         Get(HostTool, HostToolRequest, QEMU_X86),
