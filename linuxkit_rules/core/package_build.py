@@ -7,6 +7,7 @@ import os
 from typing import Any, Mapping
 
 from linuxkit_rules.core.archive import Tree, add_deb, write_tar
+from linuxkit_rules.core.ca_certificates import add_ca_bundle
 from linuxkit_rules.core.oci import ImageConfig, write_oci_layout
 
 MOBY_CONFIG_LABEL = "org.mobyproject.config"
@@ -21,6 +22,7 @@ def package_tree(debs: list[str], rootfs: str, remove: list[str]) -> Tree:
     if os.path.isdir(rootfs):
         tree.add_directory(rootfs)
     tree.remove_globs(remove)
+    add_ca_bundle(tree)  # ca-certificates' postinst output, when its certs are here
     return tree
 
 
