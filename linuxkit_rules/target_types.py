@@ -1,9 +1,13 @@
 """Target types: LinuxKit packages, kernels, images and boot tests."""
 from __future__ import annotations
 
+from typing import Optional
+
 from pants.core.goals.test import TestTimeoutField
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    InvalidFieldException,
     Dependencies,
     IntField,
     MultipleSourcesField,
@@ -15,6 +19,8 @@ from pants.engine.target import (
 from pants.engine.fs import GlobMatchErrorBehavior
 from pants.util.strutil import help_text
 
+from linuxkit_rules.core.disk import parse_size
+from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import FORMAT_NAMES
 
 # ---------------------------------------------------------------------------
@@ -284,6 +290,47 @@ class LinuxkitImageTestMemoryField(IntField):
     help = "Guest memory in MiB. Default: 1024."
 
 
+class LinuxkitImageTestDiskSizeField(StringField):
+    alias = "disk_size"
+    default = None
+    help = help_text(
+        """
+        Attach a new, blank raw disk of this size (`"2G"`, `"512M"`, bytes) as the
+        first virtio disk (`/dev/vda`). It is kept across the `boots` of one test
+        run, so a second boot sees what the first wrote. Default: no disk.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None:
+            try:
+                parse_size(value, "disk_size")
+            except LinuxkitError as e:
+                raise InvalidFieldException(f"The {cls.alias!r} field of {address}: {e}") from None
+        return value
+
+
+class LinuxkitImageTestBootsField(IntField):
+    alias = "boots"
+    default = 1
+    help = help_text(
+        """
+        How many times to boot the image in one test (same disk). The script runs
+        once per boot with `$BOOT` set to 1, 2...; on every boot but the last it
+        must power the guest off (e.g. `$SSH poweroff`). Default: 1.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
+        value = super().compute_value(raw_value, address)
+        if value < 1:
+            raise InvalidFieldException(f"The {cls.alias!r} field of {address} must be 1 or more, not {value}")
+        return value
+
+
 class LinuxkitImageTestTarget(Target):
     alias = "linuxkit_image_test"
     core_fields = (
@@ -293,6 +340,8 @@ class LinuxkitImageTestTarget(Target):
         LinuxkitImageTestSshKeyField,
         LinuxkitImageTestReadyField,
         LinuxkitImageTestMemoryField,
+        LinuxkitImageTestDiskSizeField,
+        LinuxkitImageTestBootsField,
         TestTimeoutField,
     )
     help = help_text(

@@ -35,6 +35,8 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.target_types import (
+    LinuxkitImageTestBootsField,
+    LinuxkitImageTestDiskSizeField,
     LinuxkitImageTestImageField,
     LinuxkitImageTestMemoryField,
     LinuxkitImageTestReadyField,
@@ -62,6 +64,8 @@ class LinuxkitImageTestFieldSet(TestFieldSet):
     ssh_key: LinuxkitImageTestSshKeyField
     ready: LinuxkitImageTestReadyField
     memory: LinuxkitImageTestMemoryField
+    disk_size: LinuxkitImageTestDiskSizeField
+    boots: LinuxkitImageTestBootsField
     timeout: TestTimeoutField
 
 
@@ -146,6 +150,8 @@ async def run_linuxkit_image_test(
                 "ssh_key": key_path,
                 "ready": fs.ready.value,
                 "memory": fs.memory.value,
+                "disk_size": fs.disk_size.value,
+                "boots": fs.boots.value,
                 "qemu": qemu.path,
                 "ssh": ssh.path,
                 "timeout": timeout,
