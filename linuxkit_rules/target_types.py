@@ -204,6 +204,31 @@ class LinuxkitImageExtendsField(StringSequenceField):
     )
 
 
+class LinuxkitImageRunDiskSizeField(StringField):
+    alias = "run_disk_size"
+    default = None
+    help = help_text(
+        """
+        `pants run` attaches a disk of this size (`"2G"`, `"512M"`, bytes) as
+        `/dev/vda`: `dist/NAME-disk.raw`, made blank (sparse) on the first run
+        and kept, so later runs boot with what earlier ones wrote (delete the
+        file for a blank disk again). Default: no disk.
+
+            linuxkit_image(name="swap", source="swap.yml", run_disk_size="2G")
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None:
+            try:
+                parse_size(value, "run_disk_size")
+            except LinuxkitError as e:
+                raise InvalidFieldException(f"The {cls.alias!r} field of {address}: {e}") from None
+        return value
+
+
 class LinuxkitImageDependenciesField(Dependencies):
     pass
 
@@ -227,6 +252,7 @@ class LinuxkitImageTarget(Target):
         LinuxkitImageSourceField,
         LinuxkitImageExtendsField,
         LinuxkitImageFormatsField,
+        LinuxkitImageRunDiskSizeField,
         LinuxkitImageDependenciesField,
     )
     help = help_text(
