@@ -14,9 +14,11 @@ echo "ok: /var/external is mounted"
 swaps=$($SSH cat /proc/swaps)
 echo "$swaps"
 dev=$(echo "$swaps" | awk 'NR == 2 { print $1 }')
-case "$dev" in /dev/dm-*) ;; *) fail "swap is on '$dev', not a device-mapper device" ;; esac
-name=${dev#/dev/}
-$SSH "ls /sys/block/$name/slaves" | grep -q '^loop' || fail "$dev does not sit on a loop device"
+# /proc/swaps names the device as the swap container saw it (/dev bound in).
+case "$dev" in */mapper/swap-var-external-swap) ;; *) fail "swap is on '$dev', not the device-mapper mapping" ;; esac
+name=$($SSH 'for b in /sys/block/dm-*; do [ "$(cat $b/dm/name)" = swap-var-external-swap ] && echo ${b##*/}; done')
+[ -n "$name" ] || fail "no dm device named swap-var-external-swap"
+$SSH "ls /sys/block/$name/slaves" | grep -q '^loop' || fail "$name does not sit on a loop device"
 on_console "swap: mapping swap-var-external-swap is crypt aes-xts-plain64"
 echo "ok: swap is on $dev, a dm-crypt mapping"
 # Conditions and bad flags: each a message on the console and that container's exit status.
