@@ -5,6 +5,7 @@ from linuxkit_rules.goals import graph as graph_goal
 from linuxkit_rules.image import format_tools
 from linuxkit_rules.image import rules as image_rules
 from linuxkit_rules.image import run as image_run
+from linuxkit_rules.image import sources as image_sources
 from linuxkit_rules.image import test as image_test
 from linuxkit_rules.kernel import rules as kernel_rules
 from linuxkit_rules.package import dockerfile as package_dockerfile
@@ -25,6 +26,7 @@ def rules():
         *image_rules.rules(),
         *format_tools.rules(),
         *image_run.rules(),
+        *image_sources.rules(),
         *image_test.rules(),
         *host_tools.rules(),
         *graph_goal.rules(),

@@ -1,7 +1,10 @@
 """Target types: LinuxKit packages, kernels, images and boot tests."""
 from __future__ import annotations
 
+from typing import Optional
+
 from pants.core.goals.test import TestTimeoutField
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
@@ -16,6 +19,8 @@ from pants.engine.target import (
 from pants.engine.fs import GlobMatchErrorBehavior
 from pants.util.strutil import help_text
 
+from linuxkit_rules.core.disksize import parse_size
+from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import FORMAT_NAMES
 from linuxkit_rules.kernel.target_types import (
     DebianKernelRequiredOptionsField,
@@ -251,6 +256,23 @@ class LinuxkitImageSourceField(SingleSourceField):
     help = "The image's LinuxKit YAML (`kernel`, `init`, `onboot`, `services`, `files`...)."
 
 
+class LinuxkitImageExtendsField(StringSequenceField):
+    alias = "extends"
+    default = ()
+    help = help_text(
+        """
+        Image YAMLs read before `source`, in this order (paths relative to the
+        BUILD file), combined as `linuxkit build a.yml b.yml` does: a later
+        `kernel` replaces an earlier one, `init`, `onboot`, `onshutdown`,
+        `services` and `files` are appended, and container names stay unique.
+        A `files` entry's `source` stays relative to the YAML that names it.
+        Default: none.
+
+            linuxkit_image(name="dev", source="dev.yml", extends=["base.yml"])
+        """
+    )
+
+
 class LinuxkitImageDependenciesField(Dependencies):
     pass
 
@@ -323,6 +345,7 @@ class LinuxkitImageTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         LinuxkitImageSourceField,
+        LinuxkitImageExtendsField,
         LinuxkitImageFormatsField,
         LinuxkitImageKernelField,
         LinuxkitImageDiskSizeField,
@@ -392,25 +415,46 @@ class LinuxkitImageTestMemoryField(IntField):
     help = "Guest memory in MiB. Default: 1024."
 
 
-class LinuxkitImageTestDiskSizeField(IntField):
+class LinuxkitImageTestDiskSizeField(StringField):
     alias = "disk_size"
-    default = 0
+    default = None
     help = help_text(
         """
-        Size in MiB of a blank raw scratch disk attached to the guest as its
-        first virtio disk (`/dev/vda`), created empty for every run. Default:
-        0 (no disk).
+        Attach a new, blank raw disk of this size (`"2G"`, `"512M"`, bytes) as the
+        first virtio disk (`/dev/vda`). It is kept across the `boots` of one test
+        run, so a second boot sees what the first wrote. Default: no disk.
         """
     )
 
     @classmethod
-    def compute_value(cls, raw_value, address):  # type: ignore[no-untyped-def]
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
         value = super().compute_value(raw_value, address)
-        if value is not None and not 0 <= value <= 65536:
-            raise InvalidFieldException(
-                f"{address}: disk_size: {value!r} is not allowed; use 0 (no disk) to 65536 MiB"
-            )
+        if value is not None:
+            try:
+                parse_size(value, "disk_size")
+            except LinuxkitError as e:
+                raise InvalidFieldException(f"The {cls.alias!r} field of {address}: {e}") from None
         return value
+
+
+class LinuxkitImageTestBootsField(IntField):
+    alias = "boots"
+    default = 1
+    help = help_text(
+        """
+        How many times to boot the image in one test (same disk). The script runs
+        once per boot with `$BOOT` set to 1, 2...; on every boot but the last it
+        must power the guest off (e.g. `$SSH poweroff`). Default: 1.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
+        value = super().compute_value(raw_value, address)
+        if value < 1:
+            raise InvalidFieldException(f"The {cls.alias!r} field of {address} must be 1 or more, not {value}")
+        return value
+
 
 class LinuxkitImageTestFormatField(StringField):
     alias = "format"
@@ -438,6 +482,7 @@ class LinuxkitImageTestTarget(Target):
         LinuxkitImageTestMemoryField,
         LinuxkitImageTestDiskSizeField,
         LinuxkitImageTestFormatField,
+        LinuxkitImageTestBootsField,
         TestTimeoutField,
     )
     help = help_text(

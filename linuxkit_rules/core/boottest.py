@@ -6,7 +6,6 @@ scripts call as `$WAIT_CONSOLE` to wait for a line on the serial console.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shlex
@@ -16,8 +15,10 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import replace
 from typing import Any, Mapping
 
+from linuxkit_rules.core.disksize import make_blank_disk, parse_size
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.firmware import extract_ovmf
 from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
@@ -83,43 +84,63 @@ def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
         key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
         port = free_port() if key else None
         cfg = boot_config(m, workdir, port)
-        if int(m.get("disk_size") or 0) > 0:
-            # A sparse blank raw disk, new for every run, after any boot disk.
+        if m.get("disk_size"):
+            # A blank raw disk, new for every test run, after any boot disk.
             scratch = os.path.join(workdir, "scratch.raw")
-            with open(scratch, "wb") as f:
-                f.truncate(int(m["disk_size"]) * 1024 * 1024)
-            cfg = dataclasses.replace(cfg, disks=cfg.disks + (scratch,))
+            make_blank_disk(scratch, parse_size(str(m["disk_size"]), "disk_size"))
+            cfg = replace(cfg, disks=cfg.disks + (scratch,))
         report: dict[str, Any] = {}
-        start = time.monotonic()
-        with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE)) as vm:
-            vm.wait_for(m["ready"], timeout=deadline - time.monotonic())
-            report["ready_s"] = round(time.monotonic() - start, 2)
-            print(f"{m.get('format', 'kernel+initrd')}: guest ready after {report['ready_s']} s")
-            env = dict(os.environ)
-            env["CONSOLE"] = os.path.abspath(CONSOLE)
-            env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boottest wait-console"
-            env["PYTHONPATH"] = os.path.abspath(".")
-            if key and port:
-                try:
-                    wait_for_ssh(port, key, timeout=min(180.0, deadline - time.monotonic()), ssh=m["ssh"])
-                except LinuxkitError as e:
-                    raise BootTestFailed(f"{e}; console:\n" + _tail(CONSOLE, 40)) from None
-                report["ssh_s"] = round(time.monotonic() - start, 2)
-                print(f"ssh login after {report['ssh_s']} s")
-                env["SSH"] = " ".join(shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1])
-            check = subprocess.run(
-                ["/bin/sh", "-eu", m["script"]],
-                env=env,
-                timeout=max(1.0, deadline - time.monotonic()),
-            )
-            if check.returncode != 0:
-                raise BootTestFailed(
-                    f"{m['script']} exited {check.returncode}; console:\n" + _tail(CONSOLE, 40)
-                )
+        boots = int(m.get("boots") or 1)
+        for boot in range(1, boots + 1):
+            if boot > 1:
+                # Keep the earlier boot's console; $CONSOLE is always the current boot's.
+                os.replace(CONSOLE, f"console-boot{boot - 1}.log")
+            _boot_once(m, cfg, key, port, boot, boots, deadline, report)
         print(f"{m['script']} passed")
         return report
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _boot_once(
+    m: Mapping[str, Any], cfg: QemuConfig, key: str | None, port: int | None,
+    boot: int, boots: int, deadline: float, report: dict[str, Any],
+) -> None:
+    """One boot: wait for `ready` (and SSH), run the script with $BOOT set; on all
+    but the last boot the script powers the guest off and QEMU must exit."""
+    start = time.monotonic()
+    suffix = f"_{boot}" if boots > 1 else ""
+    with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE)) as vm:
+        vm.wait_for(m["ready"], timeout=deadline - time.monotonic())
+        report["ready_s" + suffix] = round(time.monotonic() - start, 2)
+        print(f"boot {boot}: guest ready after {report['ready_s' + suffix]} s")
+        env = dict(os.environ)
+        env["BOOT"] = str(boot)
+        env["CONSOLE"] = os.path.abspath(CONSOLE)
+        env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boottest wait-console"
+        env["PYTHONPATH"] = os.path.abspath(".")
+        if key and port:
+            try:
+                wait_for_ssh(port, key, timeout=min(180.0, deadline - time.monotonic()), ssh=m["ssh"])
+            except LinuxkitError as e:
+                raise BootTestFailed(f"{e}; console:\n" + _tail(CONSOLE, 40)) from None
+            report["ssh_s" + suffix] = round(time.monotonic() - start, 2)
+            print(f"boot {boot}: ssh login after {report['ssh_s' + suffix]} s")
+            env["SSH"] = " ".join(shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1])
+        check = subprocess.run(
+            ["/bin/sh", "-eu", m["script"]],
+            env=env,
+            timeout=max(1.0, deadline - time.monotonic()),
+        )
+        if check.returncode != 0:
+            raise BootTestFailed(
+                f"{m['script']} exited {check.returncode} on boot {boot}; console:\n" + _tail(CONSOLE, 40)
+            )
+        if boot < boots:
+            try:
+                vm.wait_exit(min(120.0, max(1.0, deadline - time.monotonic())))
+            except LinuxkitError as e:
+                raise BootTestFailed(f"boot {boot} of {boots}: the script must power the guest off: {e}") from None
 
 
 def _fast_kernel(bzimage: str, workdir: str) -> str:

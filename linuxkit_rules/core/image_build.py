@@ -10,11 +10,20 @@ import subprocess
 import time
 from typing import Any, Mapping
 
+import yaml
+
 from linuxkit_rules.core.archive import Entry, Tree, gzip_writer, write_cpio_newc, write_tar
 from linuxkit_rules.core.bootmedia import BootInputs, extract_loader_files, iso_bios, iso_efi, raw_bios, raw_efi
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
 from linuxkit_rules.core.formats import Format
-from linuxkit_rules.core.image_yaml import ContainerSpec, FileSpec, ImageSpec, load_image_yaml, merge_images
+from linuxkit_rules.core.image_yaml import (
+    ContainerSpec,
+    FileSpec,
+    ImageSpec,
+    config_to_json,
+    load_image_yaml,
+    merge_images,
+)
 from linuxkit_rules.core.oci import OciImage, read_oci_layout
 from linuxkit_rules.core.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.sbom import write_sbom
@@ -63,11 +72,13 @@ def add_layers(tree: Tree, image: OciImage, prefix: str = "") -> None:
         tree.add_tar(io.BytesIO(layer), prefix, oci_whiteouts=True)
 
 
-def add_container(tree: Tree, images: Images, container: ContainerSpec, bundle: str) -> None:
+def add_container(
+    tree: Tree, images: Images, container: ContainerSpec, bundle: str, id_map: Mapping[str, int] | None = None
+) -> None:
     image = images.oci(container.image)
     add_layers(tree, image, f"{bundle}/rootfs")
     label = _label(image)
-    config = runtime_config(container, label, _defaults(image))
+    config = runtime_config(container, label, _defaults(image), id_map=id_map)
     tree.add(Entry(f"{bundle}/config.json", "file", 0o644, data=_json(config)))
     runtime = runtime_json(container, label)
     if runtime:
@@ -81,37 +92,110 @@ def _json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
 
 
-def add_file(tree: Tree, spec: FileSpec, yaml_file: str, present: set[str]) -> None:
+# Where the image rule puts `~/` file sources in the sandbox.
+HOME_DIR = ".home"
+
+
+def source_path(spec: FileSpec) -> str:
+    """Sandbox path of a `files` entry's `source`: `~/x` -> `.home/x`, else relative to its YAML."""
+    if spec.source.startswith("~/"):
+        return posixpath.normpath(posixpath.join(HOME_DIR, spec.source[2:]))
+    return posixpath.normpath(posixpath.join(posixpath.dirname(spec.file), spec.source))
+
+
+def add_file(tree: Tree, spec: FileSpec, image: ImageSpec, present: set[str]) -> None:
     path = spec.path.lstrip("/")
+    uid, gid = _file_id(tree, image, spec, "uid"), _file_id(tree, image, spec, "gid")
+    mode = spec.mode
     if spec.directory:
-        tree.add(Entry(path, "dir", spec.mode if spec.mode is not None else 0o755, _id(spec.uid), _id(spec.gid)))
+        tree.add(Entry(path, "dir", mode if mode is not None else 0o755, uid, gid))
         return
     if spec.symlink:
-        tree.add(Entry(path, "symlink", 0o777, _id(spec.uid), _id(spec.gid), target=spec.symlink))
+        tree.add(Entry(path, "symlink", 0o777, uid, gid, target=spec.symlink))
         return
     if spec.contents is not None:
         data = spec.contents.encode()
+    elif spec.metadata == "yaml":
+        data = metadata_yaml(image)
     elif spec.source:
-        source = posixpath.normpath(posixpath.join(posixpath.dirname(yaml_file), spec.source))
+        source = source_path(spec)
         if source not in present:
             if spec.optional:
                 return
-            raise SchemaError(yaml_file, spec.line, "files.source", spec.source, "the file must exist (or set `optional: true`)")
+            raise SchemaError(
+                spec.file or image.file, spec.line, "files.source", spec.source,
+                "the file does not exist; add it, or set `optional: true` to skip it when missing",
+            )
         with open(source, "rb") as f:
             data = f.read()
     else:
         data = b""
-    tree.add(Entry(path, "file", spec.mode if spec.mode is not None else 0o600, _id(spec.uid), _id(spec.gid), data=data))
+    tree.add(Entry(path, "file", mode if mode is not None else 0o600, uid, gid, data=data))
 
 
-def _id(value: int | str) -> int:
+def _name_table(tree: Tree, path: str) -> dict[str, int]:
+    entry = tree.get(path)
+    table: dict[str, int] = {}
+    if entry is None or entry.kind != "file":
+        return table
+    for line in entry.data.decode("utf-8", "replace").splitlines():
+        parts = line.split(":")
+        if len(parts) >= 3 and parts[2].isdigit():
+            table.setdefault(parts[0], int(parts[2]))
+    return table
+
+
+def _file_id(tree: Tree, image: ImageSpec, spec: FileSpec, field: str) -> int:
+    """A numeric uid/gid; a name is a container name (LinuxKit's per-container ids) or
+    an entry of the image's /etc/passwd (uid) or /etc/group (gid)."""
+    value = getattr(spec, field)
     if isinstance(value, int):
         return value
-    raise SchemaError("files", None, "uid/gid", value, "a number")
+    ids = image.id_map()
+    if value in ids:
+        return ids[value]
+    db = "etc/passwd" if field == "uid" else "etc/group"
+    table = _name_table(tree, db)
+    if value in table:
+        return table[value]
+    raise SchemaError(
+        spec.file or image.file, spec.line, f"files.{field}", value,
+        f"a name must be a container of the image ({', '.join(sorted(ids)) or 'none'}) or be listed in "
+        f"the image's /{db} ({', '.join(sorted(table)) or 'no such file'})",
+    )
+
+
+def metadata_yaml(image: ImageSpec) -> bytes:
+    """`metadata: yaml`: the image's (merged) configuration, as LinuxKit YAML."""
+    doc: dict[str, Any] = {}
+    if image.kernel is not None:
+        k = image.kernel
+        doc["kernel"] = {"image": k.image, "cmdline": k.cmdline, "binary": k.binary, "tar": k.tar or "none"}
+    doc["init"] = list(image.init)
+    for key, items in (("onboot", image.onboot), ("onshutdown", image.onshutdown), ("services", image.services)):
+        if items:
+            doc[key] = [config_to_json(c) for c in items]
+    files = []
+    for f in image.files:
+        entry: dict[str, Any] = {"path": f.path}
+        for attr in ("directory", "symlink", "contents", "source", "metadata", "optional"):
+            if getattr(f, attr):
+                entry[attr] = getattr(f, attr)
+        if f.mode is not None:
+            entry["mode"] = f"0{f.mode:o}"
+        if f.uid != 0:
+            entry["uid"] = f.uid
+        if f.gid != 0:
+            entry["gid"] = f.gid
+        files.append(entry)
+    if files:
+        doc["files"] = files
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False).encode()
 
 
 def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
     tree = Tree()
+    ids = spec.id_map()
     for ref in spec.init:
         add_layers(tree, images.oci(ref))
     if spec.kernel is not None and spec.kernel.tar != "none":
@@ -119,13 +203,13 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
         with open(os.path.join(kdir, spec.kernel.tar), "rb") as f:
             tree.add_tar(f)
     for i, c in enumerate(spec.onboot):
-        add_container(tree, images, c, f"containers/onboot/{i:03d}-{c.name}")
+        add_container(tree, images, c, f"containers/onboot/{i:03d}-{c.name}", ids)
     for i, c in enumerate(spec.onshutdown):
-        add_container(tree, images, c, f"containers/onshutdown/{i:03d}-{c.name}")
+        add_container(tree, images, c, f"containers/onshutdown/{i:03d}-{c.name}", ids)
     for c in spec.services:
-        add_container(tree, images, c, f"containers/services/{c.name}")
+        add_container(tree, images, c, f"containers/services/{c.name}", ids)
     for f in spec.files:
-        add_file(tree, f, spec.file, present)
+        add_file(tree, f, spec, present)
     if "dev/console" not in tree:
         # The kernel opens /dev/console before /init runs (devtmpfs is not yet mounted).
         tree.add(Entry("dev/console", "char", 0o600, devmajor=5, devminor=1))

@@ -257,6 +257,7 @@ class FileSpec:
     gid: int | str = 0
     optional: bool = False
     metadata: str = ""  # "" or "yaml"
+    file: str = ""  # the image YAML this entry came from (sources are relative to it)
 
 
 @dataclass(frozen=True)
@@ -732,9 +733,17 @@ def _file(value: object, loc: Loc) -> FileSpec:
         )
     if metadata and metadata != "yaml":
         raise r.at("metadata").error(metadata, "the only metadata is 'yaml'")
-    if source.startswith(("/", "~")) or ".." in source.split("/"):
+    home = source.startswith("~/")
+    if (
+        source.startswith("/")
+        or (source.startswith("~") and not home)
+        or ".." in source.split("/")
+        or (home and not source[2:].strip("/"))
+    ):
         raise r.at("source").error(
-            source, "a source is a path relative to the image YAML's directory (no '/', '~' or '..' prefix)"
+            source,
+            "a source is a path relative to the image YAML's directory, or '~/PATH' in the home "
+            "directory of the user who builds; it has no leading '/' and no '..'",
         )
     optional = bool(r.get_bool("optional"))
     if optional and not source:
@@ -751,6 +760,7 @@ def _file(value: object, loc: Loc) -> FileSpec:
         gid=_id(r.raw("gid"), r.at("gid")) if r.has("gid") else 0,
         optional=optional,
         metadata=metadata,
+        file=loc.file,
     )
 
 

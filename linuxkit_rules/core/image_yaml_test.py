@@ -131,9 +131,15 @@ def test_file_mode_unquoted_is_read_as_octal_digits() -> None:
     assert [f.mode for f in spec.files] == [0o644, 0o755]
 
 
-def test_file_source_must_be_relative() -> None:
-    e = error("files:\n  - path: a\n    source: ~/.ssh/id.pub\n")
-    assert e.field == "files[0].source"
+@pytest.mark.parametrize("source", ["/etc/passwd", "~root/.ssh/id.pub", "../x", "a/../../x", "~/"])
+def test_file_source_must_be_relative_or_home(source: str) -> None:
+    e = error(f"files:\n  - path: a\n    source: {source}\n")
+    assert e.field == "files[0].source" and e.line == 3
+
+
+def test_file_source_in_home_is_accepted() -> None:
+    spec = load_image_yaml("files:\n  - path: a\n    source: ~/.ssh/id.pub\n    optional: true\n", "i/x.yml")
+    assert (spec.files[0].source, spec.files[0].file) == ("~/.ssh/id.pub", "i/x.yml")
 
 
 @pytest.mark.parametrize("key,value", [("net", "bridge"), ("pid", "none"), ("ipc", "root"), ("uts", "private")])

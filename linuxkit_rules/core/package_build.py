@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from linuxkit_rules.core.archive import Tree, add_deb, write_tar
 from linuxkit_rules.core.oci import ImageConfig, read_oci_layout, write_oci_layout
+from linuxkit_rules.core.ca_certificates import add_ca_bundle
 
 MOBY_CONFIG_LABEL = "org.mobyproject.config"
 
@@ -26,6 +27,7 @@ def package_tree(debs: list[str], rootfs: str, remove: list[str], base: str = ""
     if os.path.isdir(rootfs):
         tree.add_directory(rootfs)
     tree.remove_globs(remove)
+    add_ca_bundle(tree)  # ca-certificates' postinst output, when its certs are here
     return tree
 
 

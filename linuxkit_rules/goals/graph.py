@@ -19,7 +19,9 @@ from pants.option.option_types import StrOption
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.graph import Node, build_graph, describe_cycle, package_cycles, to_dot, to_html
-from linuxkit_rules.image.rules import LinuxkitTargets, ParsedImage, file_sources, resolve_refs
+from linuxkit_rules.image.rules import LinuxkitTargets, resolve_refs
+from linuxkit_rules.core.image_build import source_path
+from linuxkit_rules.image.sources import ImageYamlRequest, ParsedImage
 from linuxkit_rules.package.rules import (
     LinuxkitPackageFieldSet,
     PackageDebClosure,
@@ -30,6 +32,7 @@ from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     DebianKernelPackageField,
     DebianKernelTarget,
+    LinuxkitImageExtendsField,
     LinuxkitImageSourceField,
     LinuxkitImageTarget,
     LinuxkitPackageBuildYmlField,
@@ -138,13 +141,13 @@ async def image_graph_part(request: ImageGraphPartRequest, linuxkit: LinuxkitSub
     target = request.target
     me = node_id(target)
     parsed, targets = await MultiGet(
-        Get(ParsedImage, LinuxkitImageSourceField, target[LinuxkitImageSourceField]),
+        Get(ParsedImage, ImageYamlRequest(target[LinuxkitImageSourceField], target[LinuxkitImageExtendsField])),
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
     nodes = [Node(me, "image", _label(target)), Node(f"file:{parsed.path}", "file", parsed.path)]
     edges = [(me, f"file:{parsed.path}")]
-    for path in file_sources(parsed):
+    for path in sorted({source_path(f) for f in parsed.spec.files if f.source and not f.source.startswith("~")}):
         nodes.append(Node(f"file:{path}", "file", path))
         edges.append((me, f"file:{path}"))
     children = sorted({t.address: t for t in resolved.values()}.values(), key=lambda t: t.address)

@@ -24,8 +24,9 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.addresses import normalize_address
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import Format
+from linuxkit_rules.core.image_yaml import linuxkit_ref_to_address
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
-from linuxkit_rules.core.image_yaml import ImageSpec, linuxkit_ref_to_address, load_image_yaml
+from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
 from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet
 from linuxkit_rules.kernel.source import LinuxKernelFieldSet
 from linuxkit_rules.kernel.target_types import LinuxKernelTarget
@@ -34,6 +35,7 @@ from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     DebianKernelTarget,
     LinuxkitImageDiskSizeField,
+    LinuxkitImageExtendsField,
     LinuxkitImageFormatsField,
     LinuxkitImageKernelField,
     LinuxkitImageSourceField,
@@ -51,6 +53,7 @@ class LinuxkitImageFieldSet(PackageFieldSet):
     required_fields = (LinuxkitImageSourceField,)
 
     source: LinuxkitImageSourceField
+    extends: LinuxkitImageExtendsField
     formats: LinuxkitImageFormatsField
     kernel: LinuxkitImageKernelField
     disk_size: LinuxkitImageDiskSizeField
@@ -58,21 +61,6 @@ class LinuxkitImageFieldSet(PackageFieldSet):
     @property
     def name(self) -> str:
         return self.address.target_name
-
-
-@dataclass(frozen=True)
-class ParsedImage:
-    path: str
-    spec: ImageSpec
-    digest: Digest
-
-
-@rule(desc="Read an image YAML", level=LogLevel.DEBUG)
-async def parse_image_yaml(source: LinuxkitImageSourceField) -> ParsedImage:
-    sources = await Get(HydratedSources, HydrateSourcesRequest(source))
-    contents = await Get(DigestContents, Digest, sources.snapshot.digest)
-    path = contents[0].path
-    return ParsedImage(path, load_image_yaml(contents[0].content.decode(), path), sources.snapshot.digest)
 
 
 @dataclass(frozen=True)
@@ -141,6 +129,7 @@ class LinuxkitImageDependenciesInferenceFieldSet(FieldSet):
     required_fields = (LinuxkitImageSourceField,)
     source: LinuxkitImageSourceField
     kernel: LinuxkitImageKernelField
+    extends: LinuxkitImageExtendsField
 
 
 class InferLinuxkitImageDependencies(InferDependenciesRequest):
@@ -152,7 +141,7 @@ async def infer_image_dependencies(
     request: InferLinuxkitImageDependencies, linuxkit: LinuxkitSubsystem
 ) -> InferredDependencies:
     parsed, targets = await MultiGet(
-        Get(ParsedImage, LinuxkitImageSourceField, request.field_set.source),
+        Get(ParsedImage, ImageYamlRequest(request.field_set.source, request.field_set.extends)),
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
@@ -166,16 +155,6 @@ async def infer_image_dependencies(
 class BuiltImage:
     digest: Digest
     files: tuple[str, ...]
-
-
-def file_sources(parsed: ParsedImage) -> list[str]:
-    """Repository paths of the YAML's `files: source:` entries (relative to the YAML)."""
-    base = posixpath.dirname(parsed.path)
-    out = []
-    for f in parsed.spec.files:
-        if f.source and not f.source.startswith("~"):
-            out.append(posixpath.normpath(posixpath.join(base, f.source)))
-    return out
 
 
 def sbom_output(name: str) -> str:
@@ -192,7 +171,7 @@ async def build_linuxkit_image(
     field_set: LinuxkitImageFieldSet, linuxkit: LinuxkitSubsystem
 ) -> BuiltImage:
     parsed, targets = await MultiGet(
-        Get(ParsedImage, LinuxkitImageSourceField, field_set.source),
+        Get(ParsedImage, ImageYamlRequest(field_set.source, field_set.extends)),
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
@@ -209,11 +188,7 @@ async def build_linuxkit_image(
         else Get(BuiltKernel, LinuxKernelFieldSet, LinuxKernelFieldSet.create(resolved[r]))
         for r in kernel_refs
     )
-    sources = file_sources(parsed)
-    files_snapshot = await Get(
-        # Missing optional files are allowed; the image tool reports the others.
-        Snapshot, PathGlobs(sources)
-    )
+    files = await Get(FileSources, ParsedImage, parsed)
     refs = {r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)}
     refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})
     name = field_set.name
@@ -227,7 +202,7 @@ async def build_linuxkit_image(
         MergeDigests(
             [
                 parsed.digest,
-                files_snapshot.digest,
+                files.digest,
                 tools.loader_debs.digest,
                 *(p.digest for p in packages),
                 *(k.digest for k in kernels),
@@ -241,10 +216,10 @@ async def build_linuxkit_image(
             "image",
             {
                 "name": name,
-                "yaml": [parsed.path],
+                "yaml": list(parsed.paths),
                 "refs": refs,
                 "formats": [f.value for f in formats],
-                "files_present": sorted(files_snapshot.files),
+                "files_present": list(files.present),
                 "sbom": {"output": sbom_output(name), "components": sbom},
                 "loader_debs": list(tools.loader_debs.files),
                 "qemu_img": tools.qemu_img,

@@ -38,6 +38,7 @@ from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.util_rules.debian import FetchedDebs
 from linuxkit_rules.target_types import (
+    LinuxkitImageTestBootsField,
     LinuxkitImageTestDiskSizeField,
     LinuxkitImageTestImageField,
     LinuxkitImageTestFormatField,
@@ -69,6 +70,7 @@ class LinuxkitImageTestFieldSet(TestFieldSet):
     memory: LinuxkitImageTestMemoryField
     disk_size: LinuxkitImageTestDiskSizeField
     format: LinuxkitImageTestFormatField
+    boots: LinuxkitImageTestBootsField
     timeout: TestTimeoutField
 
 
@@ -172,7 +174,8 @@ async def run_linuxkit_image_test(
                 "ssh_key": key_path,
                 "ready": fs.ready.value,
                 "memory": fs.memory.value,
-                "disk_size": fs.disk_size.value or 0,
+                "disk_size": fs.disk_size.value,
+                "boots": fs.boots.value,
                 "qemu": qemu.path,
                 "ssh": ssh.path,
                 "timeout": timeout,

@@ -1,0 +1,28 @@
+# Runs on the host once tests/semantics-test.yml is up and root can log in.
+fail() { echo "FAIL: $*"; exit 1; }
+expect() {  # expect WHAT COMMAND EXPECTED
+	got=$($SSH "$2") || fail "$1: '$2' failed"
+	[ "$got" = "$3" ] || fail "$1: '$2' gave '$got', expected '$3'"
+	echo "ok: $1"
+}
+expect "onboot containers run in order" "cat /run/lkr-order | tr '\n' ' '" "first second "
+grep -q "linuxkit-rules: onboot fails exited 3" "$CONSOLE" || fail "the failing onboot container is not reported"
+echo "ok: a failing onboot container is reported and boot goes on"
+expect "readonly root cannot be written" "cat /run/lkr-readonly" "readonly"
+expect "writable root can be written" "cat /run/lkr-writable" "writable"
+expect "CAP_NET_ADMIN changes a link" "cat /run/lkr-netadmin" "allowed"
+expect "without CAP_NET_ADMIN a link cannot change" "cat /run/lkr-nonetadmin" "denied"
+$SSH "grep -q eth0 /run/lkr-nethost" || fail "net: host does not see eth0"
+$SSH "! grep -q eth0 /run/lkr-netnew && grep -q lo: /run/lkr-netnew" || fail "net: new sees the host's links"
+echo "ok: net host sees eth0, net new only lo"
+expect "a bind is visible (and ro)" "cat /run/lkr-bind" "bound"
+expect "sysctl applied (vm)" "cat /proc/sys/vm/swappiness" "13"
+expect "sysctl applied (kernel)" "cat /proc/sys/kernel/domainname" "lkr-test"
+expect "files: mode and numeric owner" "stat -c '%a %u %g' /hostroot/etc/owned" "640 1000 100"
+expect "files: owner by container name" "stat -c '%u %g' /hostroot/etc/owned-by-name" "114 114"
+expect "files: directory mode" "stat -c '%a %F' /hostroot/etc/testdir" "750 directory"
+$SSH "grep -q 'name: goodbye' /hostroot/etc/linuxkit.yml" || fail "metadata: yaml does not hold the image's config"
+echo "ok: metadata: yaml"
+$SSH poweroff || true
+$WAIT_CONSOLE "linuxkit-rules-test: onshutdown ran" 90 || fail "the onshutdown container did not run at poweroff"
+echo "ok: onshutdown runs at poweroff"

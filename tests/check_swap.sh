@@ -1,0 +1,46 @@
+# Runs on the host on each boot of tests/swap-test.yml with a blank 2G disk.
+fail() { echo "FAIL (boot $BOOT): $*"; exit 1; }
+on_console() { grep -q "$1" "$CONSOLE" || fail "console lacks '$1'"; echo "ok: console has '$1'"; }
+
+if [ "$BOOT" = 1 ]; then
+	on_console "format: formatted /dev/vda1 as ext4"
+	on_console "swap: allocating /var/external/swap (1G)"
+else
+	on_console "format: /dev/vda has a partition table or a filesystem, skipping it"
+	on_console "swap: reusing /var/external/swap (1G)"
+fi
+$SSH "grep -q ' /var/external ext4 ' /proc/1/mounts" || fail "/var/external is not mounted (ext4) in the host"
+echo "ok: /var/external is mounted"
+swaps=$($SSH cat /proc/swaps)
+echo "$swaps"
+dev=$(echo "$swaps" | awk 'NR == 2 { print $1 }')
+# /proc/swaps names the device as the swap container saw it (/dev bound in).
+case "$dev" in */mapper/swap-var-external-swap) ;; *) fail "swap is on '$dev', not the device-mapper mapping" ;; esac
+name=$($SSH 'for b in /sys/block/dm-*; do [ "$(cat $b/dm/name)" = swap-var-external-swap ] && echo ${b##*/}; done')
+[ -n "$name" ] || fail "no dm device named swap-var-external-swap"
+$SSH "ls /sys/block/$name/slaves" | grep -q '^loop' || fail "$name does not sit on a loop device"
+on_console "swap: mapping swap-var-external-swap is crypt aes-xts-plain64"
+echo "ok: swap is on $dev, a dm-crypt mapping"
+# Conditions and bad flags: each a message on the console and that container's exit status.
+on_console "swap: condition not met, no swap: /var/nothere is not a mount point"
+on_console "linuxkit-rules: onboot swap-required exited 1"
+on_console "swap: --size '12Q' is not a size"
+on_console "swap-badflags: swap --path /var/external/x --size 12Q exited 1"
+on_console "swap: --path '/etc/swap' must be a file under /var/"
+on_console "swap-badflags: swap --path /etc/swap --size 64M exited 1"
+on_console "swap: unknown condition 'mounted:/var'"
+on_console "swap-badflags: swap --path /var/external/x --size 64M --condition mounted:/var exited 1"
+on_console "format: filesystem type 'zfs' is not supported"
+on_console "linuxkit-rules: onboot format-badtype exited 1"
+if grep -q "onboot swap-skip exited" "$CONSOLE"; then fail "an unmet optional condition failed its container"; fi
+
+if [ "$BOOT" = 1 ]; then
+	# Memory pressure: 700 MB of tmpfs pages in a 768 MB guest (whose root is
+	# already in RAM) must push some to swap.
+	$SSH "mkdir -p /run/fill && mount -t tmpfs -o size=900m fill /run/fill && dd if=/dev/zero of=/run/fill/a bs=1M count=700 2>/dev/null"
+	used=$($SSH "awk 'NR > 1 { u += \$4 } END { print u + 0 }' /proc/swaps")
+	[ "$used" -gt 0 ] || fail "no swap used under memory pressure"
+	echo "ok: $used KiB of swap used under memory pressure"
+	$SSH "rm -f /run/fill/a; umount /run/fill"
+	$SSH poweroff || true
+fi
