@@ -23,7 +23,7 @@ TARGET = "tests/formats:formats"
 EXPECTED = {
     "formats-kernel", "formats-initrd.img", "formats-cmdline", "formats.tar", "formats-initrd.tar",
     "formats.iso", "formats-efi.iso", "formats-bios.img", "formats-efi.img", "formats.qcow2",
-    "formats.img.tar.gz", "formats-docker.tar",
+    "formats.img.tar.gz", "formats-docker.tar", "formats.spdx.json",
 }  # fmt: skip
 
 
