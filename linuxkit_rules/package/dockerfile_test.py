@@ -7,23 +7,17 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from pants.core.goals import package as package_goal
-from pants.core.goals import publish as publish_goal
 from pants.core.goals.publish import PublishProcesses, PublishProcessesRequest
-from pants.core.util_rules import source_files
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, DigestContents
+from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
-from pants.testutil.rule_runner import QueryRule, RuleRunner, mock_console
+from pants.testutil.rule_runner import RuleRunner, mock_console
 
 from linuxkit_rules.core.oci import read_oci_layout
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
 from linuxkit_rules.publish.rules import LinuxkitPackagePublishFieldSet
-from linuxkit_rules.register import rules, target_types
+from linuxkit_rules.testutil import INHERIT, make_publish_rule_runner
 from linuxkit_rules.testservers import dockerd
-
-INHERIT = {"PATH", "HOME", "PYENV_ROOT"}
-
 
 @pytest.fixture(scope="module")
 def docker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -33,21 +27,7 @@ def docker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def rule_runner() -> RuleRunner:
-    runner = RuleRunner(
-        target_types=target_types(),
-        rules=[
-            *rules(),
-            *source_files.rules(),
-            *publish_goal.rules(),
-            *package_goal.rules(),
-            QueryRule(BuiltLinuxkitPackage, [LinuxkitPackageFieldSet]),
-            QueryRule(PublishProcesses, [PublishProcessesRequest]),
-            QueryRule(DigestContents, [Digest]),
-        ],
-        isolated_local_store=True,
-    )
-    runner.set_options([], env_inherit=INHERIT)
-    return runner
+    return make_publish_rule_runner()
 
 
 def write_package(rule_runner: RuleRunner, build: str = 'linuxkit_package(dockerfile="Dockerfile")') -> None:
