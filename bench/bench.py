@@ -190,18 +190,71 @@ def bench_boot(pants: Pants, runs: int, results: dict) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+KERNEL = "//kernel:linux"
+# One real option per toggle run, each a change the compile has not seen.
+TOGGLES = [
+    ("xfs.config", "CONFIG_XFS_FS=y", "# CONFIG_XFS_FS is not set"),
+    ("btrfs.config", "CONFIG_BTRFS_FS=y", "# CONFIG_BTRFS_FS is not set"),
+    ("swap.config", "CONFIG_SWAP=y", "# CONFIG_SWAP is not set"),
+]
+
+
+def bench_kernel(pants: Pants, runs: int, results: dict) -> None:
+    """Cold `linux_kernel` (fresh store and named caches: no ccache), a
+    comment-only fragment edit (no compile expected), one option toggled with
+    ccache warm (under a quarter of cold), and the kernel image's size."""
+    cold = []
+    for _ in range(max(1, runs // 3)):  # a cold compile takes minutes
+        store, caches = tempfile.mkdtemp(prefix="lkr-store-"), tempfile.mkdtemp(prefix="lkr-caches-")
+        t, _, _ = pants.run(f"--named-caches-dir={caches}", "package", KERNEL, store=store)
+        cold.append(t)
+        shutil.rmtree(store, ignore_errors=True)
+        shutil.rmtree(caches, ignore_errors=True)
+    results["cold linux_kernel (fresh store, empty ccache)"] = (stats(cold), "report")
+
+    pants.run("package", KERNEL)
+    frag_dir = pants.repo / "kernel" / "fragments"
+    fragment = frag_dir / "devicemapper.config"
+    original = fragment.read_text()
+    comment, compiled = [], []
+    for i in range(runs):
+        fragment.write_text(f"# bench comment {i}\n" + original)
+        t, _, log = pants.run("package", KERNEL)
+        comment.append(t)
+        compiled += [r for r in started(log) if r.startswith("Compiling kernel")]
+    fragment.write_text(original)
+    results["comment-only fragment edit, rebuild"] = (
+        stats(comment), f"no kernel compile: {'none ran' if not compiled else 'COMPILED ' + str(len(compiled))}")
+
+    toggles = []
+    for name, before, after in TOGGLES[: max(1, runs // 3)]:
+        path = frag_dir / name
+        text = path.read_text()
+        path.write_text(text.replace(before, after))
+        t, _, _ = pants.run("package", KERNEL)
+        toggles.append(t)
+        path.write_text(text)
+    s = stats(toggles)
+    s["ratio_to_cold"] = s["median"] / statistics.median(cold)
+    results["one option toggled, ccache warm"] = (s, "< 25 % of cold")
+
+    dist = pants.repo / "dist" / "kernel" / "linux" / "kernel"
+    size = dist.stat().st_size / 1e6 if dist.exists() else float("nan")
+    results["kernel image size (bzImage)"] = (stats([size]), "report")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
-    parser.add_argument("--only", default="builds,initrd,boot")
+    parser.add_argument("--only", default="builds,initrd,boot,kernel")
     args = parser.parse_args()
     repo = scratch_copy()
     pants = Pants(repo)
     results: dict[str, tuple[dict[str, float], str]] = {}
     try:
         for name in args.only.split(","):
-            {"builds": bench_builds, "initrd": bench_initrd, "boot": bench_boot}[name](pants, args.runs, results)
+            {"builds": bench_builds, "initrd": bench_initrd, "boot": bench_boot, "kernel": bench_kernel}[name](pants, args.runs, results)
     finally:
         pants.stop_pantsd()
         shutil.rmtree(repo.parent, ignore_errors=True)

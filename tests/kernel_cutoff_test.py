@@ -1,6 +1,9 @@
 """Early cutoff: a kernel fragment edit that leaves the resolved `.config` the
 same (a comment, a reordering) re-runs the config resolution and no compile.
-Read from Pants' own log of the processes it started (`Starting: ...`).
+
+Proven from Pants' own counters (`--stats-log`): after the edit exactly one
+process runs (the config resolution), and the compile is a cache hit. The
+log of started processes names which one ran.
 
 Like incremental_test.py, it copies the repository into a scratch directory
 and runs `./pants` there, sharing this machine's Pants store.
@@ -16,9 +19,9 @@ from pathlib import Path
 SANDBOX = Path.cwd()
 
 
-def pants(repo: Path, *args: str) -> str:
+def pants(repo: Path, *args: str) -> tuple[dict[str, int], list[str]]:
     result = subprocess.run(
-        ["./pants", "--no-pantsd", "--no-dynamic-ui", *args],
+        ["./pants", "--no-pantsd", "--stats-log", "--no-dynamic-ui", *args],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -26,11 +29,12 @@ def pants(repo: Path, *args: str) -> str:
         timeout=3000,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    return result.stderr
-
-
-def started(log: str) -> list[str]:
-    return re.findall(r"Starting: (.+)$", log, re.MULTILINE)
+    counters = {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^\s+(\w+): (\d+)$", result.stderr, re.MULTILINE)
+    }
+    assert "local_execution_requests" in counters, result.stderr[-2000:]
+    return counters, re.findall(r"Starting: (.+)$", result.stderr, re.MULTILINE)
 
 
 def test_comment_only_fragment_edit_compiles_nothing(tmp_path: Path) -> None:
@@ -38,7 +42,7 @@ def test_comment_only_fragment_edit_compiles_nothing(tmp_path: Path) -> None:
     shutil.copytree(
         SANDBOX, repo, symlinks=True, ignore=shutil.ignore_patterns(".*", "dist", "*.pex", "__pycache__", "tests")
     )
-    pants(repo, "package", "//kernel:linux")  # warm: may compile, or hit the shared store
+    pants(repo, "package", "//kernel:linux")  # warm: compiles, or hits the shared store
 
     fragment = repo / "kernel" / "fragments" / "devicemapper.config"
     lines = fragment.read_text().splitlines()
@@ -46,7 +50,9 @@ def test_comment_only_fragment_edit_compiles_nothing(tmp_path: Path) -> None:
     comments = [line for line in lines if not line.startswith("CONFIG_")]
     # Same settings, reversed, under a new comment.
     fragment.write_text("\n".join(["# edited by kernel_cutoff_test", *comments, *reversed(settings)]) + "\n")
-    log = pants(repo, "package", "//kernel:linux")
-    ran = started(log)
+    counters, ran = pants(repo, "package", "//kernel:linux")
+    assert counters["local_execution_requests"] == 1, ran
     assert any(r.startswith("Resolving kernel config kernel:config") for r in ran), ran
     assert not any(r.startswith("Compiling kernel") for r in ran), ran
+    assert counters.get("local_cache_requests_cached", 0) >= 1, counters
+

@@ -1,0 +1,28 @@
+# Runs on the host on each boot of tests/storage (btrfs, xfs or LUKS) with a
+# blank disk: boot 1 writes a file on /var/external, boot 2 reads it back.
+fail() { echo "FAIL (boot $BOOT): $*"; exit 1; }
+mounts=$($SSH cat /proc/1/mounts) || fail "ssh"
+line=$(echo "$mounts" | awk '$2 == "/var/external"')
+[ -n "$line" ] || fail "/var/external is not mounted in the host: $mounts"
+echo "ok: $line"
+case "$line" in
+	*" btrfs "*) kind=btrfs ;;
+	*" xfs "*) kind=xfs ;;
+	/dev/mapper/data*" ext4 "*|/dev/dm-*" ext4 "*) kind=luks ;;
+	*) fail "unexpected file system on /var/external: $line" ;;
+esac
+if [ "$kind" = luks ]; then
+	$SSH "cat /sys/block/dm-0/dm/uuid" | grep -q '^CRYPT-LUKS2-' || fail "dm-0 is not a LUKS2 mapping"
+	echo "ok: /var/external sits on a LUKS2 dm-crypt mapping"
+	# the key opens it, and the raw disk has the LUKS header, not the plaintext
+	$SSH "dd if=/dev/vda bs=6 count=1 2>/dev/null" | grep -q '^LUKS' || fail "/dev/vda has no LUKS header"
+fi
+if [ "$BOOT" = 1 ]; then
+	$SSH "echo 'written on boot 1 ($kind)' > /var/external/hello && sync" || fail "cannot write on $kind"
+	echo "ok: wrote /var/external/hello on $kind"
+	$SSH poweroff || true
+else
+	got=$($SSH cat /var/external/hello) || fail "/var/external/hello is gone after a reboot"
+	[ "$got" = "written on boot 1 ($kind)" ] || fail "read back '$got'"
+	echo "ok: read back '$got' after a reboot ($kind)"
+fi
