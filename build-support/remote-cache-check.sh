@@ -41,7 +41,7 @@ dist="dist/remote-cache-check.$$"
 bgd_pid=""
 cleanup() {
   if [ -n "$bgd_pid" ]; then kill "$bgd_pid" 2>/dev/null || true; wait "$bgd_pid" 2>/dev/null || true; fi
-  rm -rf "$work" "$dist"
+  if [ -n "${LKR_KEEP_WORK:-}" ]; then echo "kept: $work $dist" >&2; else rm -rf "$work" "$dist"; fi
 }
 trap cleanup EXIT
 
