@@ -120,8 +120,10 @@ async def package_rootfs(field_set: LinuxkitPackageFieldSet) -> PackageRootfs:
     rootfs = EMPTY_DIGEST
     if files.roles.rootfs:
         spec_path = field_set.address.spec_path
-        subset = await Get(Digest, DigestSubset(files.digest, PathGlobs(files.roles.rootfs)))
-        rootfs = await Get(Digest, RemovePrefix(subset, f"{spec_path}/rootfs" if spec_path else "rootfs"))
+        prefix = f"{spec_path}/rootfs" if spec_path else "rootfs"
+        # A glob over the directory, not the file names: busybox-style names such as `[` are globs.
+        subset = await Get(Digest, DigestSubset(files.digest, PathGlobs([f"{prefix}/**"])))
+        rootfs = await Get(Digest, RemovePrefix(subset, prefix))
     # Always a `rootfs` directory, empty or not: the build step reads it.
     return PackageRootfs(await Get(Digest, AddPrefix(rootfs, "rootfs")))
 
