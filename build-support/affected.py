@@ -43,30 +43,13 @@ def needs_everything(paths: list[str]) -> list[str]:
     ]
 
 
-def package_dirs(paths: list[str]) -> list[str]:
-    """Directories of `linuxkit_package`s whose `rootfs/` files changed.
-
-    Pants finds a file's owners through a target's first sources field only,
-    which for `linuxkit_package` is `build_yml`: a change in `rootfs/` is not
-    seen by `--changed-since`, so the script adds those packages itself."""
-    dirs = set()
-    for path in paths:
-        head, sep, _ = path.partition("/rootfs/") if not path.startswith("rootfs/") else ("", "rootfs/", "")
-        build = ROOT / head / "BUILD"
-        if sep and build.is_file() and "linuxkit_package(" in build.read_text():
-            dirs.add(head)
-    return sorted(dirs)
-
-
-def affected_targets(base: str, paths: list[str]) -> list[str]:
-    """Targets changed since `base` and their transitive dependents."""
+def affected_targets(base: str) -> list[str]:
+    """Targets changed since `base` (work-tree changes included) and their transitive
+    dependents. A `linuxkit_package` owns its build.yml and rootfs/ files through its
+    one `sources` field, so an edit under pkg/NAME/rootfs/ selects the package."""
     changed = pants(
         "--no-pantsd", f"--changed-since={base}", "--changed-dependents=transitive", "list", capture=True
     ).stdout.split()
-    dirs = [f"{d}::" if d else "::" for d in package_dirs(paths)]
-    if dirs:
-        changed += pants("--no-pantsd", "list", *dirs, capture=True).stdout.split()
-        changed += pants("--no-pantsd", "dependents", "--transitive", *dirs, capture=True).stdout.split()
     return sorted(set(changed))
 
 
@@ -92,7 +75,7 @@ def main(argv: list[str]) -> int:
             selection = pants("--no-pantsd", "list", "::", capture=True).stdout.split()
     else:
         print("mode: affected", flush=True)
-        selection = affected_targets(args.base, paths)
+        selection = affected_targets(args.base)
     if args.list:
         sys.stdout.write("".join(f"{t}\n" for t in selection))
         return 0

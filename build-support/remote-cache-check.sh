@@ -2,16 +2,31 @@
 # Remote cache check: start BuildGrid (a REAPI cache) on 127.0.0.1, build
 # TARGET with remote cache read/write from an empty local store, then build it
 # again from another empty local store and assert, from Pants' counters
-# (--stats-log), that every cacheable process was a remote cache hit and that
-# the outputs are byte-identical. BuildGrid is stopped on exit.
+# (--stats-log) and its log of local process runs, that every cacheable
+# process was a remote cache hit and that the outputs are byte-identical.
+# BuildGrid is stopped on exit.
 #
 #   build-support/remote-cache-check.sh [TARGET]      (default //images:sshd)
 #
 # BuildGrid 0.4.4 needs Python 3.11; it is installed once into its own venv.
-# The remote cache read timeout is raised from Pants' 1.5 s: outputs are
-# fetched eagerly, and a 36 MB package on a busy 2-core machine takes longer.
-# BuildGrid rejects batch reads over 4 MiB - 1 KiB; Pants batches up to 4 MiB,
-# so the batch limit is lowered below the server's.
+#
+# What had to be right for the second build to run nothing:
+# - Pants starts a process locally while its cache lookup is still running
+#   (speculation), unless the process sets a delay; the plugin's processes do
+#   (core_tool.py), so a hit is not also a (cancelled) local run.
+# - BuildGrid answers at most `thread-pool-size` concurrent RPCs (default 5 x
+#   CPUs, 10 here) and refuses the rest with "Concurrent RPC limit exceeded",
+#   which Pants counts as a read error and builds locally; the pool is raised
+#   and Pants' RPC concurrency kept below it.
+# - Hits fetch their outputs eagerly (Pants' default), read over ByteStream;
+#   BuildGrid rejects batch reads over 4 MiB - 1 KiB while Pants batches up to
+#   4 MiB, so Pants' batch limit is lowered below the server's; the lookup
+#   timeout is raised from 1.5 s for a busy 2-core machine.
+#
+# Processes that never use a remote cache, by design, and so still run: Pants'
+# host binary lookups (`BinaryPathRequest`: "Searching for `X` on PATH=..." and
+# "Test binary /path."), which are cached per Pants run only because they
+# describe this host. Every other local run fails the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:-//images:sshd}"
@@ -41,7 +56,7 @@ dist="dist/remote-cache-check.$$"
 bgd_pid=""
 cleanup() {
   if [ -n "$bgd_pid" ]; then kill "$bgd_pid" 2>/dev/null || true; wait "$bgd_pid" 2>/dev/null || true; fi
-  rm -rf "$work" "$dist"
+  if [ -n "${LKR_KEEP_WORK:-}" ]; then echo "kept: $work $dist" >&2; else rm -rf "$work" "$dist"; fi
 }
 trap cleanup EXIT
 
@@ -60,6 +75,8 @@ caches:
     max-cached-refs: 100000
     allow-updates: true
     cache-failed-actions: false
+# Above the RPCs Pants may have in flight (--remote-{store,cache}-rpc-concurrency).
+thread-pool-size: 128
 instances:
   - name: ""
     services:
@@ -80,46 +97,77 @@ for _ in $(seq 60); do
 done
 echo "BuildGrid ${BGD_VERSION} on 127.0.0.1:${port} (pid ${bgd_pid})"
 
-build() {  # build NAME: a build from an empty local store, with the remote cache
-  local name="$1"
+build() {  # build NAME [ARGS...]: a build from an empty local store, with the remote cache
+  local name="$1"; shift
   NO_SCIE_WARNING=1 ./pants --no-pantsd --no-dynamic-ui --stats-log \
     --remote-cache-read --remote-cache-write \
     --remote-store-address="grpc://127.0.0.1:${port}" \
-    --remote-cache-read-timeout-millis=120000 \
+    --remote-cache-rpc-timeout-millis=120000 \
     --remote-store-batch-api-size-limit=4000000 \
+    --remote-store-rpc-concurrency=32 --remote-cache-rpc-concurrency=32 \
     --local-store-dir="$work/store-$name" \
     --pants-distdir="$dist/$name" \
-    package "$TARGET" > "$work/$name.log" 2>&1 || { tail -50 "$work/$name.log" >&2; exit 1; }
+    "$@" package "$TARGET" > "$work/$name.log" 2>&1 || { tail -50 "$work/$name.log" >&2; exit 1; }
 }
 counter() {  # counter LOG NAME
-  sed -n "s/^ *$2: \([0-9]*\)$/\1/p" "$1" | tail -1
+  local value
+  value="$(sed -n "s/^ *$2: \([0-9]*\)$/\1/p" "$1" | tail -1)"
+  echo "${value:-0}"
 }
 
 start=$(date +%s)
 build first
-echo "first build (fills the remote cache): $(( $(date +%s) - start )) s, local executions: $(counter "$work/first.log" local_execution_requests)"
-start=$(date +%s)
-build second
-log="$work/second.log"
-cached="$(counter "$log" remote_cache_requests_cached)"
-uncached="$(counter "$log" remote_cache_requests_uncached)"
-requests="$(counter "$log" remote_cache_requests)"
-local_runs="$(counter "$log" local_execution_requests)"
-timeouts="$(counter "$log" remote_cache_request_timeouts)"
-read_errors="$(counter "$log" remote_cache_read_errors)"
-echo "second build (empty local store): $(( $(date +%s) - start )) s; remote cache requests ${requests:-0}, hits ${cached:-0}, misses ${uncached:-0}, timeouts ${timeouts:-0}, read errors ${read_errors:-0}; local executions ${local_runs:-0}"
-status=0
-if [ "${cached:-0}" -eq 0 ] || [ "${uncached:-0}" -ne 0 ] || [ "${cached:-0}" -ne "${requests:-0}" ]; then
-  echo "FAIL: not every cacheable process came from the remote cache" >&2; status=1
+log="$work/first.log"
+echo "first build (fills the remote cache): $(( $(date +%s) - start )) s;" \
+  "local executions $(counter "$log" local_execution_requests)," \
+  "remote cache writes $(counter "$log" remote_cache_write_successes) of $(counter "$log" remote_cache_write_attempts)"
+if [ "$(counter "$log" remote_cache_write_errors)" -ne 0 ]; then
   grep -E "WARN|ERROR" "$log" | grep -v DEPRECATED | head -5 >&2 || true
+  echo "FAIL: the first build could not write to the remote cache" >&2; exit 1
 fi
-# Processes that ran anyway must be ones Pants never caches (per-restart host probes).
-if grep -E "Starting: (Building|Assembling|Extracting|Fetching)" "$log" >&2; then
-  echo "FAIL: build processes ran locally instead of coming from the remote cache" >&2; status=1
+
+# Every process that starts locally keeps its sandbox and is logged with its
+# description ("Preserving local process execution dir ... for DESC").
+start=$(date +%s)
+build second --keep-sandboxes=always --local-execution-root-dir="$work/sandboxes"
+log="$work/second.log"
+sed -n 's/.*Preserving local process execution dir [^ ]* for //p' "$log" | sort > "$work/local-runs.txt"
+grep -vE '^(Searching for `[^`]*` on PATH=|Test binary /)' "$work/local-runs.txt" > "$work/unexpected.txt" || true
+runs="$(wc -l < "$work/local-runs.txt")"
+others="$(wc -l < "$work/unexpected.txt")"
+declare -A c
+for name in remote_cache_requests remote_cache_requests_cached remote_cache_requests_uncached \
+    remote_cache_read_errors remote_cache_request_timeouts remote_cache_speculation_local_completed_first \
+    remote_store_missing_digest backtrack_attempts local_cache_requests local_execution_requests; do
+  c[$name]="$(counter "$log" "$name")"
+done
+echo "second build (empty local store): $(( $(date +%s) - start )) s;" \
+  "cacheable processes ${c[local_cache_requests]}, remote cache hits ${c[remote_cache_requests_cached]}" \
+  "of ${c[remote_cache_requests]} (misses ${c[remote_cache_requests_uncached]}, read errors ${c[remote_cache_read_errors]}," \
+  "timeouts ${c[remote_cache_request_timeouts]}, missing digests ${c[remote_store_missing_digest]}," \
+  "backtracks ${c[backtrack_attempts]}); local executions ${c[local_execution_requests]}" \
+  "($(( runs - others )) host binary lookups, not remote-cacheable by design; ${others} others)"
+status=0
+fail() { echo "FAIL: $*" >&2; status=1; }
+[ "${c[remote_cache_requests]}" -gt 0 ] || fail "no remote cache lookups"
+[ "${c[remote_cache_requests]}" -eq "${c[local_cache_requests]}" ] ||
+  fail "${c[local_cache_requests]} cacheable processes but ${c[remote_cache_requests]} remote cache lookups"
+[ "${c[remote_cache_requests_cached]}" -eq "${c[remote_cache_requests]}" ] ||
+  fail "${c[remote_cache_requests_cached]} of ${c[remote_cache_requests]} remote cache lookups hit"
+for name in remote_cache_read_errors remote_cache_request_timeouts remote_cache_speculation_local_completed_first \
+    remote_store_missing_digest backtrack_attempts; do
+  [ "${c[$name]}" -eq 0 ] || fail "$name: ${c[$name]}"
+done
+[ "${c[local_execution_requests]}" -eq "$runs" ] ||
+  fail "${c[local_execution_requests]} local executions, but ${runs} logged"
+if [ -s "$work/unexpected.txt" ]; then
+  fail "processes ran locally instead of coming from the remote cache:"; sed 's/^/  /' "$work/unexpected.txt" >&2
 fi
+if [ "$status" -ne 0 ]; then grep -E "WARN|ERROR" "$log" | grep -v DEPRECATED | head -5 >&2 || true; fi
 if diff -r "$dist/first" "$dist/second" >/dev/null; then
   echo "outputs byte-identical:"; (cd "$dist/second" && find . -type f | sort | xargs sha256sum)
 else
-  echo "FAIL: outputs differ" >&2; diff -r "$dist/first" "$dist/second" >&2 || true; status=1
+  fail "outputs differ"; diff -r "$dist/first" "$dist/second" >&2 || true
 fi
+[ "$status" -eq 0 ] && echo "PASS: every cacheable process of the second build came from the remote cache"
 exit "$status"

@@ -32,30 +32,33 @@ from linuxkit_rules.kernel.target_types import (
 # linuxkit_package
 
 
-class LinuxkitPackageBuildYmlField(SingleSourceField):
-    alias = "build_yml"
-    required = False
-    default = "build.yml"
-    expected_file_extensions = (".yml", ".yaml")
+class LinuxkitPackageSourcesField(MultipleSourcesField):
+    alias = "sources"
+    default = ("build.yml", "Dockerfile", "rootfs/**")
+    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
     help = help_text(
         """
-        The package's LinuxKit `build.yml` (fields `image`, `org`, `tag`, `arches`,
-        `config`...). `config` becomes the `org.mobyproject.config` label: the
-        runtime defaults an image YAML starts from. Default: `build.yml`.
+        Every file of the package, in one field so that Pants knows the package
+        owns them (`--changed-since` sees an edit under `rootfs/`): its
+        `build.yml` (see `build_yml`), the files of its root filesystem below
+        `rootfs/` (`pkg/sshd/rootfs/etc/ssh/sshd_config` becomes
+        `/etc/ssh/sshd_config`; mode 0755 when executable in the checkout, else
+        0644; owner root) and, for a `dockerfile` package, the Dockerfile and its
+        build context. Any other file is an error unless `dockerfile` is set.
+        Default: `["build.yml", "Dockerfile", "rootfs/**"]` (each only if present).
         """
     )
 
 
-class LinuxkitPackageFilesField(MultipleSourcesField):
-    alias = "files"
-    default = ("rootfs/**",)
-    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
+class LinuxkitPackageBuildYmlField(StringField):
+    alias = "build_yml"
+    default = "build.yml"
     help = help_text(
         """
-        Files copied into the package's root filesystem, at their path below
-        `rootfs/` (`pkg/sshd/rootfs/etc/ssh/sshd_config` becomes
-        `/etc/ssh/sshd_config`). A file is mode 0755 when it is executable in the
-        checkout, else 0644; owner root. Default: `rootfs/**`.
+        Which file of `sources` is the package's LinuxKit `build.yml` (fields
+        `image`, `org`, `tag`, `arches`, `config`...), relative to the BUILD file;
+        it must exist. `config` becomes the `org.mobyproject.config` label: the
+        runtime defaults an image YAML starts from. Default: `build.yml`.
         """
     )
 
@@ -155,8 +158,9 @@ class LinuxkitPackageDockerfileField(StringField):
         """
         Build the package with a Docker engine from this Dockerfile (path
         relative to the BUILD file), LinuxKit's usual form, instead of from
-        `debian_packages`. The build context is the package's `files` (default
-        `rootfs/**`, so `COPY rootfs/ /` works) plus the Dockerfile. The result is
+        `debian_packages`. The Dockerfile must be one of `sources` (the default
+        includes `Dockerfile`); the build context is the package directory with
+        every file of `sources` in it (so `COPY rootfs/ /` works). The result is
         flattened into one layer with fixed mtimes and stored as an OCI layout,
         so images use it like any other package. Needs an engine at `DOCKER_HOST`
         (default `unix:///var/run/docker.sock`); without one only such packages
@@ -173,8 +177,8 @@ class LinuxkitPackageTarget(Target):
     alias = "linuxkit_package"
     core_fields = (
         *COMMON_TARGET_FIELDS,
+        LinuxkitPackageSourcesField,
         LinuxkitPackageBuildYmlField,
-        LinuxkitPackageFilesField,
         LinuxkitPackageDebianPackagesField,
         LinuxkitPackageExcludeDebianPackagesField,
         LinuxkitPackageRemoveField,

@@ -83,6 +83,28 @@ def test_change_selects_affected_images(clone: Path) -> None:
     git(clone, "checkout", "-q", "--", ".")
 
 
+def test_changed_since_itself_sees_a_rootfs_only_edit(clone: Path) -> None:
+    # No help from affected.py: the package's one sources field owns rootfs/.
+    with open(clone / "pkg" / "sshd" / "rootfs" / "etc" / "ssh" / "sshd_config", "a") as f:
+        f.write("# changed\n")
+    git(clone, "commit", "-qam", "sshd_config")
+
+    def pants_list(*args: str) -> set[str]:
+        result = subprocess.run(
+            ["./pants", "--no-pantsd", "--changed-since=origin/main", *args, "list"],
+            cwd=clone, capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        # Leave out the root `files` target's per-file targets (`//path:../../repo`).
+        return {t for t in result.stdout.split() if not t.startswith("//")}
+
+    assert pants_list() == {"pkg/sshd:sshd"}
+    dependents = pants_list("--changed-dependents=transitive")
+    assert {"pkg/sshd:sshd", "images:sshd"} <= dependents
+    assert "images:minimal" not in dependents
+    git(clone, "reset", "-q", "--hard", "origin/main")
+
+
 def test_plugin_or_lock_change_selects_everything(clone: Path) -> None:
     with open(clone / "linuxkit_rules" / "core" / "formats.py", "a") as f:
         f.write("# a comment\n")

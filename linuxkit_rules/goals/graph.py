@@ -35,9 +35,8 @@ from linuxkit_rules.target_types import (
     LinuxkitImageExtendsField,
     LinuxkitImageSourceField,
     LinuxkitImageTarget,
-    LinuxkitPackageBuildYmlField,
     LinuxkitPackageDependenciesField,
-    LinuxkitPackageFilesField,
+    LinuxkitPackageSourcesField,
     LinuxkitPackageTarget,
 )
 from linuxkit_rules.util_rules.debian import DebianLockfile, DebianLockRequest
@@ -99,7 +98,7 @@ async def package_graph_part(request: PackageGraphPartRequest, debian: DebianSub
     field_set = LinuxkitPackageFieldSet.create(target)
     closure, files = await MultiGet(
         Get(PackageDebClosure, PackageDebsRequest(field_set, debian.architectures[0])),
-        Get(SourceFiles, SourceFilesRequest([target[LinuxkitPackageFilesField], target[LinuxkitPackageBuildYmlField]])),
+        Get(SourceFiles, SourceFilesRequest([target[LinuxkitPackageSourcesField]])),
     )
     roots = set(field_set.debian_packages.value or ())
     in_closure = {p.name for p in closure.packages}

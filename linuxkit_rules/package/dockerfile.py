@@ -3,17 +3,8 @@ from __future__ import annotations
 
 import json
 
-from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import (
-    AddPrefix,
-    Digest,
-    GlobMatchErrorBehavior,
-    MergeDigests,
-    PathGlobs,
-    RemovePrefix,
-    Snapshot,
-)
+from pants.engine.fs import AddPrefix, Digest, RemovePrefix
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import InvalidFieldException
@@ -24,6 +15,7 @@ from linuxkit_rules.package.rules import (
     DockerfilePackageRequest,
     LinuxkitPackageFieldSet,
     PackageBuildYml,
+    PackageFiles,
     content_tag,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult, CoreTool
@@ -47,23 +39,14 @@ async def build_dockerfile_package(request: DockerfilePackageRequest, tool: Core
     field_set = request.field_set
     check_fields(field_set)
     spec_path = field_set.address.spec_path
-    dockerfile = f"{spec_path}/{field_set.dockerfile.value}" if spec_path else str(field_set.dockerfile.value)
-    build_yml, files, dockerfile_snapshot, env = await MultiGet(
+    build_yml, files, env = await MultiGet(
         Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set),
-        Get(SourceFiles, SourceFilesRequest([field_set.files])),
-        Get(
-            Snapshot,
-            PathGlobs(
-                [dockerfile],
-                glob_match_error_behavior=GlobMatchErrorBehavior.error,
-                description_of_origin=f"the `dockerfile` field of {field_set.address}",
-            ),
-        ),
+        Get(PackageFiles, LinuxkitPackageFieldSet, field_set),
         Get(EnvironmentVars, EnvironmentVarsRequest(ENGINE_ENV)),
     )
-    context = await Get(Digest, MergeDigests([files.snapshot.digest, dockerfile_snapshot.digest]))
-    if spec_path:
-        context = await Get(Digest, RemovePrefix(context, spec_path))
+    # The context is the package directory: every file of `sources`, the
+    # Dockerfile among them (package_files checked that).
+    context = await Get(Digest, RemovePrefix(files.digest, spec_path)) if spec_path else files.digest
     context = await Get(Digest, AddPrefix(context, CONTEXT))
     byml = build_yml.build_yml
     meta = {

@@ -7,17 +7,18 @@ from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
-from pants.engine.fs import AddPrefix, Digest, DigestContents, MergeDigests, RemovePrefix
+from pants.engine.fs import AddPrefix, Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs, RemovePrefix
 from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import HydratedSources, HydrateSourcesRequest
+from pants.engine.target import InvalidFieldException
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.debian import LockedPackage
 from linuxkit_rules.core.errors import DebianError
+from linuxkit_rules.core.package_sources import PackageSources, PackageSourcesError, split_package_sources
 from linuxkit_rules.core.registry import RegistryError, parse_reference
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.target_types import (
@@ -26,8 +27,8 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageDebianPackagesField,
     LinuxkitPackageDockerfileField,
     LinuxkitPackageExcludeDebianPackagesField,
-    LinuxkitPackageFilesField,
     LinuxkitPackageRemoveField,
+    LinuxkitPackageSourcesField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult, CoreTool
 from linuxkit_rules.util_rules.debian import (
@@ -41,10 +42,10 @@ from linuxkit_rules.util_rules.debian import (
 
 @dataclass(frozen=True)
 class LinuxkitPackageFieldSet(PackageFieldSet):
-    required_fields = (LinuxkitPackageBuildYmlField,)
+    required_fields = (LinuxkitPackageSourcesField,)
 
+    sources: LinuxkitPackageSourcesField
     build_yml: LinuxkitPackageBuildYmlField
-    files: LinuxkitPackageFilesField
     debian_packages: LinuxkitPackageDebianPackagesField
     exclude_debian_packages: LinuxkitPackageExcludeDebianPackagesField
     remove: LinuxkitPackageRemoveField
@@ -83,6 +84,51 @@ class BuiltLinuxkitPackage:
 
 
 @dataclass(frozen=True)
+class PackageFiles:
+    """A package's `sources` (repository-relative, in `digest`) sorted by role."""
+
+    roles: PackageSources
+    digest: Digest
+
+
+@rule(desc="Collect a package's files", level=LogLevel.DEBUG)
+async def package_files(field_set: LinuxkitPackageFieldSet) -> PackageFiles:
+    files = await Get(SourceFiles, SourceFilesRequest([field_set.sources]))
+    try:
+        roles = split_package_sources(
+            str(field_set.address),
+            field_set.address.spec_path,
+            files.snapshot.files,
+            field_set.build_yml.value or "build.yml",
+            field_set.dockerfile.value,
+        )
+    except PackageSourcesError as e:
+        raise InvalidFieldException(str(e)) from None
+    return PackageFiles(roles, files.snapshot.digest)
+
+
+@dataclass(frozen=True)
+class PackageRootfs:
+    """The package's `rootfs/` files, below `rootfs/` in `digest`."""
+
+    digest: Digest
+
+
+@rule(desc="Collect a package's root filesystem files", level=LogLevel.DEBUG)
+async def package_rootfs(field_set: LinuxkitPackageFieldSet) -> PackageRootfs:
+    files = await Get(PackageFiles, LinuxkitPackageFieldSet, field_set)
+    rootfs = EMPTY_DIGEST
+    if files.roles.rootfs:
+        spec_path = field_set.address.spec_path
+        prefix = f"{spec_path}/rootfs" if spec_path else "rootfs"
+        # A glob over the directory, not the file names: busybox-style names such as `[` are globs.
+        subset = await Get(Digest, DigestSubset(files.digest, PathGlobs([f"{prefix}/**"])))
+        rootfs = await Get(Digest, RemovePrefix(subset, prefix))
+    # Always a `rootfs` directory, empty or not: the build step reads it.
+    return PackageRootfs(await Get(Digest, AddPrefix(rootfs, "rootfs")))
+
+
+@dataclass(frozen=True)
 class PackageBuildYml:
     path: str
     build_yml: BuildYml
@@ -90,9 +136,9 @@ class PackageBuildYml:
 
 @rule(desc="Read a package's build.yml", level=LogLevel.DEBUG)
 async def read_package_build_yml(field_set: LinuxkitPackageFieldSet) -> PackageBuildYml:
-    sources = await Get(HydratedSources, HydrateSourcesRequest(field_set.build_yml))
-    contents = await Get(DigestContents, Digest, sources.snapshot.digest)
-    path = contents[0].path
+    files = await Get(PackageFiles, LinuxkitPackageFieldSet, field_set)
+    path = files.roles.build_yml
+    contents = await Get(DigestContents, DigestSubset(files.digest, PathGlobs([path])))
     return PackageBuildYml(path, load_build_yml(contents[0].content.decode(), path))
 
 
@@ -195,23 +241,16 @@ async def build_linuxkit_package(
     arch = debian.architectures[0]
     if field_set.dockerfile.value:
         return await Get(BuiltLinuxkitPackage, DockerfilePackageRequest(field_set, arch))
-    build_yml, files = await MultiGet(
+    build_yml, rootfs = await MultiGet(
         Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set),
-        Get(SourceFiles, SourceFilesRequest([field_set.files])),
+        Get(PackageRootfs, LinuxkitPackageFieldSet, field_set),
     )
     debs, closure, base = await MultiGet(
         Get(FetchedDebs, PackageDebsRequest(field_set, arch)),
         Get(PackageDebClosure, PackageDebsRequest(field_set, arch)),
         Get(PulledBaseImage, BaseImageRequest(field_set.base_image.value or "", arch, str(field_set.address))),
     )
-    rootfs_prefix = f"{field_set.address.spec_path}/rootfs" if field_set.address.spec_path else "rootfs"
-    rootfs = (
-        await Get(Digest, RemovePrefix(files.snapshot.digest, rootfs_prefix))
-        if files.snapshot.files
-        else files.snapshot.digest
-    )
-    rootfs = await Get(Digest, AddPrefix(rootfs, "rootfs"))
-    inputs = await Get(Digest, MergeDigests([debs.digest, rootfs, base.digest]))
+    inputs = await Get(Digest, MergeDigests([debs.digest, rootfs.digest, base.digest]))
     byml = build_yml.build_yml
     meta = {
         "build_yml": byml.config_json,

@@ -101,3 +101,40 @@ def test_deb_whose_sha256_differs_from_the_lock_fails_the_build(rule_runner: Rul
     assert "3rdparty/debian/bookworm-amd64.lock.json: busybox-static" in message
     assert f"has sha256 {entry['sha256']}" in message
     assert "the lock says " + "0" * 64 in message
+
+
+def test_sources_with_another_build_yml_name(rule_runner: RuleRunner) -> None:
+    write_package(rule_runner)
+    rule_runner.write_files(
+        {
+            "pkg/hello/BUILD": 'linuxkit_package(sources=["pkg.yml", "rootfs/etc/*"], build_yml="pkg.yml")\n',
+            "pkg/hello/pkg.yml": "image: hi\norg: other\n",
+        }
+    )
+    built, data = build(rule_runner)
+    assert built.ref.startswith("other/hi:")
+    with tarfile.open(fileobj=io.BytesIO(read_oci_layout(io.BytesIO(data)).layers[0])) as layer:
+        names = {m.name.rstrip("/") for m in layer.getmembers()}
+    assert "etc/hello" in names and "bin/hi" not in names  # only what `sources` names
+
+
+def test_missing_build_yml_names_the_field(rule_runner: RuleRunner) -> None:
+    write_package(rule_runner)
+    os.unlink(os.path.join(rule_runner.build_root, "pkg/hello/build.yml"))
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner)
+    message = str(exc.value)
+    assert "pkg/hello:hello: the `build_yml` field is 'build.yml'" in message
+    assert "Create pkg/hello/build.yml" in message
+
+
+def test_file_outside_rootfs_is_an_error(rule_runner: RuleRunner) -> None:
+    write_package(rule_runner)
+    rule_runner.write_files(
+        {
+            "pkg/hello/BUILD": 'linuxkit_package(sources=["build.yml", "rootfs/**", "notes.txt"])\n',
+            "pkg/hello/notes.txt": "not part of the image\n",
+        }
+    )
+    with pytest.raises(ExecutionError, match=r"pkg/hello/notes.txt is in the target's `sources` but is neither"):
+        build(rule_runner)

@@ -31,7 +31,7 @@ from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitImageRepositoryField,
     LinuxkitImageSourceField,
-    LinuxkitPackageBuildYmlField,
+    LinuxkitPackageSourcesField,
     LinuxkitRegistriesField,
     LinuxkitReleaseTagsField,
 )
@@ -50,9 +50,9 @@ class PublishLinuxkitPackageRequest(PublishRequest):
 @dataclass(frozen=True)
 class LinuxkitPackagePublishFieldSet(PublishFieldSet):
     publish_request_type = PublishLinuxkitPackageRequest
-    required_fields = (LinuxkitPackageBuildYmlField,)
+    required_fields = (LinuxkitPackageSourcesField,)
 
-    build_yml: LinuxkitPackageBuildYmlField
+    sources: LinuxkitPackageSourcesField
     registries: LinuxkitRegistriesField
     release_tags: LinuxkitReleaseTagsField
 

@@ -34,6 +34,14 @@ from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 _CORE_DIR = Path(__file__).resolve().parent.parent / "core"
 _PREFIX = "linuxkit_rules.core."
 MANIFEST = "__lkr_manifest.json"
+# With a remote cache, Pants starts a process locally at the same time as the
+# cache lookup unless told to wait (`remote_cache_speculation_delay_millis`,
+# default 0). A hit then cancels the local run, but only after it has already
+# fetched its inputs (from the remote store when the local store is empty) and
+# counted as a local execution. Build steps here take seconds to minutes, so
+# the lookup (including the download of a hit's outputs) gets this long alone;
+# a miss or a read error ends the wait at once.
+REMOTE_CACHE_SPECULATION_DELAY_MS = 120_000
 
 
 def _core_sources() -> dict[str, bytes]:
@@ -182,6 +190,7 @@ async def core_process(request: CoreProcessRequest, tool: CoreTool) -> Process:
         timeout_seconds=request.timeout_seconds,
         level=request.level,
         append_only_caches=FrozenDict(request.append_only_caches),
+        remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
     )
 
 
