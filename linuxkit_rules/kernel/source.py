@@ -17,7 +17,10 @@ from pants.engine.addresses import Addresses, UnparsedAddressInputs
 from pants.engine.fs import Digest, GlobMatchErrorBehavior, MergeDigests, PathGlobs, Snapshot
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
+    FieldSet,
     HydratedSources,
+    InferDependenciesRequest,
+    InferredDependencies,
     HydrateSourcesRequest,
     InvalidFieldException,
     WrappedTarget,
@@ -229,6 +232,31 @@ async def kernel_config_of(field_set: LinuxKernelFieldSet) -> KernelConfigOfKern
     return KernelConfigOfKernel(KernelConfigFieldSet.create(wrapped.target))
 
 
+@dataclass(frozen=True)
+class LinuxKernelDependenciesFieldSet(FieldSet):
+    required_fields = (LinuxKernelConfigField,)
+
+    config: LinuxKernelConfigField
+
+
+class InferLinuxKernelDependencies(InferDependenciesRequest):
+    infer_from = LinuxKernelDependenciesFieldSet
+
+
+@rule(desc="Infer a kernel's config target", level=LogLevel.DEBUG)
+async def infer_linux_kernel_dependencies(request: InferLinuxKernelDependencies) -> InferredDependencies:
+    field_set = request.field_set
+    addresses = await Get(
+        Addresses,
+        UnparsedAddressInputs(
+            [field_set.config.value or ""],
+            owning_address=field_set.address,
+            description_of_origin=f"the `config` field of {field_set.address}",
+        ),
+    )
+    return InferredDependencies(addresses)
+
+
 @rule(desc="Build a kernel from source", level=LogLevel.DEBUG)
 async def build_linux_kernel(field_set: LinuxKernelFieldSet, toolchain: KernelToolchain) -> BuiltKernel:
     config_of = await Get(KernelConfigOfKernel, LinuxKernelFieldSet, field_set)
@@ -273,4 +301,5 @@ def rules():
         *collect_rules(),
         UnionRule(PackageFieldSet, KernelConfigFieldSet),
         UnionRule(PackageFieldSet, LinuxKernelFieldSet),
+        UnionRule(InferDependenciesRequest, InferLinuxKernelDependencies),
     ]

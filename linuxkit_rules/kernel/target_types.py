@@ -4,6 +4,7 @@ from __future__ import annotations
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     InvalidFieldException,
+    Dependencies,
     MultipleSourcesField,
     StringField,
     StringSequenceField,
@@ -111,9 +112,19 @@ class LinuxKernelConfigField(StringField):
     )
 
 
+class LinuxKernelDependenciesField(Dependencies):
+    help = help_text(
+        """
+        Inferred: the `kernel_config` named by `config`, so that a fragment
+        edit reaches the kernel and the images that boot it under
+        `--changed-dependents`.
+        """
+    )
+
+
 class LinuxKernelTarget(Target):
     alias = "linux_kernel"
-    core_fields = (*COMMON_TARGET_FIELDS, LinuxKernelConfigField)
+    core_fields = (*COMMON_TARGET_FIELDS, LinuxKernelConfigField, LinuxKernelDependenciesField)
     help = help_text(
         """
         A kernel compiled from the locked Debian kernel source with a
