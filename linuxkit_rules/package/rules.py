@@ -278,6 +278,10 @@ class BuiltLinuxkitPackages:
         tags = [b.ref.rpartition(":")[2] for b in self.built]
         return tags[0] if len(tags) == 1 else content_tag(*tags)
 
+    def for_docker(self) -> BuiltLinuxkitPackage:
+        """The build a Docker engine on this (amd64) host loads: amd64's, else the first."""
+        return dict(zip(self.arches, self.built)).get(DEFAULT_ARCH, self.built[0])
+
 
 @rule(desc="Build a LinuxKit package for each of its architectures", level=LogLevel.DEBUG)
 async def build_all_arches(field_set: LinuxkitPackageFieldSet) -> BuiltLinuxkitPackages:
@@ -286,6 +290,8 @@ async def build_all_arches(field_set: LinuxkitPackageFieldSet) -> BuiltLinuxkitP
         Arch.parse(a, f"package {field_set.address} ({build_yml.path}): arches")
         for a in build_yml.build_yml.arches
     )
+    if field_set.dockerfile.value and DEFAULT_ARCH in arches:
+        arches = (DEFAULT_ARCH,)  # the host's engine builds for the host only
     built = await MultiGet(Get(BuiltLinuxkitPackage, PackageArchRequest(field_set, a)) for a in arches)
     return BuiltLinuxkitPackages(arches, tuple(built))
 
