@@ -42,6 +42,17 @@ class Arch(enum.Enum):
         """The kernel's name for the first serial port."""
         return {Arch.AMD64: "ttyS0", Arch.ARM64: "ttyAMA0"}[self]
 
+    def efi_firmware_package(self) -> str:
+        """The Debian package with QEMU's UEFI firmware (code and variable store)."""
+        return {Arch.AMD64: "ovmf", Arch.ARM64: "qemu-efi-aarch64"}[self]
+
+    def cdrom_args(self, path: str) -> list[str]:
+        """QEMU options for a read-only CD: IDE on q35; virt has no IDE, so SCSI over virtio."""
+        drive = f"file={path},format=raw,media=cdrom,readonly=on"
+        if self is Arch.AMD64:
+            return ["-drive", drive]
+        return ["-device", "virtio-scsi-pci,id=scsi0", "-drive", f"if=none,id=cd0,{drive}", "-device", "scsi-cd,drive=cd0"]
+
     def suffix(self) -> str:
         """Appended to output names so that every architecture's outputs can sit in one
         directory; empty for amd64, the default, whose names stay as LinuxKit writes them."""
@@ -79,10 +90,10 @@ def for_arch(template: str, arch: str) -> str:
     return template.replace("{arch}", arch)
 
 
-# Formats built for each architecture (the BIOS formats carry x86 isolinux; the
-# EFI formats and `docker` are not yet done for arm64: README, Limitations).
+# Formats built for each architecture (the BIOS formats carry x86 isolinux;
+# `docker` is not yet done for arm64: README, Limitations).
 _FORMATS = {
-    Arch.ARM64: ("kernel+initrd", "tar", "tar-kernel-initrd"),
+    Arch.ARM64: ("kernel+initrd", "tar", "tar-kernel-initrd", "iso-efi", "raw-efi"),
 }
 
 

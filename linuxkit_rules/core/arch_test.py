@@ -47,7 +47,7 @@ def test_arm64_kernel_is_decompressed_for_qemu() -> None:
 
 def test_formats_per_arch() -> None:
     check_formats(Arch.AMD64, ("iso-bios", "raw-efi"), "x")
-    check_formats(Arch.ARM64, ("kernel+initrd", "tar", "tar-kernel-initrd"), "x")
+    check_formats(Arch.ARM64, ("kernel+initrd", "tar", "tar-kernel-initrd", "raw-efi", "iso-efi"), "x")
     with pytest.raises(UnsupportedArch, match=r"//images:a: formats: format 'iso-bios' is not built for arm64; arm64 formats: kernel\+initrd, tar, tar-kernel-initrd"):
         check_formats(Arch.ARM64, ("kernel+initrd", "iso-bios"), "//images:a: formats")
 
@@ -57,3 +57,19 @@ def test_arm64_qemu_command_line() -> None:
     assert argv[:5] == ["qemu-system-aarch64", "-machine", "virt", "-cpu", "cortex-a57"]
     assert argv[argv.index("-accel") + 1] == "tcg"
     assert Arch.ARM64.qemu_package() == "qemu-system-arm"
+
+
+def test_arm64_cdrom_is_scsi_and_firmware_is_aavmf() -> None:
+    argv = qemu_argv(QemuConfig(cdrom="/x.iso", arch=Arch.ARM64, efi_code="c", efi_vars="v"))
+    assert "scsi-cd,drive=cd0" in argv and "if=none,id=cd0,file=/x.iso,format=raw,media=cdrom,readonly=on" in argv
+    assert "file=/x.iso,format=raw,media=cdrom,readonly=on" in qemu_argv(QemuConfig(cdrom="/x.iso"))
+    assert Arch.ARM64.efi_firmware_package() == "qemu-efi-aarch64" and Arch.AMD64.efi_firmware_package() == "ovmf"
+
+
+def test_esp_has_the_loader_of_its_architecture() -> None:
+    from linuxkit_rules.core.bootmedia import BootInputs, esp_files
+
+    arm = esp_files(BootInputs(b"k", b"i", "console=ttyAMA0", {"systemd-bootaa64.efi": b"AA"}, 0, "x-arm64"))
+    assert arm["EFI/BOOT/BOOTAA64.EFI"] == b"AA" and "EFI/BOOT/BOOTX64.EFI" not in arm
+    x86 = esp_files(BootInputs(b"k", b"i", "console=ttyS0", {"systemd-bootx64.efi": b"X"}, 0, "x"))
+    assert x86["EFI/BOOT/BOOTX64.EFI"] == b"X"

@@ -65,7 +65,7 @@ def qemu_argv(cfg: QemuConfig, qemu: str | None = None) -> list[str]:
     if cfg.kernel:
         argv += ["-kernel", cfg.kernel]
     if cfg.cdrom:
-        argv += ["-drive", f"file={cfg.cdrom},format=raw,media=cdrom,readonly=on"]
+        argv += cfg.arch.cdrom_args(cfg.cdrom)
     if cfg.initrd:
         argv += ["-initrd", cfg.initrd]
     if cfg.cmdline:

@@ -103,7 +103,7 @@ async def run_linuxkit_image(
         Get(
             FetchedDebs,
             LockedDebsRequest(
-                ("ovmf",) if fmt.firmware() == "efi" else (), "pants run", "firmware", image_fs.architecture.value
+                (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (), "pants run", "firmware", image_fs.architecture.value
             ),
         ),
     )

@@ -138,7 +138,7 @@ async def run_linuxkit_image_test(
     firmware = await Get(
         FetchedDebs,
         LockedDebsRequest(
-            ("ovmf",) if fmt.firmware() == "efi" else (), f"boot test {fs.address}", "firmware",
+            (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (), f"boot test {fs.address}", "firmware",
             image_fs.architecture.value,
         ),
     )
