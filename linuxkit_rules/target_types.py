@@ -487,7 +487,8 @@ class LinuxkitImageTestFormatField(StringField):
         Which of the image's outputs to boot (it must be in the image's
         `formats`): `kernel+initrd` by QEMU's `-kernel`; ISOs from the CD drive,
         disks (and the `disk.raw` inside `gcp`) as a virtio disk; `*-bios` with
-        SeaBIOS, `*-efi` with OVMF from the locked Debian `ovmf` package.
+        SeaBIOS, `*-efi` with OVMF from the locked Debian `ovmf` package (arm64: AAVMF
+        from `qemu-efi-aarch64`).
         Default: `kernel+initrd`.
         """
     )
