@@ -81,8 +81,8 @@ def debian_roots(
                 roots.update(tgt[LinuxkitPackageDebianPackagesField].value or ())
         if tgt.has_field(DebianKernelPackageField):
             if arch in (tgt[DebianKernelArchesField].value or ()):
-                roots.add(for_arch(tgt[DebianKernelPackageField].value, arch))
-        if tgt.has_field(KernelConfigSourcePackageField):
+                roots.add(for_arch(tgt[DebianKernelPackageField].value or "", arch))
+        if tgt.has_field(KernelConfigSourcePackageField) and tgt[KernelConfigSourcePackageField].value:
             roots.add(tgt[KernelConfigSourcePackageField].value)
     return tuple(sorted(roots))
 
