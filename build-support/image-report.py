@@ -36,6 +36,8 @@ from linuxkit_rules.core.image_report import (  # noqa: E402
     config_lines,
     dump_report,
     format_table,
+    is_output_of,
+    output_name,
     packages_from_spdx,
 )
 
@@ -77,7 +79,7 @@ def snapshot_side(repo: Path, images: list[str], dist_name: str) -> dict[str, Im
     kernels: dict[str, str] = {}
     sboms = {}
     for image in present:
-        name = image.rsplit(":", 1)[-1]
+        name, _ = output_name(image)
         sboms[image] = json.loads((dist / f"{name}.spdx.json").read_text())
         for p in sboms[image]["packages"]:
             m = _KERNEL_TARGET.search(p.get("comment", ""))
@@ -86,12 +88,12 @@ def snapshot_side(repo: Path, images: list[str], dist_name: str) -> dict[str, Im
     if kernels:
         pants(repo, f"--pants-distdir=dist/{dist_name}", "package", *sorted({f"//{k}" for k in kernels.values()}))
     for image in present:
-        name = image.rsplit(":", 1)[-1]
-        outputs = sorted(p for p in dist.iterdir() if p.is_file() and (p.name.startswith(f"{name}-") or p.name == f"{name}.spdx.json"))
+        name, arch_suffix = output_name(image)
+        outputs = sorted(p for p in dist.iterdir() if p.is_file() and is_output_of(p.name, name))
         config: tuple[str, ...] = ()
         if image in kernels:
             spec, _, target = kernels[image].partition(":")
-            config_file = dist / (spec.replace("/", ".") or "root") / target / "config"
+            config_file = dist / (spec.replace("/", ".") or "root") / (target + arch_suffix) / "config"
             if config_file.exists():
                 config = config_lines(config_file.read_text(errors="replace"))
         cmdline_file = dist / f"{name}-cmdline"

@@ -19,10 +19,12 @@ from pants.engine.target import (
 from pants.engine.fs import GlobMatchErrorBehavior
 from pants.util.strutil import help_text
 
+from linuxkit_rules.core.arch import ARCH_NAMES, DEFAULT_ARCH
 from linuxkit_rules.core.disksize import parse_size
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import FORMAT_NAMES
 from linuxkit_rules.kernel.target_types import (
+    DebianKernelArchesField,
     DebianKernelRequiredOptionsField,
     KernelConfigTarget,
     LinuxKernelTarget,
@@ -212,7 +214,8 @@ class DebianKernelPackageField(StringField):
     help = help_text(
         """
         The Debian kernel package, as named in the Debian lock, e.g.
-        `linux-image-6.1.0-41-amd64`.
+        `linux-image-6.1.0-41-amd64`; `{arch}` is replaced by the architecture
+        the kernel is built for (see `arches`).
         """
     )
 
@@ -236,6 +239,7 @@ class DebianKernelTarget(Target):
         DebianKernelPackageField,
         DebianKernelModulesField,
         DebianKernelRequiredOptionsField,
+        DebianKernelArchesField,
     )
     help = help_text(
         """
@@ -323,6 +327,23 @@ class LinuxkitImageKernelField(StringField):
         gives an image per kernel. Default: the YAML's kernel.
         """
     )
+
+
+class LinuxkitImageArchField(StringField):
+    alias = "arch"
+    default = DEFAULT_ARCH.value
+    valid_choices = ARCH_NAMES
+    help = help_text(
+        f"""
+        The architecture the image is built for: its packages are built for it
+        (each must list it in its build.yml `arches`), its kernel too, and `pants
+        run` and boot tests use the matching QEMU. Outputs of an architecture other
+        than amd64 carry it in their names (`sshd-arm64-kernel`), so both fit in
+        `dist/`. One of {', '.join(ARCH_NAMES)}; default: `{DEFAULT_ARCH.value}`.
+
+            linuxkit_image(name="sshd", source="sshd.yml", arch=parametrize("amd64", "arm64"))
+        """
+    )
 class LinuxkitImageDiskSizeField(IntField):
     alias = "disk_size"
     default = None
@@ -353,6 +374,7 @@ class LinuxkitImageTarget(Target):
         LinuxkitImageFormatsField,
         LinuxkitImageKernelField,
         LinuxkitImageDiskSizeField,
+        LinuxkitImageArchField,
         LinuxkitImageDependenciesField,
         LinuxkitRegistriesField,
         LinuxkitReleaseTagsField,
@@ -469,7 +491,8 @@ class LinuxkitImageTestFormatField(StringField):
         Which of the image's outputs to boot (it must be in the image's
         `formats`): `kernel+initrd` by QEMU's `-kernel`; ISOs from the CD drive,
         disks (and the `disk.raw` inside `gcp`) as a virtio disk; `*-bios` with
-        SeaBIOS, `*-efi` with OVMF from the locked Debian `ovmf` package.
+        SeaBIOS, `*-efi` with OVMF from the locked Debian `ovmf` package (arm64: AAVMF
+        from `qemu-efi-aarch64`).
         Default: `kernel+initrd`.
         """
     )

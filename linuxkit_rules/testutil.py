@@ -10,7 +10,12 @@ from pants.core.util_rules import source_files
 from pants.engine.fs import Digest, DigestContents
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
-from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
+from linuxkit_rules.package.rules import (
+    BuiltLinuxkitPackage,
+    BuiltLinuxkitPackages,
+    LinuxkitPackageFieldSet,
+    PackageArchRequest,
+)
 from linuxkit_rules.register import rules, target_types
 
 # What the processes that tests run need from the environment.
@@ -32,6 +37,8 @@ def make_publish_rule_runner() -> RuleRunner:
     return make_rule_runner(
         [
             QueryRule(BuiltLinuxkitPackage, [LinuxkitPackageFieldSet]),
+            QueryRule(BuiltLinuxkitPackage, [PackageArchRequest]),
+            QueryRule(BuiltLinuxkitPackages, [LinuxkitPackageFieldSet]),
             QueryRule(PublishProcesses, [PublishProcessesRequest]),
             QueryRule(DigestContents, [Digest]),
         ],

@@ -57,7 +57,7 @@ def selected(repo: Path) -> tuple[str, set[str]]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     mode = result.stdout.splitlines()[0].split()[1]
-    images = set(re.findall(r"^(?://)?images:(\w+)$", result.stdout, re.MULTILINE))
+    images = set(re.findall(r"^(?://)?images:(\w+)(?:@arch=\w+)?$", result.stdout, re.MULTILINE))
     return mode, images
 
 

@@ -29,7 +29,7 @@ def test_report_between_two_commits(tmp_path: Path) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
     yml = repo / "images" / "sshd.yml"
-    yml.write_text(yml.read_text().replace('cmdline: "console=ttyS0"', 'cmdline: "console=ttyS0 quiet"'))
+    yml.write_text(yml.read_text().replace('console=ttyAMA0"', 'console=ttyAMA0 quiet"'))
     git(repo, "commit", "-qam", "quiet")
     out = tmp_path / "report.json"
     result = subprocess.run(
@@ -38,11 +38,13 @@ def test_report_between_two_commits(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-4000:]
     report = json.loads(out.read_text())["images"]
-    assert set(report) == {"//images:sshd"} or set(report) == {"images:sshd"}, report.keys()
-    sshd = next(iter(report.values()))
-    assert sshd["status"] == "changed"
-    assert sshd["cmdline"] == {"before": "console=ttyS0", "after": "console=ttyS0 quiet"}
-    assert sshd["packages"] == {"added": {}, "removed": {}, "changed": {}}
-    assert sshd["kernel_config"] == {}
-    assert set(sshd["digests"]) == {"sshd-cmdline"}, sshd["digests"]
-    assert "cmdline" in result.stdout and "console=ttyS0 quiet" in result.stdout
+    # //images:sshd is parametrized over amd64 and arm64: both are affected.
+    assert {k.lstrip("/") for k in report} == {"images:sshd@arch=amd64", "images:sshd@arch=arm64"}, report.keys()
+    for key, sshd in report.items():
+        name = "sshd-arm64" if key.endswith("arm64") else "sshd"
+        assert sshd["status"] == "changed"
+        assert sshd["cmdline"] == {"before": "console=ttyS0 console=ttyAMA0", "after": "console=ttyS0 console=ttyAMA0 quiet"}
+        assert sshd["packages"] == {"added": {}, "removed": {}, "changed": {}}
+        assert sshd["kernel_config"] == {}
+        assert set(sshd["digests"]) == {f"{name}-cmdline"}, sshd["digests"]
+    assert "cmdline" in result.stdout and "console=ttyAMA0 quiet" in result.stdout

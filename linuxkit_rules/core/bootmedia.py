@@ -25,7 +25,11 @@ from linuxkit_rules.core.errors import LinuxkitError
 LOADER_FILES: dict[str, dict[str, str]] = {
     "isolinux": {"usr/lib/ISOLINUX/isolinux.bin": "isolinux.bin"},
     "syslinux-common": {"usr/lib/syslinux/modules/bios/ldlinux.c32": "ldlinux.c32"},
-    "systemd-boot-efi": {"usr/lib/systemd/boot/efi/systemd-bootx64.efi": "systemd-bootx64.efi"},
+    # amd64's package has the x64 loader, arm64's the aa64 one.
+    "systemd-boot-efi": {
+        "usr/lib/systemd/boot/efi/systemd-bootx64.efi": "systemd-bootx64.efi",
+        "usr/lib/systemd/boot/efi/systemd-bootaa64.efi": "systemd-bootaa64.efi",
+    },
 }
 _MBR_ID = 0x4C4B5246
 
@@ -136,9 +140,15 @@ def iso_bios(inputs: BootInputs) -> bytes:
 
 
 def esp_files(inputs: BootInputs) -> dict[str, bytes]:
-    """An EFI system partition's files: systemd-boot, its one entry, kernel and initrd."""
+    """An EFI system partition's files: systemd-boot (at the removable-media path of the
+    loader's architecture: the arm64 lock's package has the aa64 one), its one entry,
+    kernel and initrd."""
+    if "systemd-bootaa64.efi" in inputs.loaders:
+        loader = ("EFI/BOOT/BOOTAA64.EFI", _need(inputs, "systemd-bootaa64.efi"))
+    else:
+        loader = ("EFI/BOOT/BOOTX64.EFI", _need(inputs, "systemd-bootx64.efi"))
     return {
-        "EFI/BOOT/BOOTX64.EFI": _need(inputs, "systemd-bootx64.efi"),
+        loader[0]: loader[1],
         "loader/loader.conf": b"timeout 0\ndefault linuxkit.conf\n",
         "loader/entries/linuxkit.conf": (
             f"title LinuxKit {inputs.name}\nlinux /kernel\ninitrd /initrd.img\noptions {inputs.cmdline}\n"

@@ -10,7 +10,14 @@ from typing import Any, Mapping
 from linuxkit_rules.core.archive import read_deb
 from linuxkit_rules.core.errors import LinuxkitError
 
-OVMF_FILES = {"usr/share/OVMF/OVMF_CODE_4M.fd": "code.fd", "usr/share/OVMF/OVMF_VARS_4M.fd": "vars.fd"}
+OVMF_FILES = {
+    # amd64: Debian's `ovmf`
+    "usr/share/OVMF/OVMF_CODE_4M.fd": "code.fd",
+    "usr/share/OVMF/OVMF_VARS_4M.fd": "vars.fd",
+    # arm64: Debian's `qemu-efi-aarch64` (pflash images padded to 64 MiB, as QEMU's virt needs)
+    "usr/share/AAVMF/AAVMF_CODE.fd": "code.fd",
+    "usr/share/AAVMF/AAVMF_VARS.fd": "vars.fd",
+}
 
 
 def extract_ovmf(deb: str, dest: str) -> tuple[str, str]:

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
+
 
 @dataclass(frozen=True)
 class ImageSnapshot:
@@ -106,3 +108,21 @@ def format_table(reports: Mapping[str, Mapping[str, Any]]) -> str:
 
 def dump_report(reports: Mapping[str, Mapping[str, Any]]) -> str:
     return json.dumps({"images": reports}, indent=2, sort_keys=True) + "\n"
+
+
+def output_name(address: str) -> tuple[str, str]:
+    """(output name base, architecture suffix) of an image address: `images:sshd` and
+    `//images:sshd@arch=amd64` -> ("sshd", ""), `images:sshd@arch=arm64` -> ("sshd-arm64",
+    "-arm64"), as the image rule names outputs (core/arch.py `Arch.suffix`)."""
+    name, _, params = address.rsplit(":", 1)[-1].partition("@")
+    values = dict(p.split("=", 1) for p in params.split(",") if "=" in p)
+    arch = Arch.parse(values.get("arch", DEFAULT_ARCH.value), address)
+    return name + arch.suffix(), arch.suffix()
+
+
+def is_output_of(filename: str, base: str) -> bool:
+    """Whether `filename` is an output of the image whose outputs start with `base`
+    (and not of the same image for another architecture, `base-ARCH...`)."""
+    if filename != f"{base}.spdx.json" and not filename.startswith(f"{base}-") and not filename.startswith(f"{base}."):
+        return False
+    return not any(filename.startswith(f"{base}{a.suffix()}") for a in Arch if a.suffix() and not base.endswith(a.suffix()))

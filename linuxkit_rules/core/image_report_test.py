@@ -50,3 +50,16 @@ def test_unchanged_added_removed() -> None:
     assert compare_images(None, snap) == {"status": "added"}
     assert compare_images(snap, None) == {"status": "removed"}
     assert "removed" in format_table({"old": {"status": "removed"}})
+
+
+def test_output_names_of_parametrized_images() -> None:
+    from linuxkit_rules.core.image_report import is_output_of, output_name
+
+    assert output_name("images:sshd") == ("sshd", "")
+    assert output_name("//images:sshd@arch=amd64") == ("sshd", "")
+    assert output_name("images:sshd@arch=arm64") == ("sshd-arm64", "-arm64")
+    assert is_output_of("sshd-kernel", "sshd") and is_output_of("sshd.tar", "sshd")
+    assert is_output_of("sshd.spdx.json", "sshd")
+    assert not is_output_of("sshd-arm64-kernel", "sshd") and not is_output_of("sshd-arm64.tar", "sshd")
+    assert is_output_of("sshd-arm64-kernel", "sshd-arm64") and is_output_of("sshd-arm64.spdx.json", "sshd-arm64")
+    assert not is_output_of("sshdx-kernel", "sshd")

@@ -8,6 +8,7 @@ import re
 import tarfile
 from typing import Any, Mapping
 
+from linuxkit_rules.core.arch import Arch
 from linuxkit_rules.core.archive import Entry, Tree, read_deb, write_tar
 from linuxkit_rules.core.kconfig import check_required, parse_config
 from linuxkit_rules.core.kmod import Module, ModuleError, closure, decompress_module, make_module
@@ -64,6 +65,7 @@ def build_kernel(m: Mapping[str, Any]) -> Mapping[str, Any]:
         tree.add(Entry(f"{base}/modules.builtin", "file", 0o644, data=extra["modules.builtin"]))
     wanted = "".join(f"{name}\n" for name in m["modules"])
     tree.add(Entry("etc/modules", "file", 0o644, data=wanted.encode()))
+    boot["kernel"] = Arch.parse(m.get("arch", "amd64"), m["deb"]).bootable_kernel(boot["kernel"])
     out = m["output"]
     os.makedirs(out, exist_ok=True)
     for key in ("kernel", "System.map", "config"):

@@ -47,6 +47,38 @@ def _layout_files(fileobj: BinaryIO) -> dict[str, bytes]:
 def plan_from_layout(fileobj: BinaryIO, where: str) -> PushPlan:
     """A push plan for an OCI layout tar: its blobs, its manifests, and an index over
     them (one entry per platform) as the tagged top."""
+    return plan_from_layouts([(fileobj, where)])
+
+
+def plan_from_layouts(layouts: list[tuple[BinaryIO, str]]) -> PushPlan:
+    """One push plan for several OCI layout tars (a package built for several
+    architectures, `(file, name)` each): every blob and manifest, and one index
+    over all their manifests, in the given order. Two entries for one platform
+    are an error."""
+    blobs: dict[str, bytes] = {}
+    entries: list[dict[str, Any]] = []
+    manifests: list[tuple[str, bytes]] = []
+    platforms: dict[str, str] = {}
+    for fileobj, where in layouts:
+        layout_blobs, layout_entries = _read_layout(fileobj, where)
+        for entry in layout_entries:
+            platform = json.dumps(entry.get("platform") or {}, sort_keys=True)
+            if platform in platforms:
+                raise RegistryError(
+                    f"{where}: platform {platform} is already in {platforms[platform]}; "
+                    "an index holds one manifest per platform"
+                )
+            platforms[platform] = where
+            manifests.append((MEDIA_MANIFEST, layout_blobs.pop(entry["digest"])))
+            entries.append(entry)
+        blobs.update(layout_blobs)
+    top = canonical_json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": entries})
+    ordered = tuple(Blob(d, blobs[d]) for d in sorted(blobs))
+    return PushPlan(ordered, tuple(manifests), MEDIA_INDEX, top)
+
+
+def _read_layout(fileobj: BinaryIO, where: str) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+    """An OCI layout's verified blobs by digest, and its index entries (without ref names)."""
     files = _layout_files(fileobj)
     if "index.json" not in files:
         raise RegistryError(f"{where}: not an OCI layout (no index.json)")
@@ -59,7 +91,7 @@ def plan_from_layout(fileobj: BinaryIO, where: str) -> PushPlan:
                 raise RegistryError(f"{where}: blob {path} is corrupt")
             blobs[digest] = data
     index = json.loads(files["index.json"])
-    entries, manifests = [], []
+    entries = []
     for descriptor in index.get("manifests", []):
         digest = descriptor["digest"]
         if descriptor.get("mediaType") != MEDIA_MANIFEST or digest not in blobs:
@@ -69,12 +101,9 @@ def plan_from_layout(fileobj: BinaryIO, where: str) -> PushPlan:
         if annotations:
             entry["annotations"] = annotations
         entries.append(entry)
-        manifests.append((MEDIA_MANIFEST, blobs.pop(digest)))
     if not entries:
         raise RegistryError(f"{where}: the OCI layout lists no manifest")
-    top = canonical_json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": entries})
-    ordered = tuple(Blob(d, blobs[d]) for d in sorted(blobs))
-    return PushPlan(ordered, tuple(manifests), MEDIA_INDEX, top)
+    return blobs, entries
 
 
 _ARTIFACT_TYPES = (
@@ -133,9 +162,14 @@ def plan_from_files(paths: list[str], annotations: Mapping[str, str]) -> PushPla
 
 def push_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     """Push a package's layout (`layout`) or an image's outputs (`files`) to `targets`."""
-    if m.get("layout"):
-        with open(m["layout"], "rb") as f:
-            plan = plan_from_layout(f, m["layout"])
+    if m.get("layouts") or m.get("layout"):
+        paths = list(m.get("layouts") or [m["layout"]])
+        opened = [open(p, "rb") for p in paths]
+        try:
+            plan = plan_from_layouts([(f, p) for f, p in zip(opened, paths)])
+        finally:
+            for f in opened:
+                f.close()
     else:
         plan = plan_from_files(list(m["files"]), m.get("annotations") or {})
     if not m["targets"]:

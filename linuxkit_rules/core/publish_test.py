@@ -90,3 +90,40 @@ def test_publish_targets() -> None:
         "q/pre/linuxkit/sshd:abc",
         "q/pre/linuxkit/sshd:v1",
     ]
+
+
+def _layout(tmp_path: Path, name: str, layer: bytes, arch: str) -> str:
+    out = io.BytesIO()
+    write_oci_layout([layer], ImageConfig(architecture=arch), "p:t", out, 1704067200)
+    path = tmp_path / name
+    path.write_bytes(out.getvalue())
+    return str(path)
+
+
+def test_multi_arch_package_is_one_index(registry: str, tmp_path: Path) -> None:
+    layouts = [_layout(tmp_path, "p.oci.tar", b"amd64 layer", "amd64"), _layout(tmp_path, "p-arm64.oci.tar", b"arm64 layer", "arm64")]
+    pushed = push_command({"address": "//pkg/p", "layouts": layouts, "targets": [f"{registry}/multi/p:v1"]})
+    client = RegistryClient(registry)
+    media_type, body = client.get_manifest("multi/p", "v1")
+    assert media_type == "application/vnd.oci.image.index.v1+json"
+    index = json.loads(body)
+    assert [e["platform"] for e in index["manifests"]] == [
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "arm64", "os": "linux"},
+    ]
+    # Each architecture pulls its own layer through the index.
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "1704067200")
+    for arch in ("amd64", "arm64"):
+        target = tmp_path / arch / "pulled.oci.tar"
+        pull_command(
+            {"address": "//x", "ref": f"{registry}/multi/p@{pushed['digest']}", "arch": arch, "output": str(target)}
+        )
+        with open(target, "rb") as f:
+            assert read_oci_layout(f).layers == (f"{arch} layer".encode(),)
+
+
+def test_two_layouts_of_one_platform_are_refused(tmp_path: Path) -> None:
+    a = _layout(tmp_path, "a.oci.tar", b"one", "amd64")
+    b = _layout(tmp_path, "b.oci.tar", b"two", "amd64")
+    with pytest.raises(RegistryError, match=r"b.oci.tar: platform .*amd64.* is already in .*a.oci.tar"):
+        push_command({"address": "//pkg/p", "layouts": [a, b], "targets": ["127.0.0.1:1/x:y"]})

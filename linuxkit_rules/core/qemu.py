@@ -5,7 +5,6 @@ imports Pants.
 """
 from __future__ import annotations
 
-import enum
 import lzma
 import os
 import re
@@ -18,28 +17,14 @@ from collections import deque
 from dataclasses import dataclass
 from typing import IO, Deque
 
+from linuxkit_rules.core.arch import Arch
 from linuxkit_rules.core.errors import LinuxkitError
+
+__all__ = ["Arch", "BootTimeout", "QemuConfig", "Vm", "qemu_argv"]
 
 
 class BootTimeout(LinuxkitError):
     """The console did not show what was awaited in time (or QEMU exited)."""
-
-
-class Arch(enum.Enum):
-    AMD64 = "amd64"
-    ARM64 = "arm64"
-
-    def qemu_binary(self) -> str:
-        return {Arch.AMD64: "qemu-system-x86_64", Arch.ARM64: "qemu-system-aarch64"}[self]
-
-    def machine_args(self) -> list[str]:
-        if self is Arch.AMD64:
-            return ["-machine", "q35"]
-        return ["-machine", "virt", "-cpu", "cortex-a57"]
-
-    def console(self) -> str:
-        """The kernel's name for the first serial port."""
-        return {Arch.AMD64: "ttyS0", Arch.ARM64: "ttyAMA0"}[self]
 
 
 @dataclass(frozen=True)
@@ -80,7 +65,7 @@ def qemu_argv(cfg: QemuConfig, qemu: str | None = None) -> list[str]:
     if cfg.kernel:
         argv += ["-kernel", cfg.kernel]
     if cfg.cdrom:
-        argv += ["-drive", f"file={cfg.cdrom},format=raw,media=cdrom,readonly=on"]
+        argv += cfg.arch.cdrom_args(cfg.cdrom)
     if cfg.initrd:
         argv += ["-initrd", cfg.initrd]
     if cfg.cmdline:
@@ -133,7 +118,7 @@ class Vm:
             )
         except FileNotFoundError:
             self._log.close()
-            raise LinuxkitError(f"{self.argv[0]}: not found; install QEMU (Debian: qemu-system-x86)") from None
+            raise LinuxkitError(f"{self.argv[0]}: not found; install QEMU (Debian: {self.cfg.arch.qemu_package()})") from None
         self._reader = threading.Thread(target=self._read, name="qemu-console", daemon=True)
         self._reader.start()
 

@@ -27,6 +27,7 @@ from linuxkit_rules.package.rules import (
     PackageDebClosure,
     PackageDebsRequest,
 )
+from linuxkit_rules.core.arch import for_arch
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
@@ -123,7 +124,7 @@ async def kernel_graph_part(request: KernelGraphPartRequest, debian: DebianSubsy
     target = request.target
     me = node_id(target)
     lockfile = await Get(DebianLockfile, DebianLockRequest(debian.architectures[0]))
-    p = lockfile.lock.get(target[DebianKernelPackageField].value or "")
+    p = lockfile.lock.get(for_arch(target[DebianKernelPackageField].value or "", debian.architectures[0]))
     return GraphPart(
         (Node(me, "kernel", _label(target)), Node(f"deb:{p.name}", "deb", f"{p.name} {p.version}")),
         ((me, f"deb:{p.name}"),),

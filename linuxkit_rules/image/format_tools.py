@@ -7,6 +7,7 @@ from pants.engine.fs import EMPTY_DIGEST
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.arch import DEFAULT_ARCH
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.subsystems.debian import DebianSubsystem
@@ -19,6 +20,7 @@ QEMU_IMG = HostToolRequest("qemu-img", "qemu-utils")
 @dataclass(frozen=True)
 class FormatToolsRequest:
     formats: tuple[Format, ...]
+    arch: str = DEFAULT_ARCH.value
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,14 @@ class LockedDebsRequest:
     names: tuple[str, ...]
     why: str
     prefix: str = "debs"
+    arch: str = DEFAULT_ARCH.value
 
 
 @rule(desc="Fetch locked Debian packages by name", level=LogLevel.DEBUG)
 async def fetch_locked_debs(request: LockedDebsRequest, debian: DebianSubsystem) -> FetchedDebs:
     if not request.names:
         return FetchedDebs(EMPTY_DIGEST, ())
-    arch = debian.architectures[0]
+    arch = request.arch
     lockfile = await Get(DebianLockfile, DebianLockRequest(arch))
     packages = []
     for name in request.names:
@@ -59,7 +62,7 @@ async def gather_format_tools(request: FormatToolsRequest) -> FormatTools:
     names = sorted({p for f in request.formats for p in f.boot_loader_packages()})
     why = "formats " + ", ".join(f.value for f in request.formats)
     needs_qemu_img = any(f.needs_qemu_img() for f in request.formats)
-    debs = await Get(FetchedDebs, LockedDebsRequest(tuple(names), why, "loaders"))
+    debs = await Get(FetchedDebs, LockedDebsRequest(tuple(names), why, "loaders", request.arch))
     qemu_img = (await Get(HostTool, HostToolRequest, QEMU_IMG)).path if needs_qemu_img else None
     return FormatTools(debs, qemu_img)
 

@@ -22,18 +22,20 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.addresses import normalize_address
+from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, UnsupportedArch, check_formats
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.image_yaml import linuxkit_ref_to_address
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
-from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet
+from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet, DebianKernelRequest
 from linuxkit_rules.kernel.source import LinuxKernelFieldSet
 from linuxkit_rules.kernel.target_types import LinuxKernelTarget
-from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
+from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet, PackageArchRequest
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     DebianKernelTarget,
+    LinuxkitImageArchField,
     LinuxkitImageDiskSizeField,
     LinuxkitImageExtendsField,
     LinuxkitImageFormatsField,
@@ -57,10 +59,16 @@ class LinuxkitImageFieldSet(PackageFieldSet):
     formats: LinuxkitImageFormatsField
     kernel: LinuxkitImageKernelField
     disk_size: LinuxkitImageDiskSizeField
+    arch: LinuxkitImageArchField
 
     @property
     def name(self) -> str:
-        return self.address.target_name
+        """The base of the output names: the target name, plus `-ARCH` unless amd64."""
+        return self.address.target_name + self.architecture.suffix()
+
+    @property
+    def architecture(self) -> Arch:
+        return Arch.parse(self.arch.value or DEFAULT_ARCH.value, f"{self.address}: arch")
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,16 @@ async def infer_image_dependencies(
     return InferredDependencies(sorted({t.address for t in resolved.values()}))
 
 
+def check_source_kernels(arch: Arch, kernels: list[Target], address: Address) -> None:
+    """Kernels built from source (`linux_kernel`) are compiled for amd64 only."""
+    for t in kernels:
+        if isinstance(t, LinuxKernelTarget) and arch is not DEFAULT_ARCH:
+            raise UnsupportedArch(
+                f"{address}: kernel {t.address} is a `linux_kernel`, built for {DEFAULT_ARCH.value} only, "
+                f"not {arch.value}; use a `debian_kernel` whose `arches` lists {arch.value}"
+            )
+
+
 @dataclass(frozen=True)
 class BuiltImage:
     digest: Digest
@@ -178,12 +196,15 @@ async def build_linuxkit_image(
     override_kernel(parsed, resolved, targets, field_set.kernel, field_set.address, dict(linuxkit.orgs))
     package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
     kernel_refs = [r for r, t in resolved.items() if isinstance(t, (DebianKernelTarget, LinuxKernelTarget))]
+    arch = field_set.architecture
+    check_formats(arch, field_set.formats.value or (), f"{field_set.address}: formats")
+    check_source_kernels(arch, [resolved[r] for r in kernel_refs], field_set.address)
     packages = await MultiGet(
-        Get(BuiltLinuxkitPackage, LinuxkitPackageFieldSet, LinuxkitPackageFieldSet.create(resolved[r]))
+        Get(BuiltLinuxkitPackage, PackageArchRequest(LinuxkitPackageFieldSet.create(resolved[r]), arch))
         for r in package_refs
     )
     kernels = await MultiGet(
-        Get(BuiltKernel, DebianKernelFieldSet, DebianKernelFieldSet.create(resolved[r]))
+        Get(BuiltKernel, DebianKernelRequest(DebianKernelFieldSet.create(resolved[r]), arch))
         if isinstance(resolved[r], DebianKernelTarget)
         else Get(BuiltKernel, LinuxKernelFieldSet, LinuxKernelFieldSet.create(resolved[r]))
         for r in kernel_refs
@@ -196,7 +217,7 @@ async def build_linuxkit_image(
     outputs = [o for f in formats for o in f.outputs(name)] + [sbom_output(name)]
     sbom = [p.sbom_component(_spec(resolved[r])) for r, p in zip(package_refs, packages)]
     sbom += [k.sbom_component(_spec(resolved[r])) for r, k in zip(kernel_refs, kernels)]
-    tools = await Get(FormatTools, FormatToolsRequest(tuple(formats)))
+    tools = await Get(FormatTools, FormatToolsRequest(tuple(formats), arch.value))
     inputs = await Get(
         Digest,
         MergeDigests(

@@ -25,7 +25,7 @@ from linuxkit_rules.target_types import (
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
 from linuxkit_rules.util_rules.debian import FetchedDebs
-from linuxkit_rules.util_rules.host_tools import QEMU_X86, HostTool, HostToolRequest
+from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest, qemu_for
 
 
 class LinuxkitRunSubsystem(Subsystem):
@@ -39,7 +39,7 @@ class LinuxkitRunSubsystem(Subsystem):
             "`tar-kernel-initrd`, `docker`, `gcp`: boot `raw-bios`, the same disk); it must be in "
             "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
             "with OVMF (from the locked `ovmf` package). "
-            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd`."
+            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd@arch=amd64`."
         ),
     )
     disks = StrListOption(
@@ -99,8 +99,13 @@ async def run_linuxkit_image(
     image_fs = LinuxkitImageFieldSet.create(wrapped.target)
     built, qemu, firmware = await MultiGet(
         Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
-        Get(HostTool, HostToolRequest, QEMU_X86),
-        Get(FetchedDebs, LockedDebsRequest(("ovmf",) if fmt.firmware() == "efi" else (), "pants run", "firmware")),
+        Get(HostTool, HostToolRequest, qemu_for(image_fs.architecture)),
+        Get(
+            FetchedDebs,
+            LockedDebsRequest(
+                (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (), "pants run", "firmware", image_fs.architecture.value
+            ),
+        ),
     )
     cmdline = ""
     if fmt is Format.KERNEL_INITRD:
@@ -133,6 +138,7 @@ async def run_linuxkit_image(
         accel=linuxkit.accel,
         ssh_port=linuxkit.ssh_port,
         disks=tuple(run.disks),
+        arch=image_fs.architecture,
     )
     argv = qemu_argv(cfg, qemu=qemu.path)
     return RunRequest(digest=digest, args=tuple(argv))

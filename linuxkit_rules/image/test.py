@@ -48,7 +48,7 @@ from linuxkit_rules.target_types import (
     LinuxkitImageTestSshKeyField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
-from linuxkit_rules.util_rules.host_tools import QEMU_X86, SSH, HostTool, HostToolRequest
+from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest, qemu_for
 
 
 class LinuxkitImageTestSubsystem(Subsystem):
@@ -137,7 +137,10 @@ async def run_linuxkit_image_test(
     key_path = posixpath.join(fs.address.spec_path, fs.ssh_key.value) if fs.ssh_key.value else None
     firmware = await Get(
         FetchedDebs,
-        LockedDebsRequest(("ovmf",) if fmt.firmware() == "efi" else (), f"boot test {fs.address}", "firmware"),
+        LockedDebsRequest(
+            (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (), f"boot test {fs.address}", "firmware",
+            image_fs.architecture.value,
+        ),
     )
     built, script, key, qemu, ssh = await MultiGet(
         Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
@@ -150,7 +153,7 @@ async def run_linuxkit_image_test(
                 description_of_origin=f"the `ssh_key` field of {fs.address}",
             ),
         ),
-        Get(HostTool, HostToolRequest, QEMU_X86),
+        Get(HostTool, HostToolRequest, qemu_for(image_fs.architecture)),
         Get(HostTool, HostToolRequest, SSH),
     )
     kernel, initrd, cmdline = Format.KERNEL_INITRD.outputs(image_fs.name)
@@ -177,6 +180,7 @@ async def run_linuxkit_image_test(
                 "disk_size": fs.disk_size.value,
                 "boots": fs.boots.value,
                 "qemu": qemu.path,
+                "arch": image_fs.architecture.value,
                 "ssh": ssh.path,
                 "timeout": timeout,
             },

@@ -5,16 +5,16 @@ import json
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.internals.selectors import Get
+from pants.engine.internals.selectors import Get, MultiGet
 from pants.engine.rules import collect_rules, rule
-from pants.engine.fs import Digest
+from pants.engine.fs import Digest, MergeDigests
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.debian import LockedPackage
 from linuxkit_rules.core.errors import DebianError
-from linuxkit_rules.subsystems.debian import DebianSubsystem
-from linuxkit_rules.kernel.target_types import DebianKernelRequiredOptionsField
+from linuxkit_rules.core.arch import Arch, UnsupportedArch, check_listed, for_arch
+from linuxkit_rules.kernel.target_types import DebianKernelArchesField, DebianKernelRequiredOptionsField
 from linuxkit_rules.target_types import DebianKernelModulesField, DebianKernelPackageField
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
 from linuxkit_rules.util_rules.debian import (
@@ -35,10 +35,30 @@ class DebianKernelFieldSet(PackageFieldSet):
     package: DebianKernelPackageField
     modules: DebianKernelModulesField
     required_options: DebianKernelRequiredOptionsField
+    arches: DebianKernelArchesField
 
-    @property
-    def output_dir(self) -> str:
-        return f"{self.address.spec_path.replace('/', '.') or 'root'}/{self.address.target_name}"
+    def output_dir(self, arch: Arch) -> str:
+        return f"{self.address.spec_path.replace('/', '.') or 'root'}/{self.address.target_name}{arch.suffix()}"
+
+    def package_for(self, arch: Arch) -> str:
+        """The Debian package for `arch`; an architecture not in `arches` is an error."""
+        arches = self.arches.value or ()
+        check_listed(arch.value, arches, f"kernel {self.address}")
+        package = self.package.value or ""
+        if len(arches) > 1 and "{arch}" not in package:
+            raise UnsupportedArch(
+                f"{self.address}: package: {package!r} has no `{{arch}}` but arches lists "
+                f"{', '.join(arches)}; write e.g. 'linux-image-6.1.0-56-{{arch}}'"
+            )
+        return for_arch(package, arch.value)
+
+
+@dataclass(frozen=True)
+class DebianKernelRequest:
+    """Build a `debian_kernel` for one architecture."""
+
+    field_set: DebianKernelFieldSet
+    arch: Arch
 
 
 @dataclass(frozen=True)
@@ -58,15 +78,16 @@ class BuiltKernel:
 
 
 @rule(desc="Build a Debian kernel", level=LogLevel.DEBUG)
-async def build_debian_kernel(field_set: DebianKernelFieldSet, debian: DebianSubsystem) -> BuiltKernel:
-    arch = debian.architectures[0]
-    lockfile = await Get(DebianLockfile, DebianLockRequest(arch))
+async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
+    field_set, arch = request.field_set, request.arch
+    name = field_set.package_for(arch)
+    lockfile = await Get(DebianLockfile, DebianLockRequest(arch.value))
     try:
-        package = lockfile.lock.get(field_set.package.value)
+        package = lockfile.lock.get(name)
     except DebianError as e:
         raise DebianError(f"{field_set.address}: package: {e}") from None
-    debs = await Get(FetchedDebs, FetchDebsRequest((package,), lockfile.path, arch))
-    out = field_set.output_dir
+    debs = await Get(FetchedDebs, FetchDebsRequest((package,), lockfile.path, arch.value))
+    out = field_set.output_dir(arch)
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
@@ -78,6 +99,7 @@ async def build_debian_kernel(field_set: DebianKernelFieldSet, debian: DebianSub
                 "output": out,
                 "name": str(field_set.address),
                 "required_options": list(field_set.required_options.value or ()),
+                "arch": arch.value,
             },
             debs.digest,
             f"Extracting kernel {package.name} {package.version}",
@@ -90,10 +112,13 @@ async def build_debian_kernel(field_set: DebianKernelFieldSet, debian: DebianSub
 
 @rule
 async def package_debian_kernel(field_set: DebianKernelFieldSet) -> BuiltPackage:
-    built = await Get(BuiltKernel, DebianKernelFieldSet, field_set)
+    """Every architecture in `arches`; amd64 in `DIR/NAME/`, others in `DIR/NAME-ARCH/`."""
+    arches = [Arch.parse(a, f"{field_set.address}: arches") for a in field_set.arches.value or ()]
+    built = await MultiGet(Get(BuiltKernel, DebianKernelRequest(field_set, a)) for a in arches)
+    merged = await Get(Digest, MergeDigests(b.digest for b in built))
     return BuiltPackage(
-        built.digest,
-        tuple(BuiltPackageArtifact(f"{built.directory}/{name}") for name in KERNEL_FILES),
+        merged,
+        tuple(BuiltPackageArtifact(f"{b.directory}/{name}") for b in built for name in KERNEL_FILES),
     )
 
 

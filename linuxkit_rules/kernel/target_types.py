@@ -13,6 +13,7 @@ from pants.engine.target import (
 from pants.engine.addresses import Address
 from pants.util.strutil import help_text
 
+from linuxkit_rules.core.arch import ARCH_NAMES
 from linuxkit_rules.core.linux_build import MAKE_BASES
 
 # ---------------------------------------------------------------------------
@@ -164,5 +165,31 @@ class DebianKernelRequiredOptionsField(StringSequenceField):
             if not item.startswith("CONFIG_"):
                 raise InvalidFieldException(
                     f"{address}: required_options: {item!r} is not allowed; write `CONFIG_X` or `CONFIG_X=value`"
+                )
+        return value
+
+
+class DebianKernelArchesField(StringSequenceField):
+    alias = "arches"
+    default = ("amd64",)
+    help = help_text(
+        f"""
+        Architectures this kernel is built for, among {', '.join(ARCH_NAMES)}; an
+        image of another architecture that names it is an error. With more than
+        one, `package` holds `{{arch}}`, replaced by the architecture, e.g.
+        `package="linux-image-6.1.0-56-{{arch}}", arches=["amd64", "arm64"]`.
+        Default: `["amd64"]`.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        if not value:
+            raise InvalidFieldException(f"{address}: arches: list at least one of {', '.join(ARCH_NAMES)}")
+        for item in value:
+            if item not in ARCH_NAMES:
+                raise InvalidFieldException(
+                    f"{address}: arches: {item!r} is not supported; supported: {', '.join(ARCH_NAMES)}"
                 )
         return value

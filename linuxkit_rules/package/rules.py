@@ -15,12 +15,12 @@ from pants.engine.target import InvalidFieldException
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, UnsupportedArch, check_listed
 from linuxkit_rules.core.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.debian import LockedPackage
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.package_sources import PackageSources, PackageSourcesError, split_package_sources
 from linuxkit_rules.core.registry import RegistryError, parse_reference
-from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitPackageBaseImageField,
     LinuxkitPackageBuildYmlField,
@@ -234,17 +234,38 @@ async def pull_base_image(request: BaseImageRequest) -> PulledBaseImage:
     return PulledBaseImage(result.output_digest, path)
 
 
+@dataclass(frozen=True)
+class PackageArchRequest:
+    """Build a package for one architecture, which its build.yml `arches` must list."""
+
+    field_set: LinuxkitPackageFieldSet
+    arch: Arch
+
+
+def arch_output_path(field_set: LinuxkitPackageFieldSet, arch: Arch) -> str:
+    """`DIR/NAME.oci.tar` for amd64, `DIR/NAME-ARCH.oci.tar` for the others."""
+    return field_set.output_path[: -len(".oci.tar")] + f"{arch.suffix()}.oci.tar"
+
+
+@rule(desc="Build a LinuxKit package for amd64", level=LogLevel.DEBUG)
+async def build_default_arch_package(field_set: LinuxkitPackageFieldSet) -> BuiltLinuxkitPackage:
+    return await Get(BuiltLinuxkitPackage, PackageArchRequest(field_set, DEFAULT_ARCH))
+
+
 @rule(desc="Build a LinuxKit package", level=LogLevel.DEBUG)
-async def build_linuxkit_package(
-    field_set: LinuxkitPackageFieldSet, debian: DebianSubsystem, tool: CoreTool
-) -> BuiltLinuxkitPackage:
-    arch = debian.architectures[0]
+async def build_linuxkit_package(request: PackageArchRequest, tool: CoreTool) -> BuiltLinuxkitPackage:
+    field_set, arch_ = request.field_set, request.arch
+    arch = arch_.value
+    build_yml = await Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set)
+    check_listed(arch, build_yml.build_yml.arches, f"package {field_set.address} ({build_yml.path})")
     if field_set.dockerfile.value:
+        if arch_ is not DEFAULT_ARCH:
+            raise UnsupportedArch(
+                f"package {field_set.address}: `dockerfile` packages are built by the host's Docker "
+                f"engine for {DEFAULT_ARCH.value} only, not {arch}"
+            )
         return await Get(BuiltLinuxkitPackage, DockerfilePackageRequest(field_set, arch))
-    build_yml, rootfs = await MultiGet(
-        Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set),
-        Get(PackageRootfs, LinuxkitPackageFieldSet, field_set),
-    )
+    rootfs = await Get(PackageRootfs, LinuxkitPackageFieldSet, field_set)
     debs, closure, base = await MultiGet(
         Get(FetchedDebs, PackageDebsRequest(field_set, arch)),
         Get(PackageDebClosure, PackageDebsRequest(field_set, arch)),
@@ -265,33 +286,65 @@ async def build_linuxkit_package(
         inputs.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True)
     )
     ref = byml.reference(tag)
+    output = arch_output_path(field_set, arch_)
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
         CoreProcessRequest.create(
             "package",
-            {**meta, "ref": ref, "rootfs": "rootfs", "output": field_set.output_path},
+            {**meta, "ref": ref, "rootfs": "rootfs", "output": output},
             inputs,
-            f"Building LinuxKit package {ref}",
-            output_files=[field_set.output_path],
+            f"Building LinuxKit package {ref} ({arch})",
+            output_files=[output],
         ),
     )
     report = json.loads(result.stdout.decode())
-    return BuiltLinuxkitPackage(
-        result.output_digest, field_set.output_path, ref, report["size"], closure.packages
+    return BuiltLinuxkitPackage(result.output_digest, output, ref, report["size"], closure.packages)
+
+
+@dataclass(frozen=True)
+class BuiltLinuxkitPackages:
+    """A package built for every architecture in its build.yml `arches`, in that order."""
+
+    arches: tuple[Arch, ...]
+    built: tuple[BuiltLinuxkitPackage, ...]
+
+    def index_tag(self) -> str:
+        """The tag of the OCI index over all architectures: the one architecture's tag,
+        or a hash of every architecture's tag."""
+        tags = [b.ref.rpartition(":")[2] for b in self.built]
+        return tags[0] if len(tags) == 1 else content_tag(*tags)
+
+    def for_docker(self) -> BuiltLinuxkitPackage:
+        """The build a Docker engine on this (amd64) host loads: amd64's, else the first."""
+        return dict(zip(self.arches, self.built)).get(DEFAULT_ARCH, self.built[0])
+
+
+@rule(desc="Build a LinuxKit package for each of its architectures", level=LogLevel.DEBUG)
+async def build_all_arches(field_set: LinuxkitPackageFieldSet) -> BuiltLinuxkitPackages:
+    build_yml = await Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set)
+    arches = tuple(
+        Arch.parse(a, f"package {field_set.address} ({build_yml.path}): arches")
+        for a in build_yml.build_yml.arches
     )
+    if field_set.dockerfile.value and DEFAULT_ARCH in arches:
+        arches = (DEFAULT_ARCH,)  # the host's engine builds for the host only
+    built = await MultiGet(Get(BuiltLinuxkitPackage, PackageArchRequest(field_set, a)) for a in arches)
+    return BuiltLinuxkitPackages(arches, tuple(built))
 
 
 @rule
 async def package_linuxkit_package(field_set: LinuxkitPackageFieldSet) -> BuiltPackage:
-    built = await Get(BuiltLinuxkitPackage, LinuxkitPackageFieldSet, field_set)
+    all_arches = await Get(BuiltLinuxkitPackages, LinuxkitPackageFieldSet, field_set)
+    digest = await Get(Digest, MergeDigests(b.digest for b in all_arches.built))
     return BuiltPackage(
-        built.digest,
-        (
+        digest,
+        tuple(
             BuiltPackageArtifact(
                 built.path,
-                extra_log_lines=(f"    {built.ref} ({built.size / 1e6:.1f} MB unpacked)",),
-            ),
+                extra_log_lines=(f"    {built.ref} ({arch.value}, {built.size / 1e6:.1f} MB unpacked)",),
+            )
+            for arch, built in zip(all_arches.arches, all_arches.built)
         ),
     )
 

@@ -26,7 +26,7 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.publish import publish_targets
-from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
+from linuxkit_rules.package.rules import BuiltLinuxkitPackages, LinuxkitPackageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitImageRepositoryField,
@@ -129,11 +129,14 @@ async def publish_linuxkit_package(
         WrappedTarget,
         WrappedTargetRequest(field_set.address, description_of_origin="the publish goal"),
     )
-    built = await Get(
-        BuiltLinuxkitPackage, LinuxkitPackageFieldSet, LinuxkitPackageFieldSet.create(wrapped.target)
+    # Every architecture of the package's build.yml `arches`, pushed as one OCI index.
+    all_arches = await Get(
+        BuiltLinuxkitPackages, LinuxkitPackageFieldSet, LinuxkitPackageFieldSet.create(wrapped.target)
     )
-    repository, _, content_tag = built.ref.rpartition(":")
-    tags = [content_tag, *(field_set.release_tags.value or ())]
+    # The Docker engine gets the host's (amd64) image when the package has one.
+    built = all_arches.for_docker()
+    repository = built.ref.rpartition(":")[0]
+    tags = [all_arches.index_tag(), *(field_set.release_tags.value or ())]
     registries, to_engine = _registries(field_set.registries, linuxkit)
     names = [f"{repository}:{t}" for t in tags]
     if not registries and not to_engine:
@@ -155,9 +158,11 @@ async def publish_linuxkit_package(
         process = await Get(
             InteractiveProcess,
             PushProcessRequest(
-                json.dumps({"address": str(field_set.address), "layout": built.path, "targets": targets}),
-                built.digest,
-                f"Pushing {built.ref}",
+                json.dumps(
+                    {"address": str(field_set.address), "layouts": [b.path for b in all_arches.built], "targets": targets}
+                ),
+                await Get(Digest, MergeDigests(b.digest for b in all_arches.built)),
+                f"Pushing {repository}:{tags[0]} ({', '.join(a.value for a in all_arches.arches)})",
             ),
         )
         out.append(PublishPackages(names=tuple(targets), process=process, description=", ".join(registries)))

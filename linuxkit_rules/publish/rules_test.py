@@ -13,9 +13,15 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner, mock_console
 
 from linuxkit_rules.core.oci import ImageConfig, read_oci_layout, write_oci_layout
-from linuxkit_rules.core.publish import plan_from_layout
+from linuxkit_rules.core.arch import Arch
+from linuxkit_rules.core.publish import plan_from_layout, plan_from_layouts
 from linuxkit_rules.core.registry import RegistryClient, parse_reference, pull, push
-from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
+from linuxkit_rules.package.rules import (
+    BuiltLinuxkitPackage,
+    BuiltLinuxkitPackages,
+    LinuxkitPackageFieldSet,
+    PackageArchRequest,
+)
 from linuxkit_rules.publish.rules import LinuxkitPackagePublishFieldSet
 from linuxkit_rules.testservers import docker_registry, free_port
 from linuxkit_rules.testutil import make_publish_rule_runner
@@ -67,18 +73,43 @@ def test_publish_package_then_pull_back(rule_runner: RuleRunner, registry: str) 
     )
     [publish] = publish_processes(rule_runner)
     built, data = layout_of(rule_runner)
-    tag = built.ref.rsplit(":", 1)[1]
+    tgt = rule_runner.get_target(Address("pkg/hello"))
+    # build.yml has no `arches`: LinuxKit's default, amd64 and arm64, one index over both.
+    both = rule_runner.request(BuiltLinuxkitPackages, [LinuxkitPackageFieldSet.create(tgt)])
+    assert [a.value for a in both.arches] == ["amd64", "arm64"]
+    assert [b.path for b in both.built] == ["pkg.hello/hello.oci.tar", "pkg.hello/hello-arm64.oci.tar"]
+    arm64 = rule_runner.request(DigestContents, [both.built[1].digest])[0].content
+    tag = both.index_tag()
+    assert tag != built.ref.rsplit(":", 1)[1]
     assert publish.names == (f"{registry}/example/hello:{tag}", f"{registry}/example/hello:v1")
     assert publish.process is not None
     with mock_console(rule_runner.options_bootstrapper) as (_, stdio):
         assert rule_runner.run_interactive_process(publish.process).exit_code == 0, stdio.get_stderr()
 
-    expected = plan_from_layout(io.BytesIO(data), "built").digest
+    expected = plan_from_layouts([(io.BytesIO(data), "amd64"), (io.BytesIO(arm64), "arm64")]).digest
     client = RegistryClient(registry)
     for t in (tag, "v1"):
         assert client.has_manifest("example/hello", t, expected)
     pulled = pull(parse_reference(f"{registry}/example/hello@{expected}"), {})
     assert pulled.digest == read_oci_layout(io.BytesIO(data)).manifest_digest
+    pulled = pull(parse_reference(f"{registry}/example/hello@{expected}"), {}, architecture="arm64")
+    assert pulled.digest == read_oci_layout(io.BytesIO(arm64)).manifest_digest
+
+
+def test_an_arch_the_package_does_not_list_is_an_error(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "pkg/hello/BUILD": "linuxkit_package()\n",
+            "pkg/hello/build.yml": "image: hello\narches: [amd64]\n",
+        }
+    )
+    fs = LinuxkitPackageFieldSet.create(rule_runner.get_target(Address("pkg/hello")))
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.request(BuiltLinuxkitPackage, [PackageArchRequest(fs, Arch.ARM64)])
+    assert "package pkg/hello:hello (pkg/hello/build.yml) is not built for arm64: its arches are amd64" in str(exc.value)
+    # The architectures it lists are what `package` and `publish` build.
+    both = rule_runner.request(BuiltLinuxkitPackages, [fs])
+    assert [a.value for a in both.arches] == ["amd64"]
 
 
 def test_no_registry_skips(rule_runner: RuleRunner) -> None:

@@ -1,7 +1,7 @@
 """The `[debian]` options: which suite and architectures the lock covers."""
 from __future__ import annotations
 
-from pants.option.option_types import StrListOption, StrOption
+from pants.option.option_types import DictOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text
 
@@ -26,6 +26,20 @@ class DebianSubsystem(Subsystem):
         default=[],
         help="Debian packages to lock in addition to those targets name.",
     )
+
+    arch_extra_packages = DictOption[list](
+        default={},
+        help=help_text(
+            """
+            Debian packages to lock for one architecture only, by architecture, e.g.
+            `{"arm64": ["qemu-efi-aarch64"]}` (arm64's EFI firmware). Default: none.
+            """
+        ),
+    )
+
+    def extra_packages_for(self, arch: str) -> tuple[str, ...]:
+        """`extra_packages` plus `arch_extra_packages[arch]`."""
+        return (*self.extra_packages, *self.arch_extra_packages.get(arch, ()))
 
     def resolve_name(self, arch: str) -> str:
         return f"debian-{self.suite}-{arch}"

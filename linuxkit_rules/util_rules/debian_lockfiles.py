@@ -14,14 +14,21 @@ from pants.core.goals.generate_lockfiles import (
 )
 from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.process import ProcessCacheScope
+from pants.engine.fs import Digest, DigestContents
+from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import AllTargets
+from pants.engine.target import AllTargets, HydratedSources, HydrateSourcesRequest
 from pants.engine.unions import UnionRule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.arch import for_arch
+from linuxkit_rules.core.build_yml import load_build_yml
 from linuxkit_rules.subsystems.debian import DebianSubsystem
-from linuxkit_rules.kernel.target_types import KernelConfigSourcePackageField
+from linuxkit_rules.kernel.target_types import DebianKernelArchesField, KernelConfigSourcePackageField
 from linuxkit_rules.target_types import (
     DebianKernelPackageField,
+    LinuxkitPackageBuildYmlField,
     LinuxkitPackageDebianPackagesField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
@@ -33,6 +40,13 @@ class GenerateDebianLockfile(GenerateLockfile):
     suite: str
     architecture: str
     roots: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PackageArches:
+    """Each linuxkit_package's build.yml `arches`, by address."""
+
+    by_address: FrozenDict[str, tuple[str, ...]]
 
 
 class RequestedDebianResolveNames(RequestedUserResolveNames):
@@ -54,23 +68,47 @@ def known_debian_resolves(
     )
 
 
-def debian_roots(all_targets: AllTargets, extra: tuple[str, ...]) -> tuple[str, ...]:
+def debian_roots(
+    all_targets: AllTargets, extra: tuple[str, ...], arch: str, package_arches: dict[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    """The packages the `arch` lock is resolved from: `extra`, the kernel source, and the
+    Debian packages of every package (by its build.yml `arches`, keyed by address) and
+    kernel (by its `arches`) built for `arch`."""
     roots = set(extra)
     for tgt in all_targets:
         if tgt.has_field(LinuxkitPackageDebianPackagesField):
-            roots.update(tgt[LinuxkitPackageDebianPackagesField].value or ())
+            if arch in package_arches.get(str(tgt.address), ()):
+                roots.update(tgt[LinuxkitPackageDebianPackagesField].value or ())
         if tgt.has_field(DebianKernelPackageField):
-            roots.add(tgt[DebianKernelPackageField].value)
-        if tgt.has_field(KernelConfigSourcePackageField):
+            if arch in (tgt[DebianKernelArchesField].value or ()):
+                roots.add(for_arch(tgt[DebianKernelPackageField].value or "", arch))
+        if tgt.has_field(KernelConfigSourcePackageField) and tgt[KernelConfigSourcePackageField].value:
             roots.add(tgt[KernelConfigSourcePackageField].value)
     return tuple(sorted(roots))
 
 
+@rule(desc="Read the build.yml arches of every package", level=LogLevel.DEBUG)
+async def package_arches(all_targets: AllTargets) -> PackageArches:
+    targets = [
+        t for t in all_targets
+        if t.has_field(LinuxkitPackageDebianPackagesField) and t.has_field(LinuxkitPackageBuildYmlField)
+    ]
+    sources = await MultiGet(
+        Get(HydratedSources, HydrateSourcesRequest(t[LinuxkitPackageBuildYmlField])) for t in targets
+    )
+    contents = await MultiGet(Get(DigestContents, Digest, s.snapshot.digest) for s in sources)
+    arches = {}
+    for t, c in zip(targets, contents):
+        if c:
+            arches[str(t.address)] = load_build_yml(c[0].content.decode(), c[0].path).arches
+    return PackageArches(FrozenDict(arches))
+
+
 @rule
-def setup_debian_lockfiles(
+async def setup_debian_lockfiles(
     requested: RequestedDebianResolveNames, all_targets: AllTargets, debian: DebianSubsystem
 ) -> UserGenerateLockfiles:
-    roots = debian_roots(all_targets, tuple(debian.extra_packages))
+    arches = await Get(PackageArches)
     by_name = {debian.resolve_name(a): a for a in debian.architectures}
     return UserGenerateLockfiles(
         GenerateDebianLockfile(
@@ -79,7 +117,9 @@ def setup_debian_lockfiles(
             diff=False,
             suite=debian.suite,
             architecture=by_name[name],
-            roots=roots,
+            roots=debian_roots(
+                all_targets, debian.extra_packages_for(by_name[name]), by_name[name], dict(arches.by_address)
+            ),
         )
         for name in requested
     )

@@ -7,6 +7,7 @@ from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.arch import Arch
 from linuxkit_rules.core.errors import LinuxkitError
 
 SEARCH_PATH = ("/usr/bin", "/bin", "/usr/local/bin", "/usr/sbin", "/sbin")
@@ -49,6 +50,13 @@ async def find_host_tool(request: HostToolRequest) -> HostTool:
 
 
 QEMU_X86 = HostToolRequest("qemu-system-x86_64", "qemu-system-x86")
+
+
+def qemu_for(arch: Arch) -> HostToolRequest:
+    """The QEMU system emulator of `arch` (qemu-system-aarch64 for arm64)."""
+    return HostToolRequest(arch.qemu_binary(), arch.qemu_package())
+
+
 SSH = HostToolRequest("ssh", "openssh-client", ("-V",))
 
 

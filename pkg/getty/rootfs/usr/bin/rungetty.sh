@@ -17,6 +17,9 @@ start_getty() {
 	[ "$speed" = "$1" ] && speed=115200
 	speed=${speed%%[!0-9]*}
 	[ -c "/dev/$tty" ] || return 0
+	# A console= of another architecture (ttyS0 on arm64) may have a device node
+	# but no port: opening it fails, and the loop below would spin.
+	(: <"/dev/$tty") 2>/dev/null || return 0
 	if [ "$INSECURE" = "true" ]; then
 		while true; do
 			setsid -c sh -l <"/dev/$tty" >"/dev/$tty" 2>&1
