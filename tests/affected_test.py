@@ -57,14 +57,21 @@ def selected(repo: Path) -> tuple[str, set[str]]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     mode = result.stdout.splitlines()[0].split()[1]
-    images = set(re.findall(r"^(?://)?images:(\w+)(?:@arch=\w+)?$", result.stdout, re.MULTILINE))
+    images = set(re.findall(r"^(?://)?images:([\w-]+)(?:@arch=\w+)?$", result.stdout, re.MULTILINE))
     return mode, images
+
+
+def targets_of(repo: Path, *ymls: str) -> set[str]:
+    """The images/BUILD targets built from these YAMLs (sshd.yml: sshd and sshd-arm64)."""
+    build = (repo / "images" / "BUILD").read_text()
+    return {name for name, source in re.findall(r'name="([\w-]+)", source="([\w.-]+)"', build) if source in ymls}
 
 
 def test_change_selects_affected_images(clone: Path) -> None:
     with open(clone / "pkg" / "sshd" / "rootfs" / "etc" / "nsswitch.conf", "a") as f:
         f.write("# changed\n")
-    assert selected(clone) == ("affected", {"sshd"})
+    assert selected(clone) == ("affected", targets_of(clone, "sshd.yml"))
+    assert {"sshd", "sshd-arm64"} <= targets_of(clone, "sshd.yml")
     git(clone, "checkout", "-q", "--", ".")
     git(clone, "clean", "-qfd")
 
@@ -72,7 +79,8 @@ def test_change_selects_affected_images(clone: Path) -> None:
         f.write("changed\n")
     git(clone, "commit", "-qam", "getty motd")  # committed changes count too
     # Every image whose YAML runs getty, and only those.
-    getty_users = {p.stem for p in (clone / "images").glob("*.yml") if "linuxkit/getty" in p.read_text()}
+    getty_ymls = [p.name for p in (clone / "images").glob("*.yml") if "linuxkit/getty" in p.read_text()]
+    getty_users = targets_of(clone, *getty_ymls)
     assert {"sshd", "minimal"} <= getty_users
     assert selected(clone) == ("affected", getty_users)
     git(clone, "reset", "-q", "--hard", "origin/main")

@@ -63,8 +63,10 @@ class LinuxkitImageFieldSet(PackageFieldSet):
 
     @property
     def name(self) -> str:
-        """The base of the output names: the target name, plus `-ARCH` unless amd64."""
-        return self.address.target_name + self.architecture.suffix()
+        """The base of the output names: the target name, plus `-ARCH` unless amd64
+        or the name already ends so (`sshd-arm64` with `arch="arm64"`)."""
+        name, suffix = self.address.target_name, self.architecture.suffix()
+        return name if name.endswith(suffix) else name + suffix
 
     @property
     def architecture(self) -> Arch:

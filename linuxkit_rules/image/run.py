@@ -39,7 +39,7 @@ class LinuxkitRunSubsystem(Subsystem):
             "`tar-kernel-initrd`, `docker`, `gcp`: boot `raw-bios`, the same disk); it must be in "
             "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
             "with OVMF (from the locked `ovmf` package). "
-            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd@arch=amd64`."
+            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd`."
         ),
     )
     disks = StrListOption(
