@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from linuxkit_rules.core.disksize import make_blank_disk, parse_size
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.firmware import extract_ovmf
+from linuxkit_rules.core.formats import SQUASHFS_ROOT
 from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
 
 CONSOLE = "console.log"
@@ -57,13 +58,21 @@ def boot_config(m: Mapping[str, Any], workdir: str, port: int | None) -> QemuCon
     if m.get("firmware") == "efi":
         efi_code, efi_vars = extract_ovmf(m["ovmf_deb"], workdir)
     common: dict[str, Any] = dict(memory_mb=int(m["memory"]), ssh_port=port, efi_code=efi_code, efi_vars=efi_vars)
-    if media == "kernel":
+    if media in ("kernel", "squashfs"):
         with open(m["cmdline_file"], encoding="utf-8") as f:
             cmdline = f.read().strip()
+        disks: tuple[str, ...] = ()
+        extra: tuple[str, ...] = ()
+        if media == "squashfs":
+            # As `linuxkit run qemu` boots it, but from the first virtio disk.
+            cmdline = f"{cmdline} root={SQUASHFS_ROOT}"
+            disks, extra = (os.path.abspath(m["image_file"]),), ("-snapshot",)
         return QemuConfig(
             kernel=_fast_kernel(os.path.abspath(m["kernel"]), workdir),
             initrd=os.path.abspath(m["initrd"]),
             cmdline=cmdline,
+            disks=disks,
+            extra=extra,
             **common,
         )
     image = os.path.abspath(m["image_file"])
