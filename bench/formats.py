@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,6 @@ def boot(repo: Path, fmt: Format, key: Path) -> dict[str, float]:
         if fmt.firmware() == "efi":
             vars_copy = work / "vars.fd"
             shutil.copyfile(OVMF / "OVMF_VARS_4M.fd", vars_copy)
-            from dataclasses import replace
-
             cfg = replace(cfg, efi_code=str(OVMF / "OVMF_CODE_4M.fd"), efi_vars=str(vars_copy))
         with Vm(cfg, log_path=str(work / "console.log")) as vm:
             vm.wait_for("linuxkit-rules: services started", timeout=600)
