@@ -133,7 +133,8 @@ def test_loader_names_the_missing_module_and_option() -> None:
 
 def _cpio_names(data: bytes) -> dict[str, bytes]:
     raw = gzip.decompress(data)
-    out, pos = {}, 0
+    out: dict[str, bytes] = {}
+    pos = 0
     while True:
         header = raw[pos : pos + 110]
         namesize, filesize = int(header[94:102], 16), int(header[54:62], 16)
