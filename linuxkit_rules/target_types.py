@@ -297,8 +297,11 @@ class LinuxkitImageFormatsField(StringSequenceField):
         `tar-kernel-initrd` (`NAME-initrd.tar`), `iso-bios` (`NAME.iso`, isolinux,
         also bootable as a disk), `iso-efi` (`NAME-efi.iso`, systemd-boot),
         `raw-bios` (`NAME-bios.img`), `raw-efi` (`NAME-efi.img`, GPT + FAT32 ESP),
-        `qcow2-bios` (`NAME.qcow2`), `gcp` (`NAME.img.tar.gz`, `disk.raw` inside),
-        `docker` (`NAME-docker.tar`, for `docker load`). Every output is
+        `qcow2-bios` (`NAME.qcow2`), `qcow2-efi` (`NAME-efi.qcow2`, the `raw-efi`
+        disk), `gcp` (`NAME.img.tar.gz`, `disk.raw` inside), `docker`
+        (`NAME-docker.tar`, for `docker load`), `kernel+squashfs` (`NAME-kernel`,
+        `NAME-squashfs.img`, `NAME-cmdline`, and `NAME-squashfs-initrd.img`, a
+        loader that mounts the squashfs with a modular kernel). Every output is
         byte-reproducible. Default: `["kernel+initrd"]`.
 
             linuxkit_image(name="sshd", source="sshd.yml", formats=["iso-efi", "raw-bios"])
@@ -350,7 +353,7 @@ class LinuxkitImageDiskSizeField(IntField):
     help = help_text(
         """
         Size in MiB of the disk formats (`raw-bios`, `raw-efi`, `qcow2-bios`,
-        `gcp`); the build fails, saying how much is needed, when the content does
+        `qcow2-efi`, `gcp`); the build fails, saying how much is needed, when the content does
         not fit. Default: the smallest size that holds the content.
         """
     )
@@ -485,11 +488,16 @@ class LinuxkitImageTestBootsField(IntField):
 class LinuxkitImageTestFormatField(StringField):
     alias = "format"
     default = "kernel+initrd"
-    valid_choices = ("kernel+initrd", "iso-bios", "iso-efi", "raw-bios", "raw-efi", "qcow2-bios", "gcp")
+    valid_choices = (
+        "kernel+initrd", "kernel+squashfs", "iso-bios", "iso-efi", "raw-bios", "raw-efi", "qcow2-bios",
+        "qcow2-efi", "gcp",
+    )  # fmt: skip
     help = help_text(
         """
         Which of the image's outputs to boot (it must be in the image's
-        `formats`): `kernel+initrd` by QEMU's `-kernel`; ISOs from the CD drive,
+        `formats`): `kernel+initrd` by QEMU's `-kernel`; `kernel+squashfs` by
+        `-kernel` with its loader initramfs and the squashfs as the first virtio
+        disk (`root=/dev/vda`); ISOs from the CD drive,
         disks (and the `disk.raw` inside `gcp`) as a virtio disk; `*-bios` with
         SeaBIOS, `*-efi` with OVMF from the locked Debian `ovmf` package (arm64: AAVMF
         from `qemu-efi-aarch64`).

@@ -22,6 +22,7 @@ from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
 from linuxkit_rules.core.disksize import make_blank_disk, parse_size
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.firmware import extract_ovmf
+from linuxkit_rules.core.formats import SQUASHFS_ROOT
 from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
 
 CONSOLE = "console.log"
@@ -61,15 +62,23 @@ def boot_config(m: Mapping[str, Any], workdir: str, port: int | None) -> QemuCon
     common: dict[str, Any] = dict(
         arch=arch, memory_mb=int(m["memory"]), ssh_port=port, efi_code=efi_code, efi_vars=efi_vars
     )
-    if media == "kernel":
+    if media in ("kernel", "squashfs"):
         with open(m["cmdline_file"], encoding="utf-8") as f:
             cmdline = f.read().strip()
         kernel = os.path.abspath(m["kernel"])
+        disks: tuple[str, ...] = ()
+        extra: tuple[str, ...] = ()
+        if media == "squashfs":
+            # As `linuxkit run qemu` boots it, but from the first virtio disk.
+            cmdline = f"{cmdline} root={SQUASHFS_ROOT}"
+            disks, extra = (os.path.abspath(m["image_file"]),), ("-snapshot",)
         return QemuConfig(
             # arm64's kernel output is already the uncompressed Image.
             kernel=_fast_kernel(kernel, workdir) if arch is Arch.AMD64 else kernel,
             initrd=os.path.abspath(m["initrd"]),
             cmdline=cmdline,
+            disks=disks,
+            extra=extra,
             **common,
         )
     image = os.path.abspath(m["image_file"])

@@ -15,7 +15,7 @@ import yaml
 from linuxkit_rules.core.archive import Entry, Tree, gzip_writer, write_cpio_newc, write_tar
 from linuxkit_rules.core.bootmedia import BootInputs, extract_loader_files, iso_bios, iso_efi, raw_bios, raw_efi
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
-from linuxkit_rules.core.formats import Format
+from linuxkit_rules.core.formats import SQUASHFS_ROOT, Format
 from linuxkit_rules.core.image_yaml import (
     ContainerSpec,
     FileSpec,
@@ -27,6 +27,7 @@ from linuxkit_rules.core.image_yaml import (
 from linuxkit_rules.core.oci import OciImage, read_oci_layout
 from linuxkit_rules.core.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.sbom import write_sbom
+from linuxkit_rules.core.squashfs import loader_initramfs, read_kernel_config, write_squashfs
 from linuxkit_rules.core.runtime import ImageDefaults, prestart_script, runtime_config, runtime_json
 
 
@@ -216,14 +217,17 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
     return tree
 
 
-def _kernel_parts(spec: ImageSpec, images: Images, tree: Tree, mtime: int) -> tuple[bytes, bytes, str]:
+def _kernel_parts(
+    spec: ImageSpec, images: Images, tree: Tree, mtime: int, initrd: bool = True
+) -> tuple[bytes, bytes, str]:
     if spec.kernel is None:
         raise SchemaError(spec.file, None, "kernel", None, "a bootable format needs a `kernel` section")
     with open(os.path.join(images.kernel_dir(spec.kernel.image), spec.kernel.binary), "rb") as f:
         kernel = f.read()
     buf = io.BytesIO()
-    with gzip_writer(buf) as gz:
-        write_cpio_newc(tree.entries(), gz, mtime)  # type: ignore[arg-type]
+    if initrd:  # kernel+squashfs alone needs no initrd of the whole root
+        with gzip_writer(buf) as gz:
+            write_cpio_newc(tree.entries(), gz, mtime)  # type: ignore[arg-type]
     return kernel, buf.getvalue(), spec.kernel.cmdline
 
 
@@ -285,7 +289,8 @@ def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
     size_mib = m.get("disk_size_mib")
     size = int(size_mib) << 20 if size_mib else None
     report: dict[str, Any] = {"files": len(tree), "bytes": tree.file_bytes()}
-    parts = _kernel_parts(spec, images, tree, mtime) if any(f.needs_kernel() for f in formats) else None
+    needs_initrd = any(f.needs_kernel() and f is not Format.KERNEL_SQUASHFS for f in formats)
+    parts = _kernel_parts(spec, images, tree, mtime, needs_initrd) if any(f.needs_kernel() for f in formats) else None
     loaders = extract_loader_files(m.get("loader_debs", []))
     boot = BootInputs(*parts, loaders, mtime, name) if parts else None  # type: ignore[misc]
     raw_bios_cache: list[bytes] = []
@@ -331,6 +336,20 @@ def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
         elif fmt is Format.QCOW2_BIOS:
             _qcow2(bios_disk(), m["qemu_img"], outs[0])
             report[outs[0]] = os.path.getsize(outs[0])
+            continue
+        elif fmt is Format.QCOW2_EFI:
+            assert boot is not None
+            _qcow2(raw_efi(boot, size), m["qemu_img"], outs[0])
+            report[outs[0]] = os.path.getsize(outs[0])
+            continue
+        elif fmt is Format.KERNEL_SQUASHFS:
+            assert parts is not None and spec.kernel is not None
+            _write(outs[0], parts[0])
+            write_squashfs(tree, outs[1], mtime, m["mksquashfs"])
+            _write(outs[2], parts[2].encode())
+            config = read_kernel_config(images.kernel_dir(spec.kernel.image))
+            _write(outs[3], loader_initramfs(tree, config, spec.kernel.image, SQUASHFS_ROOT, mtime))
+            report[outs[1]] = os.path.getsize(outs[1])
             continue
         elif fmt is Format.GCP:
             buf = io.BytesIO()

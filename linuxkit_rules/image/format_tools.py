@@ -1,4 +1,4 @@
-"""What the output formats need besides the image: boot loader .debs and qemu-img."""
+"""What the output formats need besides the image: boot loader .debs, qemu-img, mksquashfs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,6 +15,7 @@ from linuxkit_rules.util_rules.debian import DebianLockfile, DebianLockRequest, 
 from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest
 
 QEMU_IMG = HostToolRequest("qemu-img", "qemu-utils")
+MKSQUASHFS = HostToolRequest("mksquashfs", "squashfs-tools", ("-version",))
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class FormatToolsRequest:
 class FormatTools:
     loader_debs: FetchedDebs
     qemu_img: str | None
+    mksquashfs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ async def gather_format_tools(request: FormatToolsRequest) -> FormatTools:
     needs_qemu_img = any(f.needs_qemu_img() for f in request.formats)
     debs = await Get(FetchedDebs, LockedDebsRequest(tuple(names), why, "loaders", request.arch))
     qemu_img = (await Get(HostTool, HostToolRequest, QEMU_IMG)).path if needs_qemu_img else None
-    return FormatTools(debs, qemu_img)
+    needs_mksquashfs = any(f.needs_mksquashfs() for f in request.formats)
+    mksquashfs = (await Get(HostTool, HostToolRequest, MKSQUASHFS)).path if needs_mksquashfs else None
+    return FormatTools(debs, qemu_img, mksquashfs)
 
 
 def rules():

@@ -216,7 +216,8 @@ async def build_linuxkit_image(
     refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})
     name = field_set.name
     formats = [Format.parse(f, f"{field_set.address}: formats") for f in (field_set.formats.value or ())]
-    outputs = [o for f in formats for o in f.outputs(name)] + [sbom_output(name)]
+    # kernel+initrd and kernel+squashfs share NAME-kernel and NAME-cmdline
+    outputs = list(dict.fromkeys(o for f in formats for o in f.outputs(name))) + [sbom_output(name)]
     sbom = [p.sbom_component(_spec(resolved[r])) for r, p in zip(package_refs, packages)]
     sbom += [k.sbom_component(_spec(resolved[r])) for r, k in zip(kernel_refs, kernels)]
     tools = await Get(FormatTools, FormatToolsRequest(tuple(formats), arch.value))
@@ -246,6 +247,7 @@ async def build_linuxkit_image(
                 "sbom": {"output": sbom_output(name), "components": sbom},
                 "loader_debs": list(tools.loader_debs.files),
                 "qemu_img": tools.qemu_img,
+                "mksquashfs": tools.mksquashfs,
                 "disk_size_mib": field_set.disk_size.value,
             },
             inputs,

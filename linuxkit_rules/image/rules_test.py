@@ -61,3 +61,13 @@ def test_unknown_key_names_file_and_line(rule_runner: RuleRunner) -> None:
     message = str(exc.value)
     assert "images/x.yml:6" in message
     assert "nmae" in message
+
+
+def test_unknown_format_in_build_lists_the_valid_ones(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files({**PACKAGES, "images/x.yml": "init:\n  - linuxkit/init:v1\n",
+                             "images/BUILD": 'linuxkit_image(name="x", source="x.yml", formats=["squashfs"])\n'})  # fmt: skip
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("images", target_name="x"))
+    message = str(exc.value)
+    assert "images:x" in message and "formats" in message and "squashfs" in message
+    assert "kernel+squashfs" in message and "qcow2-efi" in message and "raw-efi" in message

@@ -13,7 +13,7 @@ from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.errors import LinuxkitError
-from linuxkit_rules.core.formats import FORMAT_NAMES, Format
+from linuxkit_rules.core.formats import FORMAT_NAMES, SQUASHFS_ROOT, Format
 from linuxkit_rules.core.qemu import QemuConfig, qemu_argv
 from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
@@ -38,7 +38,8 @@ class LinuxkitRunSubsystem(Subsystem):
             f"Which output to boot: one of {', '.join(FORMAT_NAMES)} that boots (not `tar`, "
             "`tar-kernel-initrd`, `docker`, `gcp`: boot `raw-bios`, the same disk); it must be in "
             "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
-            "with OVMF (from the locked `ovmf` package). "
+            "with OVMF (from the locked `ovmf` package); `kernel+squashfs` boots the kernel and its loader "
+            "initramfs with the squashfs as the first virtio disk. "
             "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd`."
         ),
     )
@@ -69,17 +70,20 @@ def run_config(fmt: Format, name: str, cmdline: str, ovmf: tuple[str, str] | Non
     out = "{chroot}/" + fmt.outputs(name)[0]
     efi = dict(efi_code="{chroot}/" + ovmf[0], efi_vars="{chroot}/" + ovmf[1]) if ovmf else {}
     media = fmt.boot_media()
-    if media == "kernel":
-        kernel, initrd, _ = fmt.outputs(name)
-        return QemuConfig(kernel="{chroot}/" + kernel, initrd="{chroot}/" + initrd, cmdline=cmdline, **common)  # type: ignore[arg-type]
+    if media in ("kernel", "squashfs"):
+        files = {k: "{chroot}/" + v for k, v in fmt.boot_files(name).items()}
+        if media == "squashfs":
+            cmdline = f"{cmdline} root={SQUASHFS_ROOT}"
+            common["disks"] = (files["image"], *common.pop("disks", ()))  # type: ignore[misc]
+        return QemuConfig(kernel=files["kernel"], initrd=files["initrd"], cmdline=cmdline, **common)  # type: ignore[arg-type]
     if media == "cdrom":
         return QemuConfig(cdrom=out, **efi, **common)  # type: ignore[arg-type]
     if media == "disk":
         disks = (out, *common.pop("disks", ()))  # type: ignore[misc]
         return QemuConfig(disks=disks, **efi, **common)  # type: ignore[arg-type]
     raise FormatNotRunnable(
-        f"--linuxkit-run-format={fmt.value}: `pants run` boots kernel+initrd, iso-bios, iso-efi, "
-        "raw-bios, raw-efi or qcow2-bios"
+        f"--linuxkit-run-format={fmt.value}: `pants run` boots kernel+initrd, kernel+squashfs, iso-bios, "
+        "iso-efi, raw-bios, raw-efi, qcow2-bios or qcow2-efi"
     )
 
 
@@ -108,8 +112,9 @@ async def run_linuxkit_image(
         ),
     )
     cmdline = ""
-    if fmt is Format.KERNEL_INITRD:
-        cmdline_digest = await Get(Digest, DigestSubset(built.digest, PathGlobs([fmt.outputs(image_fs.name)[2]])))
+    if fmt.boot_media() in ("kernel", "squashfs"):
+        cmdline_file = fmt.boot_files(image_fs.name)["cmdline"]
+        cmdline_digest = await Get(Digest, DigestSubset(built.digest, PathGlobs([cmdline_file])))
         contents = await Get(DigestContents, Digest, cmdline_digest)
         cmdline = contents[0].content.decode() if contents else ""
     digest = built.digest

@@ -156,7 +156,7 @@ async def run_linuxkit_image_test(
         Get(HostTool, HostToolRequest, qemu_for(image_fs.architecture)),
         Get(HostTool, HostToolRequest, SSH),
     )
-    kernel, initrd, cmdline = Format.KERNEL_INITRD.outputs(image_fs.name)
+    files = fmt.boot_files(image_fs.name)
     inputs = await Get(Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest, firmware.digest]))
     timeout = fs.timeout.calculate_from_global_options(test_subsystem) or 600
     process = await Get(
@@ -165,13 +165,13 @@ async def run_linuxkit_image_test(
         CoreProcessRequest.create(
             "boottest",
             {
-                "kernel": kernel,
-                "initrd": initrd,
-                "cmdline_file": cmdline,
+                "kernel": files.get("kernel"),
+                "initrd": files.get("initrd"),
+                "cmdline_file": files.get("cmdline"),
                 "format": fmt.value,
                 "media": fmt.boot_media(),
                 "firmware": fmt.firmware(),
-                "image_file": fmt.outputs(image_fs.name)[0],
+                "image_file": files.get("image"),
                 "ovmf_deb": firmware.files[0] if firmware.files else None,
                 "script": script.snapshot.files[0],
                 "ssh_key": key_path,

@@ -24,6 +24,7 @@ EXPECTED = {
     "formats-kernel", "formats-initrd.img", "formats-cmdline", "formats.tar", "formats-initrd.tar",
     "formats.iso", "formats-efi.iso", "formats-bios.img", "formats-efi.img", "formats.qcow2",
     "formats.img.tar.gz", "formats-docker.tar", "formats.spdx.json",
+    "formats-efi.qcow2", "formats-squashfs.img", "formats-squashfs-initrd.img",
 }  # fmt: skip
 
 
