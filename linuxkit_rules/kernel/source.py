@@ -210,28 +210,6 @@ class KernelConfigOfKernel:
     field_set: KernelConfigFieldSet
 
 
-@rule(desc="Find a kernel's config target", level=LogLevel.DEBUG)
-async def kernel_config_of(field_set: LinuxKernelFieldSet) -> KernelConfigOfKernel:
-    addresses = await Get(
-        Addresses,
-        UnparsedAddressInputs(
-            [field_set.config.value or ""],
-            owning_address=field_set.address,
-            description_of_origin=f"the `config` field of {field_set.address}",
-        ),
-    )
-    wrapped = await Get(
-        WrappedTarget,
-        WrappedTargetRequest(addresses[0], description_of_origin=f"the `config` field of {field_set.address}"),
-    )
-    if not isinstance(wrapped.target, KernelConfigTarget):
-        raise InvalidFieldException(
-            f"{field_set.address}: config: {field_set.config.value!r} is a `{wrapped.target.alias}`, "
-            "not a `kernel_config` target"
-        )
-    return KernelConfigOfKernel(KernelConfigFieldSet.create(wrapped.target))
-
-
 @dataclass(frozen=True)
 class LinuxKernelDependenciesFieldSet(FieldSet):
     required_fields = (LinuxKernelConfigField,)
@@ -243,10 +221,9 @@ class InferLinuxKernelDependencies(InferDependenciesRequest):
     infer_from = LinuxKernelDependenciesFieldSet
 
 
-@rule(desc="Infer a kernel's config target", level=LogLevel.DEBUG)
-async def infer_linux_kernel_dependencies(request: InferLinuxKernelDependencies) -> InferredDependencies:
-    field_set = request.field_set
-    addresses = await Get(
+@rule(desc="Parse a kernel's config address", level=LogLevel.DEBUG)
+async def kernel_config_address(field_set: LinuxKernelDependenciesFieldSet) -> Addresses:
+    return await Get(
         Addresses,
         UnparsedAddressInputs(
             [field_set.config.value or ""],
@@ -254,7 +231,28 @@ async def infer_linux_kernel_dependencies(request: InferLinuxKernelDependencies)
             description_of_origin=f"the `config` field of {field_set.address}",
         ),
     )
-    return InferredDependencies(addresses)
+
+
+@rule(desc="Infer a kernel's config target", level=LogLevel.DEBUG)
+async def infer_linux_kernel_dependencies(request: InferLinuxKernelDependencies) -> InferredDependencies:
+    return InferredDependencies(await Get(Addresses, LinuxKernelDependenciesFieldSet, request.field_set))
+
+
+@rule(desc="Find a kernel's config target", level=LogLevel.DEBUG)
+async def kernel_config_of(field_set: LinuxKernelFieldSet) -> KernelConfigOfKernel:
+    addresses = await Get(
+        Addresses, LinuxKernelDependenciesFieldSet, LinuxKernelDependenciesFieldSet(field_set.address, field_set.config)
+    )
+    wrapped = await Get(
+        WrappedTarget,
+        WrappedTargetRequest(addresses[0], description_of_origin=f"the `config` field of {field_set.address}"),
+    )
+    if not isinstance(wrapped.target, KernelConfigTarget):
+        raise InvalidFieldException(
+            f"{field_set.address}: config: {field_set.config.value!r} is a `{wrapped.target.alias}`, "
+            "not a `kernel_config` target"
+        )
+    return KernelConfigOfKernel(KernelConfigFieldSet.create(wrapped.target))
 
 
 @rule(desc="Build a kernel from source", level=LogLevel.DEBUG)
