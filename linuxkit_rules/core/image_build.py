@@ -27,7 +27,14 @@ from linuxkit_rules.core.image_yaml import (
 from linuxkit_rules.core.oci import OciImage, read_oci_layout
 from linuxkit_rules.core.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.sbom import write_sbom
-from linuxkit_rules.core.runtime import ImageDefaults, prestart_script, runtime_config, runtime_json
+from linuxkit_rules.core.runtime import (
+    ImageDefaults,
+    namespace_hooks,
+    namespace_script,
+    prestart_script,
+    runtime_config,
+    runtime_json,
+)
 
 
 def _load_spec(paths: list[str]) -> ImageSpec:
@@ -79,6 +86,11 @@ def add_container(
     add_layers(tree, image, f"{bundle}/rootfs")
     label = _label(image)
     config = runtime_config(container, label, _defaults(image), id_map=id_map)
+    namespace = namespace_script(container, label)
+    if namespace:
+        # runtime.interfaces / bindNS: runc runs it once the container's namespaces exist.
+        tree.add(Entry(f"{bundle}/namespace.sh", "file", 0o755, data=namespace.encode()))
+        config["hooks"] = namespace_hooks(f"/{bundle}/namespace.sh")
     tree.add(Entry(f"{bundle}/config.json", "file", 0o644, data=_json(config)))
     runtime = runtime_json(container, label)
     if runtime:

@@ -282,6 +282,20 @@ class ImageSpec:
         refs.extend(c.image for c in self.containers())
         return list(dict.fromkeys(refs))
 
+    def ref_places(self) -> dict[str, list[str]]:
+        """Where each image reference is used, for error messages: `kernel`, `init[1]`,
+        `services.sshd (line 12)`..."""
+        places: dict[str, list[str]] = {}
+        if self.kernel is not None:
+            places.setdefault(self.kernel.image, []).append("kernel.image")
+        for i, ref in enumerate(self.init):
+            places.setdefault(ref, []).append(f"init[{i}]")
+        for section, items in (("onboot", self.onboot), ("onshutdown", self.onshutdown), ("services", self.services)):
+            for c in items:
+                line = f" (line {c.line})" if c.line else ""
+                places.setdefault(c.image, []).append(f"{section}.{c.name}{line}")
+        return places
+
     def id_map(self) -> dict[str, int]:
         """LinuxKit's per-container ids that `uid: <name>` refers to: 100, 101... in
         onboot, onshutdown, services order."""
@@ -867,3 +881,29 @@ def linuxkit_ref_to_address(ref: str, org_map: Mapping[str, str]) -> str | None:
     if at:
         return None
     return ref
+
+
+# LinuxKit images this repository has no package for, by repository name, and what to do.
+NOT_IN_CATALOGUE: Mapping[str, str] = {
+    "kernel": (
+        "LinuxKit's kernel images are not built here; kernels are targets (//kernel:debian, "
+        "//kernel:linux...): keep the YAML and set `kernel=\"//kernel:debian\"` on the linuxkit_image target"
+    ),
+    "containerd": (
+        "there is no containerd here: pkg/init runs onboot containers and services with runc "
+        "itself, so remove it from `init`"
+    ),
+    "rngd": (
+        "there is no rngd package: the kernel feeds virtio-rng entropy to its pool itself "
+        "(README, 'No rngd package'), so remove the rngd entries"
+    ),
+}
+
+
+def missing_image_hint(ref: str, org_map: Mapping[str, str]) -> str:
+    """Why a LinuxKit image named in a YAML has no target here, when it is a known case."""
+    name = ref.partition("@")[0]
+    first, slash, rest = name.partition("/")
+    if slash and first in org_map:
+        return NOT_IN_CATALOGUE.get(rest.split(":", 1)[0], "")
+    return ""
