@@ -23,6 +23,11 @@ expect "files: owner by container name" "stat -c '%u %g' /hostroot/etc/owned-by-
 expect "files: directory mode" "stat -c '%a %F' /hostroot/etc/testdir" "750 directory"
 $SSH "grep -q 'name: goodbye' /hostroot/etc/linuxkit.yml" || fail "metadata: yaml does not hold the image's config"
 echo "ok: metadata: yaml"
+expect "volumes: a blank one shared, a populated one read-only" "cat /run/lkr-volume | tr '\n' ' '" "from-onboot populated "
+$SSH "grep -q ' lkr0' /run/lkr-veth" || fail "runtime.interfaces: lkr0 is not in the container's namespace"
+$SSH "test -e /sys/class/net/lkr0-root && ! test -e /sys/class/net/lkr0" || fail "runtime.interfaces: the veth peer is not lkr0-root in the root namespace"
+$SSH "grep -q ' /run/netns/lkr ' /proc/mounts" || fail "runtime.bindNS: /run/netns/lkr is not a mount"
+echo "ok: runtime.interfaces (veth pair) and bindNS"
 $SSH poweroff || true
 $WAIT_CONSOLE "linuxkit-rules-test: onshutdown ran" 90 || fail "the onshutdown container did not run at poweroff"
 echo "ok: onshutdown runs at poweroff"
