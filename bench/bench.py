@@ -247,6 +247,8 @@ def bench_kernel(pants: Pants, runs: int, results: dict) -> None:
 
 MKOSI_CONFIG = ROOT / "bench" / "mkosi"
 COLD = "cold package (fresh store, .debs downloaded)"
+# mkosi's output names; next to them are image.cpio.zstd.manifest and the -i caches.
+CPIO_SUFFIXES = (".cpio", ".cpio.zstd", ".cpio.zst", ".cpio.xz", ".cpio.gz")
 
 
 def debian_mirror(suite: str = "bookworm") -> str | None:
@@ -281,8 +283,8 @@ def mkosi_build(state: Path, config: Path) -> tuple[float, int]:
     An empty `state` is a cold build (which also writes the caches)."""
     out = state / "out"
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.rglob("*.cpio*"):  # mkosi writes out/<distribution>~<release>/image.cpio.zstd
-        if not old.name.endswith(("cache-pre-inst", "cache-pre-dev")):
+    for old in out.rglob("*"):  # mkosi writes out/<distribution>~<release>/image.cpio.zstd
+        if old.is_file() and old.name.endswith(CPIO_SUFFIXES):
             old.unlink()
     argv = ["mkosi", "--incremental", "--force", f"--output-dir={out}", f"--cache={state / 'packages'}"]
     mirror = debian_mirror()
@@ -293,7 +295,7 @@ def mkosi_build(state: Path, config: Path) -> tuple[float, int]:
     elapsed = time.monotonic() - start
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} build failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    images = [p for p in out.rglob("*.cpio*") if not p.name.endswith(("cache-pre-inst", "cache-pre-dev"))]
+    images = [p for p in out.rglob("*") if p.is_file() and p.name.endswith(CPIO_SUFFIXES)]
     if not images:
         raise SystemExit(f"mkosi wrote no cpio archive into {out}: {sorted(str(p) for p in out.rglob('*'))}")
     return elapsed, images[0].stat().st_size
