@@ -243,18 +243,114 @@ def bench_kernel(pants: Pants, runs: int, results: dict) -> None:
     results["kernel image size (bzImage)"] = (stats([size]), "report")
 
 
+# ---------------------------------------------------------------- peer: mkosi
+
+MKOSI_CONFIG = ROOT / "bench" / "mkosi"
+COLD = "cold package (fresh store, .debs downloaded)"
+# mkosi's output names; next to them are image.cpio.zstd.manifest and the -i caches.
+CPIO_SUFFIXES = (".cpio", ".cpio.zstd", ".cpio.zst", ".cpio.xz", ".cpio.gz")
+
+
+def debian_mirror(suite: str = "bookworm") -> str | None:
+    """The Debian mirror the machine's apt sources name for `suite` (main), so mkosi
+    downloads from where our builds do; None if none is found."""
+    stanzas: list[tuple[list[str], list[str], list[str]]] = []
+    for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        if path.suffix == ".sources":
+            for block in re.split(r"\n\s*\n", text):
+                fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", block, re.M))
+                if "deb" in fields.get("Types", "").split():
+                    stanzas.append((fields.get("URIs", "").split(), fields.get("Suites", "").split(),
+                                    fields.get("Components", "").split()))
+        else:
+            for line in text.splitlines():
+                words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+                if len(words) >= 4 and words[0] == "deb":
+                    stanzas.append(([words[1]], [words[2]], words[3:]))
+    for uris, suites, components in stanzas:
+        if suite in suites and "main" in components and uris:
+            return uris[0]
+    return None
+
+
+def mkosi_build(state: Path, config: Path) -> tuple[float, int]:
+    """One incremental `mkosi -i build` of `config` (a directory with mkosi.default) with
+    its package cache and cached trees under `state`; returns (seconds, output bytes).
+    An empty `state` is a cold build (which also writes the caches)."""
+    out = state / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.rglob("*"):  # mkosi writes out/<distribution>~<release>/image.cpio.zstd
+        if old.is_file() and old.name.endswith(CPIO_SUFFIXES):
+            old.unlink()
+    argv = ["mkosi", "--incremental", "--force", f"--output-dir={out}", f"--cache={state / 'packages'}"]
+    mirror = debian_mirror()
+    if mirror:
+        argv.append(f"--mirror={mirror}")
+    start = time.monotonic()
+    result = subprocess.run(argv + ["build"], cwd=config, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} build failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    images = [p for p in out.rglob("*") if p.is_file() and p.name.endswith(CPIO_SUFFIXES)]
+    if not images:
+        raise SystemExit(f"mkosi wrote no cpio archive into {out}: {sorted(str(p) for p in out.rglob('*'))}")
+    return elapsed, images[0].stat().st_size
+
+
+def bench_peer(pants: Pants, runs: int, results: dict) -> None:
+    """mkosi (Debian 12's) building bench/mkosi: cold (no package cache, no cached tree)
+    and again with both, its output size, and the ratios to our cold `package //images:sshd`."""
+    if shutil.which("mkosi") is None or os.geteuid() != 0:
+        results["mkosi peer"] = ({"median": 0, "min": 0, "max": 0, "n": 0}, "skipped: needs root and `apt-get install mkosi`")
+        return
+    if COLD not in results:
+        store = tempfile.mkdtemp(prefix="lkr-store-")
+        t, _, _ = pants.run("package", IMAGE, store=store)
+        shutil.rmtree(store, ignore_errors=True)
+        results[COLD] = (stats([t]), "report")
+    ours = results[COLD][0]["median"]
+    work = Path(tempfile.mkdtemp(prefix="lkr-mkosi-"))
+    config = work / "config"
+    config.mkdir()
+    shutil.copy(MKOSI_CONFIG / "mkosi.default", config / "mkosi.default")
+    try:
+        cold, warm, sizes = [], [], []
+        for i in range(runs):
+            t, size = mkosi_build(work / f"state-{i}", config)
+            cold.append(t)
+            sizes.append(size / 1e6)
+        for _ in range(runs):
+            t, _ = mkosi_build(work / "state-0", config)
+            warm.append(t)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    s_cold, s_warm = stats(cold), stats(warm)
+    s_cold["ratio_to_ours"] = s_cold["median"] / ours
+    s_warm["ratio_to_ours"] = s_warm["median"] / ours
+    results["mkosi -i build, cold (no package cache, no cached tree)"] = (s_cold, "peer; ratio = mkosi / our cold package")
+    results["mkosi -i build, package cache and cached tree"] = (s_warm, "peer")
+    results["mkosi output size (cpio.zstd, no kernel)"] = (stats(sizes), "peer; ours: kernel + initrd")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
-    parser.add_argument("--only", default="builds,initrd,boot,kernel")
+    parser.add_argument("--only", default="builds,initrd,boot,kernel,peer")
     args = parser.parse_args()
     repo = scratch_copy()
     pants = Pants(repo)
     results: dict[str, tuple[dict[str, float], str]] = {}
     try:
         for name in args.only.split(","):
-            {"builds": bench_builds, "initrd": bench_initrd, "boot": bench_boot, "kernel": bench_kernel}[name](pants, args.runs, results)
+            {
+                "builds": bench_builds, "initrd": bench_initrd, "boot": bench_boot,
+                "kernel": bench_kernel, "peer": bench_peer,
+            }[name](pants, args.runs, results)
     finally:
         pants.stop_pantsd()
         shutil.rmtree(repo.parent, ignore_errors=True)

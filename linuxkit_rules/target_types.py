@@ -327,7 +327,9 @@ class LinuxkitImageKernelField(StringField):
         """
         A kernel target that replaces the YAML's `kernel: image:` (its `cmdline`
         stays), e.g. `kernel="//kernel:debian"`; with `parametrize` one YAML
-        gives an image per kernel. Default: the YAML's kernel.
+        gives an image per kernel. The YAML's own kernel image is then not
+        looked up, so a LinuxKit YAML naming `linuxkit/kernel:<version>` (not
+        built here) builds unchanged. Default: the YAML's kernel.
         """
     )
 

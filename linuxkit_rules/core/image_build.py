@@ -8,7 +8,7 @@ import os
 import posixpath
 import subprocess
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -17,18 +17,28 @@ from linuxkit_rules.core.bootmedia import BootInputs, extract_loader_files, iso_
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
 from linuxkit_rules.core.formats import SQUASHFS_ROOT, Format
 from linuxkit_rules.core.image_yaml import (
+    VOLUMES_DIR,
     ContainerSpec,
     FileSpec,
     ImageSpec,
+    VolumeSpec,
     config_to_json,
     load_image_yaml,
     merge_images,
+    with_volume_paths,
 )
 from linuxkit_rules.core.oci import OciImage, read_oci_layout
 from linuxkit_rules.core.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.sbom import write_sbom
+from linuxkit_rules.core.runtime import (
+    ImageDefaults,
+    namespace_hooks,
+    namespace_script,
+    prestart_script,
+    runtime_config,
+    runtime_json,
+)
 from linuxkit_rules.core.squashfs import loader_initramfs, read_kernel_config, write_squashfs
-from linuxkit_rules.core.runtime import ImageDefaults, prestart_script, runtime_config, runtime_json
 
 
 def _load_spec(paths: list[str]) -> ImageSpec:
@@ -74,12 +84,23 @@ def add_layers(tree: Tree, image: OciImage, prefix: str = "") -> None:
 
 
 def add_container(
-    tree: Tree, images: Images, container: ContainerSpec, bundle: str, id_map: Mapping[str, int] | None = None
+    tree: Tree,
+    images: Images,
+    container: ContainerSpec,
+    bundle: str,
+    id_map: Mapping[str, int] | None = None,
+    volumes: Sequence[VolumeSpec] = (),
 ) -> None:
+    container = with_volume_paths(container, volumes)
     image = images.oci(container.image)
     add_layers(tree, image, f"{bundle}/rootfs")
     label = _label(image)
     config = runtime_config(container, label, _defaults(image), id_map=id_map)
+    namespace = namespace_script(container, label)
+    if namespace:
+        # runtime.interfaces / bindNS: runc runs it once the container's namespaces exist.
+        tree.add(Entry(f"{bundle}/namespace.sh", "file", 0o755, data=namespace.encode()))
+        config["hooks"] = namespace_hooks(f"/{bundle}/namespace.sh")
     tree.add(Entry(f"{bundle}/config.json", "file", 0o644, data=_json(config)))
     runtime = runtime_json(container, label)
     if runtime:
@@ -87,6 +108,19 @@ def add_container(
     script = prestart_script(container, label)
     if script:
         tree.add(Entry(f"{bundle}/prestart.sh", "file", 0o755, data=script.encode()))
+
+
+def add_volume(tree: Tree, images: Images, volume: VolumeSpec) -> None:
+    """LinuxKit's volume layout: `lower/` (the image's files, or empty) and `merged/`, which
+    init mounts (a bind of `lower`, read-only for a readonly volume) before onboot; a
+    `readonly` marker tells init which."""
+    base = f"{VOLUMES_DIR}/{volume.name}"
+    tree.add(Entry(f"{base}/lower", "dir", 0o755))
+    tree.add(Entry(f"{base}/merged", "dir", 0o755))
+    if volume.image:
+        add_layers(tree, images.oci(volume.image), f"{base}/lower")
+    if volume.readonly:
+        tree.add(Entry(f"{base}/readonly", "file", 0o644, data=b""))
 
 
 def _json(value: Any) -> bytes:
@@ -191,6 +225,16 @@ def metadata_yaml(image: ImageSpec) -> bytes:
         files.append(entry)
     if files:
         doc["files"] = files
+    vols = []
+    for v in image.volumes:
+        vol: dict[str, Any] = {"name": v.name}
+        if v.image:
+            vol["image"] = v.image
+        if v.readonly:
+            vol["readonly"] = True
+        vols.append(vol)
+    if vols:
+        doc["volumes"] = vols
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False).encode()
 
 
@@ -203,12 +247,15 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
         kdir = images.kernel_dir(spec.kernel.image)
         with open(os.path.join(kdir, spec.kernel.tar), "rb") as f:
             tree.add_tar(f)
+    for v in spec.volumes:
+        add_volume(tree, images, v)
+    vols = spec.volumes
     for i, c in enumerate(spec.onboot):
-        add_container(tree, images, c, f"containers/onboot/{i:03d}-{c.name}", ids)
+        add_container(tree, images, c, f"containers/onboot/{i:03d}-{c.name}", ids, vols)
     for i, c in enumerate(spec.onshutdown):
-        add_container(tree, images, c, f"containers/onshutdown/{i:03d}-{c.name}", ids)
+        add_container(tree, images, c, f"containers/onshutdown/{i:03d}-{c.name}", ids, vols)
     for c in spec.services:
-        add_container(tree, images, c, f"containers/services/{c.name}", ids)
+        add_container(tree, images, c, f"containers/services/{c.name}", ids, vols)
     for f in spec.files:
         add_file(tree, f, spec, present)
     if "dev/console" not in tree:

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import io
+import json
 import os
 from pathlib import Path
 
 import pytest
 import yaml
 
-from linuxkit_rules.core.archive import Entry, Tree
+from linuxkit_rules.core.archive import Entry, Tree, write_tar
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.image_build import add_file, metadata_yaml, source_path
+from linuxkit_rules.core.image_build import Images, add_file, image_tree, metadata_yaml, source_path
 from linuxkit_rules.core.image_yaml import load_image_yaml, merge_images
+from linuxkit_rules.core.oci import ImageConfig, write_oci_layout
 
 
 def spec_of(text: str, file: str = "images/x.yml"):  # type: ignore[no-untyped-def]
@@ -81,3 +84,41 @@ def test_metadata_yaml_is_the_merged_config() -> None:
     tree = Tree()
     add_file(tree, merged.files[0], merged, set())
     assert yaml.safe_load(tree.get("etc/linuxkit.yml").data) == doc  # type: ignore[union-attr]
+
+
+def _layout(tmp_path: Path, name: str, *entries: Entry) -> str:
+    t = Tree()
+    for e in entries:
+        t.add(e)
+    layer = io.BytesIO()
+    write_tar(t.entries(), layer, 0)
+    path = tmp_path / f"{name}.tar"
+    with open(path, "wb") as f:
+        write_oci_layout([layer.getvalue()], ImageConfig(cmd=("/bin/sh",)), f"x/{name}:1", f, 0)
+    return str(path)
+
+
+def test_volumes_in_the_tree_and_bound_by_containers(tmp_path: Path) -> None:
+    spec = spec_of(
+        "volumes:\n  - name: blank\n  - name: data\n    image: x/data:1\n    readonly: true\n"
+        "onboot:\n  - name: a\n    image: x/app:1\n    binds: [blank:/b, 'data:/d:ro']\n"
+    )
+    refs = {
+        "x/data:1": {"path": _layout(tmp_path, "data", Entry("hello", "file", 0o644, data=b"hi\n"))},
+        "x/app:1": {"path": _layout(tmp_path, "app", Entry("bin/sh", "file", 0o755, data=b"#!"))},
+    }
+    tree = image_tree(spec, Images(refs), set())
+    kinds = {p: tree.get(p).kind for p in (  # type: ignore[union-attr]
+        "containers/volumes/blank/lower", "containers/volumes/blank/merged",
+        "containers/volumes/data/lower", "containers/volumes/data/merged",
+    )}
+    assert set(kinds.values()) == {"dir"}
+    assert tree.get("containers/volumes/data/lower/hello").data == b"hi\n"  # type: ignore[union-attr]
+    assert tree.get("containers/volumes/data/readonly") is not None
+    assert tree.get("containers/volumes/blank/readonly") is None
+    assert [e.path for e in tree.entries() if e.path.startswith("containers/volumes/blank/lower/")] == []
+    config = json.loads(tree.get("containers/onboot/000-a/config.json").data)  # type: ignore[union-attr]
+    mounts = {m["destination"]: m for m in config["mounts"]}
+    assert mounts["/b"]["source"] == "/containers/volumes/blank/merged"
+    assert mounts["/d"]["source"] == "/containers/volumes/data/merged" and "ro" in mounts["/d"]["options"]
+    assert "volumes" in yaml.safe_load(metadata_yaml(spec))

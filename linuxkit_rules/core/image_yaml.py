@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from linuxkit_rules.core.errors import SchemaError
@@ -55,6 +55,11 @@ RLIM_INFINITY = 2**64 - 1
 
 ROOTFS_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable")
 NAMESPACE_TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
+
+VOLUME_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# Where a volume lives in the image (LinuxKit's layout): `lower` holds its content,
+# `merged` is what containers bind.
+VOLUMES_DIR = "containers/volumes"
 
 # YAML keys LinuxKit has that this project refuses, with the reason shown to the user.
 UNSUPPORTED_CONTAINER_KEYS: Mapping[str, str] = {
@@ -261,6 +266,22 @@ class FileSpec:
 
 
 @dataclass(frozen=True)
+class VolumeSpec:
+    """A `volumes:` entry: a directory at `/containers/volumes/NAME/merged` that
+    containers bind by name (`binds: [NAME:/dst]`), empty or holding `image`'s files."""
+
+    name: str
+    image: str = ""
+    readonly: bool = False
+    line: int | None = None
+    file: str = ""
+
+    @property
+    def merged(self) -> str:
+        return f"/{VOLUMES_DIR}/{self.name}/merged"
+
+
+@dataclass(frozen=True)
 class ImageSpec:
     file: str
     kernel: KernelSpec | None
@@ -269,6 +290,7 @@ class ImageSpec:
     onshutdown: tuple[ContainerSpec, ...]
     services: tuple[ContainerSpec, ...]
     files: tuple[FileSpec, ...]
+    volumes: tuple[VolumeSpec, ...] = ()
 
     def containers(self) -> tuple[ContainerSpec, ...]:
         return self.onboot + self.onshutdown + self.services
@@ -279,8 +301,26 @@ class ImageSpec:
         if self.kernel is not None:
             refs.append(self.kernel.image)
         refs.extend(self.init)
+        refs.extend(v.image for v in self.volumes if v.image)
         refs.extend(c.image for c in self.containers())
         return list(dict.fromkeys(refs))
+
+    def ref_places(self) -> dict[str, list[str]]:
+        """Where each image reference is used, for error messages: `kernel`, `init[1]`,
+        `services.sshd (line 12)`..."""
+        places: dict[str, list[str]] = {}
+        if self.kernel is not None:
+            places.setdefault(self.kernel.image, []).append("kernel.image")
+        for i, ref in enumerate(self.init):
+            places.setdefault(ref, []).append(f"init[{i}]")
+        for v in self.volumes:
+            if v.image:
+                places.setdefault(v.image, []).append(f"volumes.{v.name}" + (f" (line {v.line})" if v.line else ""))
+        for section, items in (("onboot", self.onboot), ("onshutdown", self.onshutdown), ("services", self.services)):
+            for c in items:
+                line = f" (line {c.line})" if c.line else ""
+                places.setdefault(c.image, []).append(f"{section}.{c.name}{line}")
+        return places
 
     def id_map(self) -> dict[str, int]:
         """LinuxKit's per-container ids that `uid: <name>` refers to: 100, 101... in
@@ -317,14 +357,20 @@ def _capabilities(r: MapReader, key: str) -> tuple[str, ...] | None:
     return caps
 
 
-def parse_bind(value: str, loc: Loc) -> Mount:
-    """"/src:/dst[:opt,opt]" -> a bind Mount (LinuxKit: default options rw,rbind,rshared)."""
+def parse_bind(value: str, loc: Loc, *, volumes: bool = False) -> Mount:
+    """"/src:/dst[:opt,opt]" -> a bind Mount (LinuxKit: default options rw,rbind,rshared).
+
+    With `volumes`, the source may also be the name of an image volume (`volumes:`)."""
     parts = value.split(":")
     if len(parts) < 2 or len(parts) > 3:
         raise loc.error(value, "a bind is 'source:destination' or 'source:destination:opt1,opt2'")
     src, dst = parts[0], parts[1]
-    if not src.startswith("/"):
-        raise loc.error(value, "the bind source must be an absolute path (named volumes are not supported)")
+    if not src.startswith("/") and not (volumes and VOLUME_NAME.match(src)):
+        raise loc.error(
+            value,
+            "the bind source must be an absolute path"
+            + (" or the name of one of the image's volumes" if volumes else " (volumes are named in an image YAML only)"),
+        )
     if not dst.startswith("/"):
         raise loc.error(value, "the bind destination must be an absolute path")
     if len(parts) == 3:
@@ -559,7 +605,9 @@ def _check_paths(r: MapReader, key: str) -> tuple[str, ...] | None:
     return paths
 
 
-def parse_container_config(value: object, loc: Loc, *, extra_keys: Sequence[str] = ()) -> tuple[ContainerDefaults, MapReader]:
+def parse_container_config(
+    value: object, loc: Loc, *, extra_keys: Sequence[str] = (), volumes: bool = False
+) -> tuple[ContainerDefaults, MapReader]:
     """Parse the container settings of a mapping (YAML entry, build.yml `config`, or label).
 
     `extra_keys` are further keys the caller reads itself (e.g. name, image).
@@ -582,8 +630,11 @@ def parse_container_config(value: object, loc: Loc, *, extra_keys: Sequence[str]
 
         return check
 
-    binds = each("binds", checked(parse_bind))
-    binds_add = each("binds.add", checked(parse_bind))
+    def bind(v: str, l: Loc) -> Mount:
+        return parse_bind(v, l, volumes=volumes)
+
+    binds = each("binds", checked(bind))
+    binds_add = each("binds.add", checked(bind))
     tmpfs = each("tmpfs", checked(parse_tmpfs))
     rlimits = each("rlimits", checked(parse_rlimit))
     env = each("env", lambda v, l: _env(as_str(v, l), l))
@@ -685,7 +736,7 @@ def parse_label(label: Mapping[str, Any] | str, source: str = "org.mobyproject.c
 
 def parse_container(value: object, loc: Loc) -> ContainerSpec:
     """One `onboot`/`onshutdown`/`services` entry."""
-    config, r = parse_container_config(value, loc, extra_keys=("name", "image"))
+    config, r = parse_container_config(value, loc, extra_keys=("name", "image"), volumes=True)
     name = r.required_str("name")
     if not re.match(r"^[a-z0-9][a-z0-9_.-]*$", name):
         raise r.at("name").error(name, "a name uses a-z, 0-9, '_', '-' and '.', and starts with a letter or digit")
@@ -765,7 +816,6 @@ def _file(value: object, loc: Loc) -> FileSpec:
 
 
 _UNSUPPORTED_SECTIONS = {
-    "volumes": "volumes are not supported",
     "trust": "content trust is not supported (images are built locally and content-addressed)",
 }
 
@@ -780,7 +830,9 @@ def load_image_yaml(text: str, file: str) -> ImageSpec:
         for key, why in _UNSUPPORTED_SECTIONS.items():
             if key in doc:
                 raise top.key(key, getattr(doc, "key_lines", {}).get(key)).error(doc[key], why)
-    r = MapReader(doc, top, ("kernel", "init", "onboot", "onshutdown", "services", "files"), what="an image YAML")
+    r = MapReader(
+        doc, top, ("kernel", "init", "onboot", "onshutdown", "services", "files", "volumes"), what="an image YAML"
+    )
     kernel = _kernel(r.raw("kernel"), r.at("kernel")) if r.has("kernel") else None
     init = r.get_strs("init") or ()
     for i, ref in enumerate(init):
@@ -800,9 +852,87 @@ def load_image_yaml(text: str, file: str) -> ImageSpec:
         onshutdown=containers("onshutdown"),
         services=containers("services"),
         files=tuple(_file(v, l) for l, v in r.items("files") or ()),
+        volumes=tuple(_volume(v, l) for l, v in r.items("volumes") or ()),
     )
     _check_unique(spec)
+    _check_volumes(spec)
     return spec
+
+
+def _volume(value: object, loc: Loc) -> VolumeSpec:
+    r = MapReader(value, loc, ("name", "image", "readonly", "format", "platforms"))
+    name = r.required_str("name")
+    if not VOLUME_NAME.match(name):
+        raise r.at("name").error(name, "a volume name uses a-z, 0-9, '_', '-' and '.', and starts with a letter or digit")
+    fmt = r.get_str("format")
+    if fmt not in (None, "", "filesystem"):
+        raise r.at("format").error(
+            fmt, "only 'filesystem' (the image's files in the volume) is supported; 'oci' layouts are not"
+        )
+    if r.has("platforms"):
+        raise r.at("platforms").error(r.raw("platforms"), "platforms apply to 'format: oci' volumes, which are not supported")
+    image = r.get_str("image") or ""
+    return VolumeSpec(name=name, image=image, readonly=bool(r.get_bool("readonly")), line=loc.line, file=loc.file)
+
+
+def _check_volumes(spec: ImageSpec) -> None:
+    """Volume names unique; a container's bind of a volume names a declared one, and a
+    read-only volume is bound read-only (LinuxKit's rules)."""
+    vols: dict[str, VolumeSpec] = {}
+    for v in spec.volumes:
+        if v.name in vols:
+            first = vols[v.name]
+            raise SchemaError(
+                v.file or spec.file, v.line, "volumes.name", v.name,
+                f"volume names must be unique (first used at {first.file or spec.file}:{first.line})",
+            )
+        vols[v.name] = v
+    known = ", ".join(sorted(vols)) or "none declared"
+    for c in spec.containers():
+        for key, binds in (("binds", c.binds), ("binds.add", c.binds_add)):
+            for i, b in enumerate(binds or ()):
+                parts = b.split(":")
+                if parts[0].startswith("/"):
+                    continue
+                where = (c.file or spec.file, c.line, f"{c.name}.{key}[{i}]")
+                vol = vols.get(parts[0])
+                if vol is None:
+                    raise SchemaError(*where, b, f"no volume {parts[0]!r} in `volumes:` (volumes: {known})")
+                if vol.readonly and (len(parts) < 3 or "ro" not in parts[2].split(",")):
+                    raise SchemaError(*where, b, f"volume {vol.name!r} is readonly: bind it with ':ro'")
+        for i, m in enumerate(c.mounts or ()):
+            if m.type != "bind" or m.source.startswith("/"):
+                continue
+            where = (c.file or spec.file, c.line, f"{c.name}.mounts[{i}].source")
+            vol = vols.get(m.source)
+            if vol is None:
+                raise SchemaError(*where, m.source, f"a bind source is an absolute path or a volume (volumes: {known})")
+            if vol.readonly and "ro" not in m.options:
+                raise SchemaError(*where, m.source, f"volume {vol.name!r} is readonly: add 'ro' to the options")
+
+
+def with_volume_paths(c: ContainerSpec, volumes: Sequence[VolumeSpec]) -> ContainerSpec:
+    """The container with volume names in its binds and bind mounts replaced by the
+    volume's path in the image (as LinuxKit does before applying the package label)."""
+    paths = {v.name: v.merged for v in volumes}
+    if not paths:
+        return c
+
+    def bind(b: str) -> str:
+        src, sep, rest = b.partition(":")
+        return paths[src] + sep + rest if src in paths else b
+
+    def mount(m: Mount) -> Mount:
+        if m.type == "bind" and m.source in paths:
+            return Mount(m.destination, m.type, paths[m.source], m.options)
+        return m
+
+    return replace(
+        c,
+        binds=None if c.binds is None else tuple(bind(b) for b in c.binds),
+        binds_add=None if c.binds_add is None else tuple(bind(b) for b in c.binds_add),
+        mounts=None if c.mounts is None else tuple(mount(m) for m in c.mounts),
+    )
 
 
 def _check_unique(spec: ImageSpec) -> None:
@@ -835,8 +965,10 @@ def merge_images(specs: Sequence[ImageSpec]) -> ImageSpec:
         onshutdown=tuple(c for s in specs for c in s.onshutdown),
         services=tuple(c for s in specs for c in s.services),
         files=tuple(f for s in specs for f in s.files),
+        volumes=tuple(v for s in specs for v in s.volumes),
     )
     _check_unique(merged)
+    _check_volumes(merged)
     return merged
 
 
@@ -867,3 +999,29 @@ def linuxkit_ref_to_address(ref: str, org_map: Mapping[str, str]) -> str | None:
     if at:
         return None
     return ref
+
+
+# LinuxKit images this repository has no package for, by repository name, and what to do.
+NOT_IN_CATALOGUE: Mapping[str, str] = {
+    "kernel": (
+        "LinuxKit's kernel images are not built here; kernels are targets (//kernel:debian, "
+        "//kernel:linux...): keep the YAML and set `kernel=\"//kernel:debian\"` on the linuxkit_image target"
+    ),
+    "containerd": (
+        "there is no containerd here: pkg/init runs onboot containers and services with runc "
+        "itself, so remove it from `init`"
+    ),
+    "rngd": (
+        "there is no rngd package: the kernel feeds virtio-rng entropy to its pool itself "
+        "(README, 'No rngd package'), so remove the rngd entries"
+    ),
+}
+
+
+def missing_image_hint(ref: str, org_map: Mapping[str, str]) -> str:
+    """Why a LinuxKit image named in a YAML has no target here, when it is a known case."""
+    name = ref.partition("@")[0]
+    first, slash, rest = name.partition("/")
+    if slash and first in org_map:
+        return NOT_IN_CATALOGUE.get(rest.split(":", 1)[0], "")
+    return ""

@@ -14,6 +14,7 @@ from linuxkit_rules.core.image_yaml import (
     load_image_yaml,
     merge_images,
     parse_label,
+    with_volume_paths,
 )
 
 SSHD = """\
@@ -232,7 +233,7 @@ services:
     [
         ("binds", '["/a"]', "source:destination"),
         ("binds", '["/a:/b:ro:x"]', "source:destination"),
-        ("binds", '["vol:/b"]', "absolute"),
+        ("binds", '["-vol:/b"]', "absolute path or the name of one of the image's volumes"),
         ("tmpfs", '["tmp"]', "/destination"),
         ("capabilities", "[CAP_BOGUS]", "unknown capability"),
         ("capabilities", "[all, CAP_CHOWN]", "only entry"),
@@ -263,9 +264,78 @@ def test_kernel_tar_none_and_defaults() -> None:
     assert spec.kernel == KernelSpec(image="k/k:1", binary="bzImage", tar="")
 
 
-def test_volumes_refused() -> None:
-    e = error("volumes:\n  - name: v\n")
-    assert e.field == "volumes" and "not supported" in str(e)
+VOLUMES = (
+    "volumes:\n  - name: blank\n  - name: data\n    image: linuxkit/data:1\n    readonly: true\n"
+)
+
+
+def test_volumes_parse_and_their_images_are_refs() -> None:
+    spec = load_image_yaml(
+        VOLUMES + "services:\n  - name: a\n    image: b/c:1\n    binds: [blank:/b, 'data:/d:ro', /etc:/e]\n",
+        "img.yml",
+    )
+    assert [(v.name, v.image, v.readonly, v.line) for v in spec.volumes] == [
+        ("blank", "", False, 2), ("data", "linuxkit/data:1", True, 3),
+    ]
+    assert spec.image_refs() == ["linuxkit/data:1", "b/c:1"]
+    assert spec.ref_places()["linuxkit/data:1"] == ["volumes.data (line 3)"]
+    c = with_volume_paths(spec.services[0], spec.volumes)
+    assert c.binds == (
+        "/containers/volumes/blank/merged:/b", "/containers/volumes/data/merged:/d:ro", "/etc:/e",
+    )
+
+
+def test_volume_bind_mount_source_is_replaced() -> None:
+    spec = load_image_yaml(
+        VOLUMES + "onboot:\n  - name: a\n    image: b/c:1\n"
+        "    mounts: [{type: bind, source: data, destination: /d, options: [rbind, ro]}]\n",
+        "img.yml",
+    )
+    (m,) = with_volume_paths(spec.onboot[0], spec.volumes).mounts  # type: ignore[misc]
+    assert m.source == "/containers/volumes/data/merged" and m.destination == "/d"
+
+
+@pytest.mark.parametrize(
+    "body,field,expect",
+    [
+        ("    binds: [nope:/x]\n", "a.binds[0]", "no volume 'nope' in `volumes:` (volumes: blank, data)"),
+        ("    binds.add: [data:/x]\n", "a.binds.add[0]", "volume 'data' is readonly: bind it with ':ro'"),
+        ("    mounts: [{type: bind, source: data, destination: /d}]\n", "a.mounts[0].source", "add 'ro'"),
+        ("    mounts: [{type: bind, source: nope, destination: /d}]\n", "a.mounts[0].source", "absolute path or a volume"),
+    ],
+)
+def test_volume_bind_errors(body: str, field: str, expect: str) -> None:
+    e = error(VOLUMES + "services:\n  - name: a\n    image: b/c:1\n" + body)
+    assert e.field == field and e.line == 7 and expect in str(e)
+
+
+@pytest.mark.parametrize(
+    "volumes,field,expect",
+    [
+        ("  - name: v\n  - name: v\n", "volumes.name", "unique (first used at img.yml:2)"),
+        ("  - name: Bad\n", "volumes[0].name", "a-z, 0-9"),
+        ("  - name: v\n    format: oci\n", "volumes[0].format", "'oci' layouts are not"),
+        ("  - name: v\n    platforms: [linux/amd64]\n", "volumes[0].platforms", "not supported"),
+        ("  - name: v\n    size: 1G\n", "volumes[0].size", "allowed"),
+    ],
+)
+def test_volume_entry_errors(volumes: str, field: str, expect: str) -> None:
+    e = error("volumes:\n" + volumes)
+    assert e.field == field and expect in str(e)
+
+
+def test_volume_names_unique_across_merged_files() -> None:
+    a = load_image_yaml("volumes:\n  - name: v\n", "a.yml")
+    b = load_image_yaml("volumes:\n  - name: v\n", "b.yml")
+    with pytest.raises(SchemaError) as e:
+        merge_images([a, b])
+    assert "b.yml:2" in str(e.value) and "first used at a.yml:2" in str(e.value)
+
+
+def test_label_binds_cannot_name_volumes() -> None:
+    with pytest.raises(SchemaError) as e:
+        parse_label({"binds": ["data:/d"]})
+    assert "volumes are named in an image YAML only" in str(e.value)
 
 
 def test_merge_images() -> None:

@@ -361,17 +361,45 @@ def _mount_commands(m: Mount) -> list[list[str]]:
 _NS_PROC = {"cgroup": "cgroup", "ipc": "ipc", "mnt": "mnt", "net": "net", "pid": "pid", "user": "user", "uts": "uts"}
 
 
+# busybox's `ip` (1.35) ignores `peer name X` and calls the peer vethN: rename it,
+# found through the ifindex its partner's iflink names.
+_RENAME_PEER = """rename_peer() {
+	idx=$(cat "/sys/class/net/$1/iflink")
+	for d in /sys/class/net/*; do
+		if [ "$(cat "$d/ifindex")" = "$idx" ] && [ "${d##*/}" != "$2" ]; then
+			ip link set "${d##*/}" name "$2"
+		fi
+	done
+}"""
+
+# A createRuntime hook gets the container's state as JSON on stdin: take the pid from it.
+_PID_FROM_STDIN = """[ -n "${1:-}" ] || set -- "$(sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p')"
+[ -n "$1" ] || { echo "namespace setup: no container pid" >&2; exit 1; }"""
+
+HOOK_PATH = "PATH=/sbin:/usr/sbin:/bin:/usr/bin"
+
+
+def namespace_hooks(script: str) -> dict[str, Any]:
+    """The OCI `hooks` that make runc run `script` (a `namespace_script` at that absolute
+    path in the image) in the root namespace once the container's namespaces exist."""
+    return {"createRuntime": [{"path": "/bin/busybox", "args": ["busybox", "sh", script], "env": [HOOK_PATH]}]}
+
+
 def namespace_script(container: ContainerSpec, label: Mapping[str, Any] | ContainerDefaults | None) -> str:
-    """POSIX sh run in the root namespace after `runc create`, with the container's pid as
-    "$1": sets up `runtime.interfaces` (busybox/iproute2 `ip`, `nsenter`) and binds the
-    namespaces listed in `runtime.bindNS`. "" when there is nothing to do."""
+    """POSIX sh run in the root namespace once the container's namespaces exist, with the
+    container's pid as "$1" (or, as a runc hook, in the state JSON on stdin): sets up
+    `runtime.interfaces` (busybox `ip`, `nsenter`) and binds the namespaces listed in
+    `runtime.bindNS`. "" when there is nothing to do."""
     rt = resolve_container(container, label).runtime or RuntimeSpec()
     q = shlex.quote
-    lines = []
+    lines = [_PID_FROM_STDIN]
+    if any(i.add == "veth" for i in rt.interfaces or ()):
+        lines.append(_RENAME_PEER)
     for intf in rt.interfaces or ():
         name = q(intf.name)
         if intf.add == "veth":
             lines.append(f"ip link add {name} type veth peer name {q(intf.peer)}")
+            lines.append(f"rename_peer {name} {q(intf.peer)}")
             lines.append(f'ip link set {name} netns "$1"')
         elif intf.add and intf.create_in_root:
             lines.append(f"ip link add {name} type {q(intf.add)}")
@@ -385,6 +413,6 @@ def namespace_script(container: ContainerSpec, label: Mapping[str, Any] | Contai
         lines.append(f'mkdir -p "$(dirname {p})"')
         lines.append(f"touch {p}")
         lines.append(f'mount --bind "/proc/$1/ns/{_NS_PROC[kind]}" {p}')
-    if not lines:
+    if len(lines) == 1:
         return ""
     return "#!/bin/sh\nset -e\n" + "\n".join(lines) + "\n"

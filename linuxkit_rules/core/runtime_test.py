@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,7 @@ from linuxkit_rules.core.errors import SchemaError
 from linuxkit_rules.core.image_yaml import ALL_CAPABILITIES, ContainerSpec, load_image_yaml
 from linuxkit_rules.core.runtime import (
     ImageDefaults,
+    namespace_hooks,
     namespace_script,
     prestart_script,
     resolve_container,
@@ -292,5 +294,27 @@ def test_namespace_script() -> None:
     assert 'ip link add wg0 type wireguard' in lines and 'ip link set wg0 netns "$1"' in lines
     assert 'ip link set eth1 netns "$1"' in lines
     assert "ip link add veth0 type veth peer name veth0-root" in lines
+    assert "rename_peer veth0 veth0-root" in lines
+    assert lines.index("rename_peer veth0 veth0-root") < lines.index('ip link set veth0 netns "$1"')
     assert 'mount --bind "/proc/$1/ns/net" /run/netns/wg' in lines
     subprocess.run(["sh", "-n"], input=script.encode(), check=True)
+
+
+def test_namespace_script_takes_the_pid_from_runc_state_on_stdin() -> None:
+    # The script's first step, with the state runc gives a createRuntime hook.
+    script = namespace_script(container("runtime:\n  bindNS: {net: /run/netns/x}"), None)
+    head = script.split("\nmkdir", 1)[0] + '\necho "pid=$1"\n'
+    state = '{"ociVersion":"1.0.2","id":"c","status":"creating","pid":4321,"bundle":"/b"}'
+    run = subprocess.run(["sh", "-c", head], input=state.encode(), capture_output=True)
+    assert run.stdout == b"pid=4321\n"
+    run = subprocess.run(["sh", "-c", head, "sh", "77"], input=b"", capture_output=True)
+    assert run.stdout == b"pid=77\n"
+    run = subprocess.run(["sh", "-c", head], input=b"{}", capture_output=True)
+    assert run.returncode == 1 and b"no container pid" in run.stderr
+
+
+def test_namespace_hooks_run_the_script_with_busybox() -> None:
+    hooks = namespace_hooks("/containers/services/c/namespace.sh")
+    (hook,) = hooks["createRuntime"]
+    assert hook["path"] == "/bin/busybox"
+    assert hook["args"] == ["busybox", "sh", "/containers/services/c/namespace.sh"]

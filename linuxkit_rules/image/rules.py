@@ -25,7 +25,7 @@ from linuxkit_rules.core.addresses import normalize_address
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, UnsupportedArch, check_formats
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import Format
-from linuxkit_rules.core.image_yaml import linuxkit_ref_to_address
+from linuxkit_rules.core.image_yaml import linuxkit_ref_to_address, missing_image_hint
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
 from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet, DebianKernelRequest
@@ -99,15 +99,24 @@ async def find_linuxkit_targets(all_targets: AllTargets) -> LinuxkitTargets:
     return LinuxkitTargets(tuple(found))
 
 
-def resolve_refs(parsed: ParsedImage, targets: LinuxkitTargets, orgs: dict[str, str]) -> dict[str, Target]:
+def resolve_refs(
+    parsed: ParsedImage, targets: LinuxkitTargets, orgs: dict[str, str], kernel_override: bool = False
+) -> dict[str, Target]:
+    """Each image reference's target. With `kernel_override` (the target's `kernel` field)
+    the YAML's kernel image is not looked up: `override_kernel` replaces it."""
     resolved: dict[str, Target] = {}
+    places = parsed.spec.ref_places()
     for ref in parsed.spec.image_refs():
+        if kernel_override and places[ref] == ["kernel.image"]:
+            continue
         target = targets.lookup(ref, parsed.path, orgs)
         if target is None:
+            hint = missing_image_hint(ref, orgs)
             raise UnknownImageReference(
-                f"{parsed.path}: image {ref!r} is neither a package or kernel target of this "
-                f"repository nor a LinuxKit name mapped by [linuxkit].orgs ({orgs}); "
-                f"known: {targets.known()}"
+                f"{parsed.path}: image {ref!r} ({', '.join(places[ref])}) is neither a package or kernel "
+                f"target of this repository nor a LinuxKit name mapped by [linuxkit].orgs ({orgs})"
+                + (f": {hint}" if hint else "")
+                + f"; known: {targets.known()}"
             )
         resolved[ref] = target
     return resolved
@@ -154,7 +163,7 @@ async def infer_image_dependencies(
         Get(ParsedImage, ImageYamlRequest(request.field_set.source, request.field_set.extends)),
         Get(LinuxkitTargets),
     )
-    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs), bool(request.field_set.kernel.value))
     override_kernel(
         parsed, resolved, targets, request.field_set.kernel, request.field_set.address, dict(linuxkit.orgs)
     )
@@ -194,7 +203,7 @@ async def build_linuxkit_image(
         Get(ParsedImage, ImageYamlRequest(field_set.source, field_set.extends)),
         Get(LinuxkitTargets),
     )
-    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs), bool(field_set.kernel.value))
     override_kernel(parsed, resolved, targets, field_set.kernel, field_set.address, dict(linuxkit.orgs))
     package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
     kernel_refs = [r for r, t in resolved.items() if isinstance(t, (DebianKernelTarget, LinuxKernelTarget))]
