@@ -51,14 +51,21 @@ def repo(tmp_path: Path) -> Path:
 def test_noop_and_one_package_edit(repo: Path) -> None:
     pants(repo, "package", "//images:sshd")  # warm: may build, or hit the shared store
 
+    # Every cacheable process is a cache hit, and none ran. (Pants' host-tool
+    # lookups, such as the kernel toolchain's `--version` probes, are cached per
+    # Pants process, not in the store, so they run again without pantsd; they
+    # are not cache lookups and not build steps.)
     counters, log = pants(repo, "package", "//images:sshd")
-    assert counters["local_execution_requests"] == 0, started(log)
+    assert counters.get("local_cache_requests_uncached", 0) == 0, started(log)
+    assert counters["local_cache_requests_cached"] > 0, counters
+    assert started(log) == []
 
     # A content no earlier run has built: the shared store would answer it otherwise.
     (repo / "pkg" / "sshd" / "rootfs" / "etc" / "motd").write_text(f"edited {uuid.uuid4()}\n")
     counters, log = pants(repo, "package", "//images:sshd")
     ran = started(log)
-    assert counters["local_execution_requests"] == 2, ran
+    assert counters["local_cache_requests_uncached"] == 2, ran
+    assert len(ran) == 2, ran
     assert any(r.startswith("Building LinuxKit package linuxkit/sshd:") for r in ran), ran
     assert any(r.startswith("Assembling LinuxKit image images:sshd") for r in ran), ran
-    assert not any("linuxkit/init" in r or "linuxkit/runc" in r or "Extracting kernel" in r for r in ran), ran
+    assert not any("linuxkit/init" in r or "linuxkit/runc" in r or "kernel" in r.lower() for r in ran), ran
