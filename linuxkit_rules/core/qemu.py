@@ -15,7 +15,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
-from typing import IO, Deque
+from typing import IO, Deque, Sequence
 
 from linuxkit_rules.core.arch import Arch
 from linuxkit_rules.core.errors import LinuxkitError
@@ -305,3 +305,9 @@ def extract_vmlinux(bzimage: bytes) -> bytes | None:
                 return out
             pos = bzimage.find(magic, pos + 1)
     return None
+
+
+def with_blank_disk(argv: Sequence[str], path: str, size: int) -> list[str]:
+    """`argv` run after a sparse blank disk of `size` bytes is created at `path`
+    (for `pants run`, whose directory exists only once the run starts)."""
+    return ["/bin/sh", "-c", 'truncate -s "$1" "$2" && shift 2 && exec "$@"', "sh", str(size), path, *argv]

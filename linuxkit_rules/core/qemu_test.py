@@ -6,6 +6,7 @@ import lzma
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from linuxkit_rules.core.qemu import (
     qemu_argv,
     ssh_argv,
     wait_for_ssh,
+    with_blank_disk,
 )
 
 # The hand-assembled prototype (helper D); boot tests skip when it is absent.
@@ -208,3 +210,13 @@ def test_firmware_boot_modes() -> None:
     assert "file=x.iso,format=raw,media=cdrom,readonly=on" in argv
     bios = qemu_argv(QemuConfig(disks=("d.img",)))
     assert not any("pflash" in a for a in bios) and "-kernel" not in bios
+
+
+def test_with_blank_disk_creates_the_disk_then_execs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    disk = tmp_path / "blank.raw"
+    out = tmp_path / "args"
+    argv = with_blank_disk(["/bin/sh", "-c", 'echo "$@" > "$0"', str(out), "a b", "c"], str(disk), 2 * 1024**3)
+    subprocess.run(argv, check=True)
+    assert disk.stat().st_size == 2 * 1024**3
+    assert disk.stat().st_blocks == 0  # sparse: nothing written
+    assert out.read_text() == "a b c\n"

@@ -12,9 +12,10 @@ from pants.option.option_types import IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.disksize import parse_size
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import FORMAT_NAMES, SQUASHFS_ROOT, Format
-from linuxkit_rules.core.qemu import QemuConfig, qemu_argv
+from linuxkit_rules.core.qemu import QemuConfig, qemu_argv, with_blank_disk
 from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
@@ -47,6 +48,14 @@ class LinuxkitRunSubsystem(Subsystem):
         default=[],
         help="Extra disk images (raw or qcow2, absolute paths) attached as virtio disks.",
     )
+    blank_disk = StrOption(
+        default=None,
+        help=(
+            "Attach a new blank raw disk of this size (e.g. `2G`) as the first extra virtio disk, "
+            "created sparse in the run's temporary directory and gone after it: what "
+            "`images/swap.yml` formats. For a disk that outlives the run use `--linuxkit-run-disks`."
+        ),
+    )
     memory = IntOption(default=None, help="Guest memory in MiB; default: `[linuxkit].memory`.")
     cpus = IntOption(default=None, help="Guest CPUs; default: `[linuxkit].cpus`.")
 
@@ -59,6 +68,9 @@ class LinuxkitImageRunFieldSet(RunFieldSet):
     source: LinuxkitImageSourceField
     formats: LinuxkitImageFormatsField
     disk_size: LinuxkitImageDiskSizeField
+
+
+BLANK_DISK = "{chroot}/blank-disk.raw"
 
 
 class FormatNotRunnable(LinuxkitError):
@@ -92,6 +104,7 @@ async def run_linuxkit_image(
     field_set: LinuxkitImageRunFieldSet, linuxkit: LinuxkitSubsystem, run: LinuxkitRunSubsystem
 ) -> RunRequest:
     fmt = Format.parse(run.format, "--linuxkit-run-format")
+    blank_size = parse_size(run.blank_disk, "--linuxkit-run-blank-disk") if run.blank_disk else 0
     if fmt.value not in (field_set.formats.value or ()):
         raise FormatNotRunnable(
             f"--linuxkit-run-format={fmt.value}: {field_set.address} does not build it; its formats: "
@@ -142,10 +155,12 @@ async def run_linuxkit_image(
         cpus=run.cpus or linuxkit.cpus,
         accel=linuxkit.accel,
         ssh_port=linuxkit.ssh_port,
-        disks=tuple(run.disks),
+        disks=(*((BLANK_DISK,) if blank_size else ()), *run.disks),
         arch=image_fs.architecture,
     )
     argv = qemu_argv(cfg, qemu=qemu.path)
+    if blank_size:
+        argv = with_blank_disk(argv, BLANK_DISK, blank_size)
     return RunRequest(digest=digest, args=tuple(argv))
 
 
