@@ -10,6 +10,7 @@ and runs `./pants` there, sharing this machine's Pants store.
 """
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from tests.pantsrun import copy_repo, pants
@@ -25,8 +26,10 @@ def test_comment_only_fragment_edit_compiles_nothing(tmp_path: Path) -> None:
     lines = fragment.read_text().splitlines()
     settings = [line for line in lines if line.startswith("CONFIG_")]
     comments = [line for line in lines if not line.startswith("CONFIG_")]
-    # Same settings, reversed, under a new comment.
-    fragment.write_text("\n".join(["# edited by kernel_cutoff_test", *comments, *reversed(settings)]) + "\n")
+    # Same settings, reversed, under a comment no earlier run has written (the
+    # shared store would answer the config resolution otherwise).
+    comment = f"# edited by kernel_cutoff_test {uuid.uuid4()}"
+    fragment.write_text("\n".join([comment, *comments, *reversed(settings)]) + "\n")
     run = pants(repo, "package", "//kernel:linux")
     assert len(run.build_steps) == 1, run.build_steps
     assert run.build_steps[0].startswith("Resolving kernel config kernel:config"), run.build_steps
