@@ -415,7 +415,8 @@ class LinuxkitImageTestScriptField(SingleSourceField):
         """
         A shell script run on the host once the guest is up. It gets
         `$SSH` (an `ssh` command line logged in as root, when `ssh_key` is set),
-        `$CONSOLE` (a file with the serial console so far) and `$WAIT_CONSOLE`
+        `$CONSOLE` (a file with the serial console so far), `$ARCH` (the image's
+        architecture) and `$WAIT_CONSOLE`
         (`$WAIT_CONSOLE REGEX [SECONDS]` waits for the console to match); it
         fails the test by exiting non-zero.
         """

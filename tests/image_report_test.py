@@ -38,10 +38,12 @@ def test_report_between_two_commits(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-4000:]
     report = json.loads(out.read_text())["images"]
-    # images/sshd.yml builds //images:sshd (amd64) and //images:sshd-arm64: both are affected.
-    assert {k.lstrip("/") for k in report} == {"images:sshd", "images:sshd-arm64"}, report.keys()
+    # images/sshd.yml builds //images:sshd for amd64 and arm64: both are affected,
+    # each reported under its own output names.
+    names = {"images:sshd@arch=amd64": "sshd", "images:sshd@arch=arm64": "sshd-arm64"}
+    assert {k.lstrip("/") for k in report} == set(names), report.keys()
     for key, sshd in report.items():
-        name = key.rpartition(":")[2]
+        name = names[key.lstrip("/")]
         assert sshd["status"] == "changed"
         assert sshd["cmdline"] == {"before": "console=ttyS0 console=ttyAMA0", "after": "console=ttyS0 console=ttyAMA0 quiet"}
         assert sshd["packages"] == {"added": {}, "removed": {}, "changed": {}}

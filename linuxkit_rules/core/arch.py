@@ -62,6 +62,31 @@ class Arch(enum.Enum):
         """The OCI `platform` of an image index entry (LinuxKit's `linux/arm64` has no variant)."""
         return {"architecture": self.value, "os": "linux"}
 
+    def kernel_arch(self) -> str:
+        """The kernel's `ARCH=` for this architecture."""
+        return {Arch.AMD64: "x86_64", Arch.ARM64: "arm64"}[self]
+
+    def cross_compile(self) -> str:
+        """The kernel's `CROSS_COMPILE=` prefix on this (amd64) build machine: Debian's
+        cross toolchain for arm64 (gcc-aarch64-linux-gnu), none for amd64."""
+        return {Arch.AMD64: "", Arch.ARM64: "aarch64-linux-gnu-"}[self]
+
+    def cross_tools(self) -> dict[str, str]:
+        """The cross toolchain's binaries -> their Debian packages (empty for amd64)."""
+        if self is Arch.AMD64:
+            return {}
+        prefix = self.cross_compile()
+        return {f"{prefix}gcc": f"gcc-{prefix[:-1]}", f"{prefix}ld": f"binutils-{prefix[:-1]}"}
+
+    def kernel_target(self) -> tuple[str, str]:
+        """The kernel's make target for a bootable image and the file it writes: the
+        self-decompressing bzImage on amd64; on arm64 the uncompressed `Image`,
+        which QEMU's `-kernel` and UEFI (through its PE header) start directly."""
+        return {
+            Arch.AMD64: ("bzImage", "arch/x86/boot/bzImage"),
+            Arch.ARM64: ("Image", "arch/arm64/boot/Image"),
+        }[self]
+
     def bootable_kernel(self, kernel: bytes) -> bytes:
         """The kernel file QEMU's `-kernel` and an EFI loader start. Debian's arm64
         `vmlinuz` is a gzip'd `Image` that nothing decompresses for them (the

@@ -73,3 +73,19 @@ def test_esp_has_the_loader_of_its_architecture() -> None:
     assert arm["EFI/BOOT/BOOTAA64.EFI"] == b"AA" and "EFI/BOOT/BOOTX64.EFI" not in arm
     x86 = esp_files(BootInputs(b"k", b"i", "console=ttyS0", {"systemd-bootx64.efi": b"X"}, 0, "x"))
     assert x86["EFI/BOOT/BOOTX64.EFI"] == b"X"
+
+
+def test_arm64_kernels_cross_compile_to_an_uncompressed_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    from linuxkit_rules.core.linux_build import _env
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    env = _env({"arch": "arm64", "path": "/usr/bin"})
+    assert (env["ARCH"], env["CROSS_COMPILE"]) == ("arm64", "aarch64-linux-gnu-")
+    assert _env({"arch": "amd64", "path": "/usr/bin"})["CROSS_COMPILE"] == ""
+    assert Arch.ARM64.kernel_target() == ("Image", "arch/arm64/boot/Image")
+    # the tools whose versions key the cache, with the Debian packages ./pants installs
+    assert Arch.ARM64.cross_tools() == {
+        "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu",
+        "aarch64-linux-gnu-ld": "binutils-aarch64-linux-gnu",
+    }
+    assert Arch.AMD64.cross_tools() == {}

@@ -131,6 +131,7 @@ def _boot_once(
         print(f"boot {boot}: guest ready after {report['ready_s' + suffix]} s")
         env = dict(os.environ)
         env["BOOT"] = str(boot)
+        env["ARCH"] = m.get("arch") or DEFAULT_ARCH.value  # the image's: amd64 or arm64
         env["CONSOLE"] = os.path.abspath(CONSOLE)
         env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boottest wait-console"
         env["PYTHONPATH"] = os.path.abspath(".")

@@ -4,6 +4,9 @@ Two tool commands, so that a fragment edit which leaves the resolved `.config`
 unchanged stops before the compile (the compile's only config input is the
 resolved file):
 
+Both take `arch` (amd64 or arm64; arm64 cross-compiles with Debian's
+`aarch64-linux-gnu-` toolchain, as `ARCH=arm64 CROSS_COMPILE=...`).
+
 - `kconfig`: base (`tinyconfig`, `defconfig`... or a file) + fragments ->
   `make olddefconfig` -> the resolved `.config`, checked against the fragments.
 - `linux`: source + resolved `.config` -> `make -j` -> LinuxKit's kernel layout
@@ -19,6 +22,7 @@ import subprocess
 import tarfile
 from typing import Any, Mapping, Sequence
 
+from linuxkit_rules.core.arch import Arch
 from linuxkit_rules.core.archive import Entry, Tree, read_deb, write_tar
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.kconfig import (
@@ -58,13 +62,19 @@ def extract_source(deb_path: str, dest: str, env: Mapping[str, str]) -> None:
     os.unlink(tarball)
 
 
+def _arch(m: Mapping[str, Any]) -> Arch:
+    return Arch.parse(m.get("arch", "amd64"), "kernel manifest: arch")
+
+
 def _env(m: Mapping[str, Any]) -> dict[str, str]:
     epoch = int(os.environ["SOURCE_DATE_EPOCH"])
+    arch = _arch(m)
     env = dict(os.environ)
     env.update(
         {
             "PATH": m["path"],
-            "ARCH": "x86_64",
+            "ARCH": arch.kernel_arch(),
+            "CROSS_COMPILE": arch.cross_compile(),
             "KBUILD_BUILD_TIMESTAMP": f"@{epoch}",
             "KBUILD_BUILD_USER": "linuxkit",
             "KBUILD_BUILD_HOST": "linuxkit",
@@ -91,7 +101,7 @@ def _check_headers() -> None:
 
 
 def resolve_config(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Manifest: deb, base, base_file, fragments [paths], path (PATH), output."""
+    """Manifest: deb, arch, base, base_file, fragments [paths], path (PATH), output."""
     fragments = []
     for path in m["fragments"]:
         with open(path, encoding="utf-8") as f:
@@ -117,8 +127,10 @@ def resolve_config(m: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Manifest: deb, config (resolved), path (PATH), ccache_dir (or ""), jobs, output."""
+    """Manifest: deb, arch, config (resolved), path (PATH), ccache_dir (or ""), jobs, output."""
     _check_headers()
+    arch = _arch(m)
+    image_target, image_path = arch.kernel_target()
     src = os.path.abspath("src")
     env = _env(m)
     extract_source(m["deb"], src, env)
@@ -136,14 +148,14 @@ def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
                 "CCACHE_MAXSIZE": m.get("ccache_max_size") or "5G",
             }
         )
-        make.append("CC=ccache gcc")
+        make.append(f"CC=ccache {arch.cross_compile()}gcc")
         _run(["ccache", "--zero-stats"], src, "ccache --zero-stats", env)
     # The config was resolved by the same tree: olddefconfig must not change it.
     _run(["make", "olddefconfig"], src, "make olddefconfig", env)
     with open(os.path.join(src, ".config"), encoding="utf-8") as f:
         config = f.read()
     values = parse_config(config)
-    targets = ["bzImage"] + (["modules"] if values.get("CONFIG_MODULES") == "y" else [])
+    targets = [image_target] + (["modules"] if values.get("CONFIG_MODULES") == "y" else [])
     _run([*make, *targets], src, "make " + " ".join(targets), env)
     release = _run(["make", "-s", "kernelrelease"], src, "make kernelrelease", env).strip().splitlines()[-1]
     stats = ""
@@ -151,7 +163,7 @@ def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
         stats = _run(["ccache", "--print-stats"], src, "ccache --print-stats", env)
     out = m["output"]
     os.makedirs(out, exist_ok=True)
-    shutil.copyfile(os.path.join(src, "arch/x86/boot/bzImage"), os.path.join(out, "kernel"))
+    shutil.copyfile(os.path.join(src, image_path), os.path.join(out, "kernel"))
     shutil.copyfile(os.path.join(src, "System.map"), os.path.join(out, "System.map"))
     with open(os.path.join(out, "config"), "w", encoding="utf-8") as f:
         f.write(config)

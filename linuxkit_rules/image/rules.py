@@ -6,14 +6,12 @@ from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, DigestContents, MergeDigests, PathGlobs, Snapshot
+from pants.engine.fs import Digest, MergeDigests
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import (
     AllTargets,
     FieldSet,
-    HydratedSources,
-    HydrateSourcesRequest,
     InferDependenciesRequest,
     InferredDependencies,
     Target,
@@ -22,15 +20,15 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.addresses import normalize_address
-from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, UnsupportedArch, check_formats
+from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_formats, check_listed
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.formats import Format
 from linuxkit_rules.core.image_yaml import linuxkit_ref_to_address, missing_image_hint
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
 from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet, DebianKernelRequest
-from linuxkit_rules.kernel.source import LinuxKernelFieldSet
-from linuxkit_rules.kernel.target_types import LinuxKernelTarget
+from linuxkit_rules.kernel.source import LinuxKernelFieldSet, LinuxKernelRequest
+from linuxkit_rules.kernel.target_types import KernelArchesField, LinuxKernelTarget
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet, PackageArchRequest
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
@@ -170,16 +168,6 @@ async def infer_image_dependencies(
     return InferredDependencies(sorted({t.address for t in resolved.values()}))
 
 
-def check_source_kernels(arch: Arch, kernels: list[Target], address: Address) -> None:
-    """Kernels built from source (`linux_kernel`) are compiled for amd64 only."""
-    for t in kernels:
-        if isinstance(t, LinuxKernelTarget) and arch is not DEFAULT_ARCH:
-            raise UnsupportedArch(
-                f"{address}: kernel {t.address} is a `linux_kernel`, built for {DEFAULT_ARCH.value} only, "
-                f"not {arch.value}; use a `debian_kernel` whose `arches` lists {arch.value}"
-            )
-
-
 @dataclass(frozen=True)
 class BuiltImage:
     digest: Digest
@@ -209,7 +197,9 @@ async def build_linuxkit_image(
     kernel_refs = [r for r, t in resolved.items() if isinstance(t, (DebianKernelTarget, LinuxKernelTarget))]
     arch = field_set.architecture
     check_formats(arch, field_set.formats.value or (), f"{field_set.address}: formats")
-    check_source_kernels(arch, [resolved[r] for r in kernel_refs], field_set.address)
+    for r in kernel_refs:
+        arches = resolved[r][KernelArchesField].value or ()
+        check_listed(arch.value, arches, f"{field_set.address} ({arch.value}): kernel {resolved[r].address}")
     packages = await MultiGet(
         Get(BuiltLinuxkitPackage, PackageArchRequest(LinuxkitPackageFieldSet.create(resolved[r]), arch))
         for r in package_refs
@@ -217,7 +207,7 @@ async def build_linuxkit_image(
     kernels = await MultiGet(
         Get(BuiltKernel, DebianKernelRequest(DebianKernelFieldSet.create(resolved[r]), arch))
         if isinstance(resolved[r], DebianKernelTarget)
-        else Get(BuiltKernel, LinuxKernelFieldSet, LinuxKernelFieldSet.create(resolved[r]))
+        else Get(BuiltKernel, LinuxKernelRequest(LinuxKernelFieldSet.create(resolved[r]), arch))
         for r in kernel_refs
     )
     files = await Get(FileSources, ParsedImage, parsed)

@@ -71,3 +71,21 @@ def test_unknown_format_in_build_lists_the_valid_ones(rule_runner: RuleRunner) -
     message = str(exc.value)
     assert "images:x" in message and "formats" in message and "squashfs" in message
     assert "kernel+squashfs" in message and "qcow2-efi" in message and "raw-efi" in message
+
+
+def test_a_kernel_not_built_for_the_image_arch_names_image_and_arches() -> None:
+    from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
+
+    runner = make_rule_runner([QueryRule(BuiltImage, [LinuxkitImageFieldSet])])
+    runner.write_files(
+        {
+            **PACKAGES,
+            "kernel/BUILD": 'kernel_config(name="c", fragments=["b.config"])\nlinux_kernel(name="k", config=":c")\n',
+            "kernel/b.config": "CONFIG_PRINTK=y\n",
+            "images/BUILD": 'linuxkit_image(name="x", source="x.yml", arch="arm64")\n',
+            "images/x.yml": "kernel:\n  image: //kernel:k\ninit:\n  - linuxkit/init:v1\n",
+        }
+    )
+    field_set = LinuxkitImageFieldSet.create(runner.get_target(Address("images", target_name="x")))
+    with pytest.raises(ExecutionError, match=r"images:x \(arm64\): kernel kernel:k is not built for arm64: its arches are amd64"):
+        runner.request(BuiltImage, [field_set])

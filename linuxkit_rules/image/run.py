@@ -41,7 +41,7 @@ class LinuxkitRunSubsystem(Subsystem):
             "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
             "with OVMF (from the locked `ovmf` package); `kernel+squashfs` boots the kernel and its loader "
             "initramfs with the squashfs as the first virtio disk. "
-            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd`."
+            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd@arch=amd64`."
         ),
     )
     disks = StrListOption(

@@ -29,13 +29,16 @@ from pants.engine.target import (
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_listed
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.kernel.rules import KERNEL_FILES, BuiltKernel
 from linuxkit_rules.kernel.target_types import (
+    KernelConfigArchFragmentsField,
     KernelConfigBaseField,
     KernelConfigFragmentsField,
     KernelConfigSourcePackageField,
     KernelConfigTarget,
+    LinuxKernelArchesField,
     LinuxKernelConfigField,
 )
 from linuxkit_rules.subsystems.debian import DebianSubsystem
@@ -66,8 +69,9 @@ KERNEL_TOOLS = {
 }
 
 
-def _output_dir(address) -> str:  # type: ignore[no-untyped-def]
-    return f"{address.spec_path.replace('/', '.') or 'root'}/{address.target_name}"
+def _output_dir(address, arch: Arch) -> str:  # type: ignore[no-untyped-def]
+    """amd64 in `DIR/NAME`, other architectures in `DIR/NAME-ARCH` (as debian_kernel)."""
+    return f"{address.spec_path.replace('/', '.') or 'root'}/{address.target_name}{arch.suffix()}"
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,14 @@ class KernelToolchain:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class KernelToolchainRequest:
+    arch: Arch
+
+
 @rule(desc="Find the kernel build toolchain", level=LogLevel.DEBUG)
-async def find_kernel_toolchain() -> KernelToolchain:
+async def find_kernel_toolchain(request: KernelToolchainRequest) -> KernelToolchain:
+    tools = {**KERNEL_TOOLS, **request.arch.cross_tools()}
     found = await MultiGet(
         Get(
             BinaryPaths,
@@ -89,12 +99,12 @@ async def find_kernel_toolchain() -> KernelToolchain:
                 test=BinaryPathTest(("--version",) if binary != "bc" else ("-v",)),
             ),
         )
-        for binary in KERNEL_TOOLS
+        for binary in tools
     )
-    missing = [KERNEL_TOOLS[b] for b, paths in zip(KERNEL_TOOLS, found) if paths.first_path is None]
+    missing = [tools[b] for b, paths in zip(tools, found) if paths.first_path is None]
     if missing:
         raise MissingHostTool(
-            f"kernel builds need host tools; install the Debian packages {', '.join(sorted(set(missing)))} "
+            f"{request.arch.value} kernel builds need host tools; install the Debian packages {', '.join(sorted(set(missing)))} "
             "(./pants installs them when run as root)"
         )
     digest = hashlib.sha256()
@@ -110,7 +120,21 @@ class KernelConfigFieldSet(PackageFieldSet):
 
     base: KernelConfigBaseField
     fragments: KernelConfigFragmentsField
+    arch_fragments: KernelConfigArchFragmentsField
     source_package: KernelConfigSourcePackageField
+
+    def arches(self) -> tuple[Arch, ...]:
+        """What `pants package` resolves: amd64 and every architecture with its own fragments."""
+        names = {DEFAULT_ARCH.value, *(self.arch_fragments.value or {})}
+        return tuple(a for a in Arch if a.value in names)
+
+
+@dataclass(frozen=True)
+class KernelConfigRequest:
+    """Resolve a `kernel_config` for one architecture."""
+
+    field_set: KernelConfigFieldSet
+    arch: Arch
 
 
 @dataclass(frozen=True)
@@ -150,12 +174,21 @@ class ResolvedKernelConfig:
 
 
 @rule(desc="Resolve a kernel config", level=LogLevel.DEBUG)
-async def resolve_kernel_config(
-    field_set: KernelConfigFieldSet, toolchain: KernelToolchain
-) -> ResolvedKernelConfig:
+async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelConfig:
+    field_set, arch = request.field_set, request.arch
     base_file = field_set.base.file(field_set.address)
-    fragments, base, source = await MultiGet(
+    arch_files = field_set.arch_fragments.files(field_set.address, arch.value)
+    toolchain, fragments, arch_fragments, base, source = await MultiGet(
+        Get(KernelToolchain, KernelToolchainRequest(arch)),
         Get(HydratedSources, HydrateSourcesRequest(field_set.fragments)),
+        Get(
+            Snapshot,
+            PathGlobs(
+                arch_files,
+                glob_match_error_behavior=GlobMatchErrorBehavior.error,
+                description_of_origin=f"{field_set.address}'s `arch_fragments` field ({arch.value})",
+            ),
+        ),
         Get(
             Snapshot,
             PathGlobs(
@@ -166,8 +199,10 @@ async def resolve_kernel_config(
         ),
         Get(KernelSource, KernelSourceRequest(field_set.source_package.value or "", str(field_set.address))),
     )
-    out = f"{_output_dir(field_set.address)}/config"
-    inputs = await Get(Digest, MergeDigests([fragments.snapshot.digest, base.digest, source.digest]))
+    out = f"{_output_dir(field_set.address, arch)}/config"
+    inputs = await Get(
+        Digest, MergeDigests([fragments.snapshot.digest, arch_fragments.digest, base.digest, source.digest])
+    )
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
@@ -175,14 +210,16 @@ async def resolve_kernel_config(
             "kconfig",
             {
                 "deb": source.deb,
+                "arch": arch.value,
                 "base": field_set.base.value,
                 "base_file": base_file or "",
-                "fragments": list(fragments.snapshot.files),
+                # the shared fragments, then the architecture's, in the order listed
+                "fragments": [*fragments.snapshot.files, *arch_files],
                 "path": toolchain.path,
                 "output": out,
             },
             inputs,
-            f"Resolving kernel config {field_set.address}",
+            f"Resolving kernel config {field_set.address} ({arch.value})",
             output_files=[out],
             env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
         ),
@@ -192,8 +229,10 @@ async def resolve_kernel_config(
 
 @rule
 async def package_kernel_config(field_set: KernelConfigFieldSet) -> BuiltPackage:
-    resolved = await Get(ResolvedKernelConfig, KernelConfigFieldSet, field_set)
-    return BuiltPackage(resolved.digest, (BuiltPackageArtifact(resolved.path),))
+    """amd64 and each architecture in `arch_fragments`: `DIR/NAME/config`, `DIR/NAME-ARCH/config`."""
+    resolved = await MultiGet(Get(ResolvedKernelConfig, KernelConfigRequest(field_set, a)) for a in field_set.arches())
+    merged = await Get(Digest, MergeDigests(r.digest for r in resolved))
+    return BuiltPackage(merged, tuple(BuiltPackageArtifact(r.path) for r in resolved))
 
 
 @dataclass(frozen=True)
@@ -201,6 +240,15 @@ class LinuxKernelFieldSet(PackageFieldSet):
     required_fields = (LinuxKernelConfigField,)
 
     config: LinuxKernelConfigField
+    arches: LinuxKernelArchesField
+
+
+@dataclass(frozen=True)
+class LinuxKernelRequest:
+    """Compile a `linux_kernel` for one architecture (one not in its `arches` is an error)."""
+
+    field_set: LinuxKernelFieldSet
+    arch: Arch
 
 
 @dataclass(frozen=True)
@@ -256,11 +304,16 @@ async def kernel_config_of(field_set: LinuxKernelFieldSet) -> KernelConfigOfKern
 
 
 @rule(desc="Build a kernel from source", level=LogLevel.DEBUG)
-async def build_linux_kernel(field_set: LinuxKernelFieldSet, toolchain: KernelToolchain) -> BuiltKernel:
-    config_of = await Get(KernelConfigOfKernel, LinuxKernelFieldSet, field_set)
-    resolved = await Get(ResolvedKernelConfig, KernelConfigFieldSet, config_of.field_set)
+async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
+    field_set, arch = request.field_set, request.arch
+    check_listed(arch.value, field_set.arches.value or (), f"kernel {field_set.address}")
+    config_of, toolchain = await MultiGet(
+        Get(KernelConfigOfKernel, LinuxKernelFieldSet, field_set),
+        Get(KernelToolchain, KernelToolchainRequest(arch)),
+    )
+    resolved = await Get(ResolvedKernelConfig, KernelConfigRequest(config_of.field_set, arch))
     inputs = await Get(Digest, MergeDigests([resolved.digest, resolved.source.digest]))
-    out = _output_dir(field_set.address)
+    out = _output_dir(field_set.address, arch)
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
@@ -268,6 +321,7 @@ async def build_linux_kernel(field_set: LinuxKernelFieldSet, toolchain: KernelTo
             "linux",
             {
                 "deb": resolved.source.deb,
+                "arch": arch.value,
                 "config": resolved.path,
                 "path": toolchain.path,
                 "ccache_dir": CCACHE_PATH,
@@ -275,7 +329,7 @@ async def build_linux_kernel(field_set: LinuxKernelFieldSet, toolchain: KernelTo
                 "output": out,
             },
             inputs,
-            f"Compiling kernel {field_set.address} ({resolved.source.version})",
+            f"Compiling kernel {field_set.address} ({arch.value}, {resolved.source.version})",
             output_directories=[out],
             env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
             append_only_caches={CCACHE_NAME: CCACHE_PATH},
@@ -287,10 +341,13 @@ async def build_linux_kernel(field_set: LinuxKernelFieldSet, toolchain: KernelTo
 
 @rule
 async def package_linux_kernel(field_set: LinuxKernelFieldSet) -> BuiltPackage:
-    built = await Get(BuiltKernel, LinuxKernelFieldSet, field_set)
+    """Every architecture in `arches`; amd64 in `DIR/NAME/`, others in `DIR/NAME-ARCH/`."""
+    arches = [Arch.parse(a, f"{field_set.address}: arches") for a in field_set.arches.value or ()]
+    built = await MultiGet(Get(BuiltKernel, LinuxKernelRequest(field_set, a)) for a in arches)
+    merged = await Get(Digest, MergeDigests(b.digest for b in built))
     return BuiltPackage(
-        built.digest,
-        tuple(BuiltPackageArtifact(f"{built.directory}/{name}") for name in KERNEL_FILES),
+        merged,
+        tuple(BuiltPackageArtifact(f"{b.directory}/{name}") for b in built for name in KERNEL_FILES),
     )
 
 

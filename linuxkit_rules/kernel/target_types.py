@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    DictStringToStringSequenceField,
     InvalidFieldException,
     Dependencies,
     MultipleSourcesField,
@@ -66,6 +67,42 @@ class KernelConfigFragmentsField(MultipleSourcesField):
     )
 
 
+class KernelConfigArchFragmentsField(DictStringToStringSequenceField):
+    alias = "arch_fragments"
+    default = {}
+    help = help_text(
+        f"""
+        Fragments added to `fragments` for one architecture only (the same
+        rules: a value set differently by two fragments is an error):
+        architecture ({', '.join(ARCH_NAMES)}) -> files in this BUILD file's
+        directory. Example: `arch_fragments={{"amd64": ["fragments/x86_64.config"],
+        "arm64": ["fragments/arm64.config"]}}`. The config is resolved for each
+        architecture a `linux_kernel` on it is built for. Default: none.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        for arch, files in (value or {}).items():
+            if arch not in ARCH_NAMES:
+                raise InvalidFieldException(
+                    f"{address}: arch_fragments: {arch!r} is not supported; supported: {', '.join(ARCH_NAMES)}"
+                )
+            for f in files:
+                if not f.endswith(".config") or f.startswith("/") or ".." in f.split("/"):
+                    raise InvalidFieldException(
+                        f"{address}: arch_fragments: {arch}: {f!r} is not allowed; name a `.config` file "
+                        "under this BUILD file's directory"
+                    )
+        return value
+
+    def files(self, address: Address, arch: str) -> tuple[str, ...]:
+        """`arch`'s fragments as repository paths."""
+        prefix = f"{address.spec_path}/" if address.spec_path else ""
+        return tuple(prefix + f for f in (self.value or {}).get(arch, ()))
+
+
 class KernelConfigSourcePackageField(StringField):
     alias = "source_package"
     default = "linux-source-6.1"
@@ -85,6 +122,7 @@ class KernelConfigTarget(Target):
         *COMMON_TARGET_FIELDS,
         KernelConfigBaseField,
         KernelConfigFragmentsField,
+        KernelConfigArchFragmentsField,
         KernelConfigSourcePackageField,
     )
     help = help_text(
@@ -123,9 +161,40 @@ class LinuxKernelDependenciesField(Dependencies):
     )
 
 
+class KernelArchesField(StringSequenceField):
+    """Architectures a kernel target is built for (validated against ARCH_NAMES)."""
+
+    alias = "arches"
+    default = ("amd64",)
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        if not value:
+            raise InvalidFieldException(f"{address}: arches: list at least one of {', '.join(ARCH_NAMES)}")
+        for item in value:
+            if item not in ARCH_NAMES:
+                raise InvalidFieldException(
+                    f"{address}: arches: {item!r} is not supported; supported: {', '.join(ARCH_NAMES)}"
+                )
+        return value
+
+
+class LinuxKernelArchesField(KernelArchesField):
+    help = help_text(
+        f"""
+        Architectures this kernel is compiled for, among {', '.join(ARCH_NAMES)}
+        (arm64 is cross-compiled with Debian's `gcc-aarch64-linux-gnu`); an
+        image of another architecture that names it is an error. `pants
+        package` writes amd64 to `DIR/NAME/` and the others to `DIR/NAME-ARCH/`.
+        Default: `["amd64"]`.
+        """
+    )
+
+
 class LinuxKernelTarget(Target):
     alias = "linux_kernel"
-    core_fields = (*COMMON_TARGET_FIELDS, LinuxKernelConfigField, LinuxKernelDependenciesField)
+    core_fields = (*COMMON_TARGET_FIELDS, LinuxKernelConfigField, LinuxKernelArchesField, LinuxKernelDependenciesField)
     help = help_text(
         """
         A kernel compiled from the locked Debian kernel source with a
@@ -169,9 +238,7 @@ class DebianKernelRequiredOptionsField(StringSequenceField):
         return value
 
 
-class DebianKernelArchesField(StringSequenceField):
-    alias = "arches"
-    default = ("amd64",)
+class DebianKernelArchesField(KernelArchesField):
     help = help_text(
         f"""
         Architectures this kernel is built for, among {', '.join(ARCH_NAMES)}; an
@@ -181,15 +248,3 @@ class DebianKernelArchesField(StringSequenceField):
         Default: `["amd64"]`.
         """
     )
-
-    @classmethod
-    def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
-        value = super().compute_value(raw_value, address)
-        if not value:
-            raise InvalidFieldException(f"{address}: arches: list at least one of {', '.join(ARCH_NAMES)}")
-        for item in value:
-            if item not in ARCH_NAMES:
-                raise InvalidFieldException(
-                    f"{address}: arches: {item!r} is not supported; supported: {', '.join(ARCH_NAMES)}"
-                )
-        return value
