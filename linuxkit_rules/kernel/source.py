@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Sequence
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.addresses import Addresses, UnparsedAddressInputs
-from pants.engine.fs import Digest, GlobMatchErrorBehavior, MergeDigests, PathGlobs, Snapshot
+from pants.engine.fs import Digest, DigestSubset, GlobMatchErrorBehavior, MergeDigests, PathGlobs, Snapshot
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     FieldSet,
@@ -128,6 +129,20 @@ class KernelConfigFieldSet(PackageFieldSet):
         names = {DEFAULT_ARCH.value, *(self.arch_fragments.value or {})}
         return tuple(a for a in Arch if a.value in names)
 
+    def fragments_for(self, arch: Arch, files: Sequence[str]) -> tuple[str, ...]:
+        """Of `fragments`' files: the shared ones (in no `arch_fragments` list), then `arch`'s own.
+        A file named in `arch_fragments` must be one of `fragments`' files."""
+        per_arch = {a: self.arch_fragments.files(self.address, a) for a in (self.arch_fragments.value or {})}
+        for a, listed in per_arch.items():
+            for f in listed:
+                if f not in files:
+                    raise InvalidFieldException(
+                        f"{self.address}: arch_fragments: {a}: {f!r} is not one of the files of `fragments` "
+                        f"({', '.join(files)}); list it there too"
+                    )
+        special = {f for listed in per_arch.values() for f in listed}
+        return (*(f for f in files if f not in special), *per_arch.get(arch.value, ()))
+
 
 @dataclass(frozen=True)
 class KernelConfigRequest:
@@ -177,18 +192,9 @@ class ResolvedKernelConfig:
 async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelConfig:
     field_set, arch = request.field_set, request.arch
     base_file = field_set.base.file(field_set.address)
-    arch_files = field_set.arch_fragments.files(field_set.address, arch.value)
-    toolchain, fragments, arch_fragments, base, source = await MultiGet(
+    toolchain, fragments, base, source = await MultiGet(
         Get(KernelToolchain, KernelToolchainRequest(arch)),
         Get(HydratedSources, HydrateSourcesRequest(field_set.fragments)),
-        Get(
-            Snapshot,
-            PathGlobs(
-                arch_files,
-                glob_match_error_behavior=GlobMatchErrorBehavior.error,
-                description_of_origin=f"{field_set.address}'s `arch_fragments` field ({arch.value})",
-            ),
-        ),
         Get(
             Snapshot,
             PathGlobs(
@@ -199,10 +205,11 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
         ),
         Get(KernelSource, KernelSourceRequest(field_set.source_package.value or "", str(field_set.address))),
     )
+    files = field_set.fragments_for(arch, fragments.snapshot.files)
+    # Only this architecture's files are inputs: an arm64 fragment edit leaves amd64 alone.
+    used = await Get(Digest, DigestSubset(fragments.snapshot.digest, PathGlobs(files)))
     out = f"{_output_dir(field_set.address, arch)}/config"
-    inputs = await Get(
-        Digest, MergeDigests([fragments.snapshot.digest, arch_fragments.digest, base.digest, source.digest])
-    )
+    inputs = await Get(Digest, MergeDigests([used, base.digest, source.digest]))
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
@@ -213,8 +220,7 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
                 "arch": arch.value,
                 "base": field_set.base.value,
                 "base_file": base_file or "",
-                # the shared fragments, then the architecture's, in the order listed
-                "fragments": [*fragments.snapshot.files, *arch_files],
+                "fragments": list(files),
                 "path": toolchain.path,
                 "output": out,
             },

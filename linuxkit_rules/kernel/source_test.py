@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.target import InvalidFieldException
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from linuxkit_rules.core.arch import Arch
@@ -23,16 +24,27 @@ def target(rule_runner: RuleRunner, build: str, name: str):  # type: ignore[no-u
     return rule_runner.get_target(Address("kernel", target_name=name))
 
 
-def test_arch_fragments_resolve_amd64_and_each_listed_arch(rule_runner: RuleRunner) -> None:
+def test_arch_fragments_apply_to_their_arch_only(rule_runner: RuleRunner) -> None:
+    tgt = target(
+        rule_runner,
+        'kernel_config(name="c", fragments=["base.config", "arm64.config"], arch_fragments={"arm64": ["arm64.config"]})\n',
+        "c",
+    )
+    field_set = KernelConfigFieldSet.create(tgt)
+    assert field_set.arches() == (Arch.AMD64, Arch.ARM64)
+    files = ("kernel/arm64.config", "kernel/base.config")  # as the hydrated sources list them
+    assert field_set.fragments_for(Arch.ARM64, files) == ("kernel/base.config", "kernel/arm64.config")
+    assert field_set.fragments_for(Arch.AMD64, files) == ("kernel/base.config",)
+
+
+def test_an_arch_fragment_must_be_one_of_the_fragments(rule_runner: RuleRunner) -> None:
     tgt = target(
         rule_runner,
         'kernel_config(name="c", fragments=["base.config"], arch_fragments={"arm64": ["arm64.config"]})\n',
         "c",
     )
-    field_set = KernelConfigFieldSet.create(tgt)
-    assert field_set.arches() == (Arch.AMD64, Arch.ARM64)
-    assert field_set.arch_fragments.files(tgt.address, "arm64") == ("kernel/arm64.config",)
-    assert field_set.arch_fragments.files(tgt.address, "amd64") == ()
+    with pytest.raises(InvalidFieldException, match=r"kernel:c: arch_fragments: arm64: 'kernel/arm64.config' is not one of the files of `fragments` \(kernel/base.config\); list it there too"):
+        KernelConfigFieldSet.create(tgt).fragments_for(Arch.AMD64, ("kernel/base.config",))
 
 
 @pytest.mark.parametrize(

@@ -72,11 +72,13 @@ class KernelConfigArchFragmentsField(DictStringToStringSequenceField):
     default = {}
     help = help_text(
         f"""
-        Fragments added to `fragments` for one architecture only (the same
-        rules: a value set differently by two fragments is an error):
-        architecture ({', '.join(ARCH_NAMES)}) -> files in this BUILD file's
-        directory. Example: `arch_fragments={{"amd64": ["fragments/x86_64.config"],
-        "arm64": ["fragments/arm64.config"]}}`. The config is resolved for each
+        Which of the `fragments` files apply to one architecture only:
+        architecture ({', '.join(ARCH_NAMES)}) -> files, each also listed in
+        `fragments` (so this target owns it and an edit reaches its
+        dependents). A file named here is applied to its architecture alone;
+        the others to every architecture. Example:
+        `arch_fragments={{"amd64": ["fragments/x86_64.config"], "arm64":
+        ["fragments/arm64.config"]}}`. The config is resolved for each
         architecture a `linux_kernel` on it is built for. Default: none.
         """
     )
