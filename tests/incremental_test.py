@@ -1,5 +1,6 @@
 """A second build with no change runs no build step; an edit in pkg/sshd re-runs
-only that package and the image. Read from Pants' own counters (`--stats-log`)
+only that package and the image, once per architecture (`//images:sshd` is
+amd64 and arm64). Read from Pants' own counters (`--stats-log`)
 and its log of the processes that ran locally (tests/pantsrun.py).
 
 The test copies the repository (its files are this test's dependencies) into a
@@ -30,8 +31,9 @@ def test_noop_and_one_package_edit(tmp_path: Path) -> None:
     # A content no earlier run has built: the shared store would answer it otherwise.
     (repo / "pkg" / "sshd" / "rootfs" / "etc" / "motd").write_text(f"edited {uuid.uuid4()}\n")
     edit = pants(repo, "package", "//images:sshd")
-    ran = edit.build_steps
-    assert len(ran) == 2, ran
-    assert any(r.startswith("Building LinuxKit package linuxkit/sshd:") for r in ran), ran
-    assert any(r.startswith("Assembling LinuxKit image images:sshd") for r in ran), ran
+    ran = sorted(edit.build_steps)
+    assert len(ran) == 4, ran
+    for arch in ("amd64", "arm64"):
+        assert any(r.startswith("Building LinuxKit package linuxkit/sshd:") and r.endswith(f"({arch})") for r in ran), ran
+        assert f"Assembling LinuxKit image images:sshd@arch={arch}" in ran, ran
     assert not any("linuxkit/init" in r or "linuxkit/runc" in r or "kernel" in r.lower() for r in ran), ran
