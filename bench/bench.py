@@ -112,7 +112,8 @@ def bench_builds(pants: Pants, runs: int, results: dict) -> None:
     noop = []
     for _ in range(runs):
         t, c, log = pants.run("package", IMAGE)
-        assert c.get("local_cache_requests_uncached", 0) == 0, started(log)
+        # No build step starts (Pants' host-tool probes, uncached by design, log no "Starting").
+        assert not started(log), started(log)
         noop.append(t)
     results["no-op package, no pantsd"] = (stats(noop), "report")
 
@@ -354,10 +355,14 @@ def main() -> int:
     results: dict[str, tuple[dict[str, float], str]] = {}
     try:
         for name in args.only.split(","):
-            {
-                "builds": bench_builds, "initrd": bench_initrd, "boot": bench_boot,
-                "kernel": bench_kernel, "peer": bench_peer,
-            }[name](pants, args.runs, results)
+            try:
+                {
+                    "builds": bench_builds, "initrd": bench_initrd, "boot": bench_boot,
+                    "kernel": bench_kernel, "peer": bench_peer,
+                }[name](pants, args.runs, results)
+            except (AssertionError, SystemExit, OSError, subprocess.SubprocessError) as e:
+                # keep what the other sections measure; the table says this one failed
+                results[f"{name}: FAILED"] = ({"median": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0}, repr(e)[:300])
             write_json(args.json, results)  # what is measured so far survives a later failure
     finally:
         pants.stop_pantsd()
