@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Iterable
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.engine.addresses import Address
 from pants.engine.internals.selectors import Get, MultiGet
 from pants.engine.rules import collect_rules, rule
 from pants.engine.fs import Digest, MergeDigests
@@ -28,6 +30,16 @@ from linuxkit_rules.util_rules.debian import (
 KERNEL_FILES = ("kernel", "kernel.tar", "System.map", "config")
 
 
+def kernel_output_dir(address: Address, arch: Arch) -> str:
+    """Where a kernel target's files go: amd64 in `DIR/NAME`, other architectures in `DIR/NAME-ARCH`."""
+    return f"{address.spec_path.replace('/', '.') or 'root'}/{address.target_name}{arch.suffix()}"
+
+
+def kernel_artifacts(built: Iterable[BuiltKernel]) -> tuple[BuiltPackageArtifact, ...]:
+    """`pants package`'s artifacts for kernels built for one or more architectures."""
+    return tuple(BuiltPackageArtifact(f"{b.directory}/{name}") for b in built for name in KERNEL_FILES)
+
+
 @dataclass(frozen=True)
 class DebianKernelFieldSet(PackageFieldSet):
     required_fields = (DebianKernelPackageField,)
@@ -36,9 +48,6 @@ class DebianKernelFieldSet(PackageFieldSet):
     modules: DebianKernelModulesField
     required_options: DebianKernelRequiredOptionsField
     arches: DebianKernelArchesField
-
-    def output_dir(self, arch: Arch) -> str:
-        return f"{self.address.spec_path.replace('/', '.') or 'root'}/{self.address.target_name}{arch.suffix()}"
 
     def package_for(self, arch: Arch) -> str:
         """The Debian package for `arch`; an architecture not in `arches` is an error."""
@@ -87,7 +96,7 @@ async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
     except DebianError as e:
         raise DebianError(f"{field_set.address}: package: {e}") from None
     debs = await Get(FetchedDebs, FetchDebsRequest((package,), lockfile.path, arch.value))
-    out = field_set.output_dir(arch)
+    out = kernel_output_dir(field_set.address, arch)
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
@@ -113,13 +122,9 @@ async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
 @rule
 async def package_debian_kernel(field_set: DebianKernelFieldSet) -> BuiltPackage:
     """Every architecture in `arches`; amd64 in `DIR/NAME/`, others in `DIR/NAME-ARCH/`."""
-    arches = [Arch.parse(a, f"{field_set.address}: arches") for a in field_set.arches.value or ()]
-    built = await MultiGet(Get(BuiltKernel, DebianKernelRequest(field_set, a)) for a in arches)
+    built = await MultiGet(Get(BuiltKernel, DebianKernelRequest(field_set, a)) for a in field_set.arches.parsed())
     merged = await Get(Digest, MergeDigests(b.digest for b in built))
-    return BuiltPackage(
-        merged,
-        tuple(BuiltPackageArtifact(f"{b.directory}/{name}") for b in built for name in KERNEL_FILES),
-    )
+    return BuiltPackage(merged, kernel_artifacts(built))
 
 
 def rules():

@@ -32,7 +32,7 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_listed
 from linuxkit_rules.core.errors import DebianError
-from linuxkit_rules.kernel.rules import KERNEL_FILES, BuiltKernel
+from linuxkit_rules.kernel.rules import BuiltKernel, kernel_artifacts, kernel_output_dir
 from linuxkit_rules.kernel.target_types import (
     KernelConfigArchFragmentsField,
     KernelConfigBaseField,
@@ -68,11 +68,6 @@ KERNEL_TOOLS = {
     "tar": "tar",
     "ccache": "ccache",
 }
-
-
-def _output_dir(address, arch: Arch) -> str:  # type: ignore[no-untyped-def]
-    """amd64 in `DIR/NAME`, other architectures in `DIR/NAME-ARCH` (as debian_kernel)."""
-    return f"{address.spec_path.replace('/', '.') or 'root'}/{address.target_name}{arch.suffix()}"
 
 
 @dataclass(frozen=True)
@@ -208,7 +203,7 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
     files = field_set.fragments_for(arch, fragments.snapshot.files)
     # Only this architecture's files are inputs: an arm64 fragment edit leaves amd64 alone.
     used = await Get(Digest, DigestSubset(fragments.snapshot.digest, PathGlobs(files)))
-    out = f"{_output_dir(field_set.address, arch)}/config"
+    out = f"{kernel_output_dir(field_set.address, arch)}/config"
     inputs = await Get(Digest, MergeDigests([used, base.digest, source.digest]))
     result = await Get(
         CoreProcessResult,
@@ -319,7 +314,7 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
     )
     resolved = await Get(ResolvedKernelConfig, KernelConfigRequest(config_of.field_set, arch))
     inputs = await Get(Digest, MergeDigests([resolved.digest, resolved.source.digest]))
-    out = _output_dir(field_set.address, arch)
+    out = kernel_output_dir(field_set.address, arch)
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
@@ -348,13 +343,9 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
 @rule
 async def package_linux_kernel(field_set: LinuxKernelFieldSet) -> BuiltPackage:
     """Every architecture in `arches`; amd64 in `DIR/NAME/`, others in `DIR/NAME-ARCH/`."""
-    arches = [Arch.parse(a, f"{field_set.address}: arches") for a in field_set.arches.value or ()]
-    built = await MultiGet(Get(BuiltKernel, LinuxKernelRequest(field_set, a)) for a in arches)
+    built = await MultiGet(Get(BuiltKernel, LinuxKernelRequest(field_set, a)) for a in field_set.arches.parsed())
     merged = await Get(Digest, MergeDigests(b.digest for b in built))
-    return BuiltPackage(
-        merged,
-        tuple(BuiltPackageArtifact(f"{b.directory}/{name}") for b in built for name in KERNEL_FILES),
-    )
+    return BuiltPackage(merged, kernel_artifacts(built))
 
 
 def rules():

@@ -14,7 +14,7 @@ from pants.engine.target import (
 from pants.engine.addresses import Address
 from pants.util.strutil import help_text
 
-from linuxkit_rules.core.arch import ARCH_NAMES
+from linuxkit_rules.core.arch import ARCH_NAMES, Arch
 from linuxkit_rules.core.linux_build import MAKE_BASES
 
 # ---------------------------------------------------------------------------
@@ -180,6 +180,10 @@ class KernelArchesField(StringSequenceField):
                     f"{address}: arches: {item!r} is not supported; supported: {', '.join(ARCH_NAMES)}"
                 )
         return value
+
+    def parsed(self) -> tuple[Arch, ...]:
+        """The listed architectures (validated above)."""
+        return tuple(Arch(a) for a in self.value or ())
 
 
 class LinuxKernelArchesField(KernelArchesField):
