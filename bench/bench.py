@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from linuxkit_rules.core.archive import Tree, gzip_writer, write_cpio_newc  # noqa: E402
-from linuxkit_rules.core.qemu import QemuConfig, Vm, extract_vmlinux, free_port, wait_for_ssh  # noqa: E402
+from linuxkit_rules.core.archive.tree import Tree, gzip_writer, write_cpio_newc  # noqa: E402
+from linuxkit_rules.core.boot.qemu import QemuConfig, Vm, extract_vmlinux, free_port, wait_for_ssh  # noqa: E402
 
 # `//images:sshd` is built for amd64 and arm64; the figures are amd64's (the
 # build machine's architecture), as LinuxKit's `linuxkit build` makes one.

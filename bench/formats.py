@@ -16,7 +16,7 @@ can log in. Not a test: it prints a markdown table and writes JSON.
   filesystem from the packages.
 - size: the bytes of the format's output files (the SBOM excluded).
 - boot: QEMU (TCG, 1 GiB, 1 CPU) started as the boot tests start it
-  (linuxkit_rules/core/boottest.py; EFI with the host's /usr/share/OVMF), then
+  (linuxkit_rules/core/boot/boottest.py; EFI with the host's /usr/share/OVMF), then
   seconds until the console says "services started" and until an SSH login
   as root succeeds. One QEMU at a time.
 """
@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench import Pants, machine, scratch_copy  # noqa: E402
 
-from linuxkit_rules.core.boottest import boot_config  # noqa: E402
-from linuxkit_rules.core.formats import FORMAT_NAMES, Format  # noqa: E402
-from linuxkit_rules.core.qemu import Vm, free_port, wait_for_ssh  # noqa: E402
+from linuxkit_rules.core.boot.boottest import boot_config  # noqa: E402
+from linuxkit_rules.core.media.formats import FORMAT_NAMES, Format  # noqa: E402
+from linuxkit_rules.core.boot.qemu import Vm, free_port, wait_for_ssh  # noqa: E402
 
 OVMF = Path("/usr/share/OVMF")
 

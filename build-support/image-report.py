@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "build-support"))
 
 from affected import changed_files, needs_everything  # noqa: E402
 
-from linuxkit_rules.core.image_report import (  # noqa: E402
+from linuxkit_rules.core.reports.image_report import (  # noqa: E402
     ImageSnapshot,
     compare_images,
     config_lines,

@@ -12,7 +12,7 @@ from linuxkit_rules.core.arch import (
     check_listed,
     for_arch,
 )
-from linuxkit_rules.core.qemu import QemuConfig, qemu_argv
+from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv
 
 
 def test_parse_names_what_is_supported() -> None:
@@ -67,7 +67,7 @@ def test_arm64_cdrom_is_scsi_and_firmware_is_aavmf() -> None:
 
 
 def test_esp_has_the_loader_of_its_architecture() -> None:
-    from linuxkit_rules.core.bootmedia import BootInputs, esp_files
+    from linuxkit_rules.core.media.boot_media import BootInputs, esp_files
 
     arm = esp_files(BootInputs(b"k", b"i", "console=ttyAMA0", {"systemd-bootaa64.efi": b"AA"}, 0, "x-arm64"))
     assert arm["EFI/BOOT/BOOTAA64.EFI"] == b"AA" and "EFI/BOOT/BOOTX64.EFI" not in arm
@@ -76,7 +76,7 @@ def test_esp_has_the_loader_of_its_architecture() -> None:
 
 
 def test_arm64_kernels_cross_compile_to_an_uncompressed_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    from linuxkit_rules.core.linux_build import _env
+    from linuxkit_rules.core.kernels.source_build import _env
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     env = _env({"arch": "arm64", "path": "/usr/bin"})

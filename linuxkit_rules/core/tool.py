@@ -17,19 +17,19 @@ from linuxkit_rules.core.errors import LinuxkitError
 
 # command -> (module in linuxkit_rules.core, function taking the manifest)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "package": ("package_build", "build_package"),
-    "kernel": ("kernel_build", "build_kernel"),
-    "image": ("image_build", "build_image"),
-    "lock": ("lockgen", "generate_lock"),
-    "fetch": ("debfetch", "fetch_deb"),
-    "boottest": ("boottest", "run_boot_test"),
-    "push": ("publish", "push_command"),
-    "pull": ("publish", "pull_command"),
-    "docker-load": ("docker_engine", "load_command"),
-    "dockerfile": ("docker_engine", "dockerfile_build_command"),
-    "kconfig": ("linux_build", "resolve_config"),
-    "linux": ("linux_build", "build_linux"),
-    "ovmf": ("firmware", "extract_ovmf_command"),
+    "package": ("oci.package_build", "build_package"),
+    "kernel": ("kernels.debian_kernel", "build_kernel"),
+    "image": ("media.image_build", "build_image"),
+    "lock": ("debian.lockgen", "generate_lock"),
+    "fetch": ("debian.fetch", "fetch_deb"),
+    "boottest": ("boot.boottest", "run_boot_test"),
+    "push": ("oci.publish", "push_command"),
+    "pull": ("oci.publish", "pull_command"),
+    "docker-load": ("oci.docker_engine", "load_command"),
+    "dockerfile": ("oci.docker_engine", "dockerfile_build_command"),
+    "kconfig": ("kernels.source_build", "resolve_config"),
+    "linux": ("kernels.source_build", "build_linux"),
+    "ovmf": ("media.firmware", "extract_ovmf_command"),
 }
 
 

@@ -18,9 +18,9 @@ from pants.engine.target import AllTargets, DependenciesRequest, Target, Targets
 from pants.option.option_types import StrOption
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.graph import Node, build_graph, describe_cycle, package_cycles, to_dot, to_html
+from linuxkit_rules.core.reports.graph import Node, build_graph, describe_cycle, package_cycles, to_dot, to_html
 from linuxkit_rules.image.rules import LinuxkitTargets, resolve_refs
-from linuxkit_rules.core.image_build import source_path
+from linuxkit_rules.core.media.image_build import source_path
 from linuxkit_rules.image.sources import ImageYamlRequest, ParsedImage
 from linuxkit_rules.package.rules import (
     LinuxkitPackageFieldSet,

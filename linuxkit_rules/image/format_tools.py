@@ -9,7 +9,7 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH
 from linuxkit_rules.core.errors import DebianError
-from linuxkit_rules.core.formats import Format
+from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.util_rules.debian import DebianLockfile, DebianLockRequest, FetchDebsRequest, FetchedDebs
 from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest

@@ -12,10 +12,10 @@ from pants.option.option_types import IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.disksize import parse_size
+from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.errors import LinuxkitError
-from linuxkit_rules.core.formats import FORMAT_NAMES, SQUASHFS_ROOT, Format
-from linuxkit_rules.core.qemu import QemuConfig, qemu_argv, with_blank_disk
+from linuxkit_rules.core.media.formats import FORMAT_NAMES, SQUASHFS_ROOT, Format
+from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
 from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem

@@ -22,8 +22,8 @@ from pants.engine.target import HydratedSources, HydrateSourcesRequest
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.image_build import HOME_DIR, source_path
-from linuxkit_rules.core.image_yaml import ImageSpec, load_image_yaml, merge_images
+from linuxkit_rules.core.media.image_build import HOME_DIR, source_path
+from linuxkit_rules.core.spec.image_yaml import ImageSpec, load_image_yaml, merge_images
 from linuxkit_rules.target_types import LinuxkitImageExtendsField, LinuxkitImageSourceField
 
 

@@ -33,7 +33,7 @@ from pants.option.option_types import SkipOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.formats import Format
+from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.util_rules.debian import FetchedDebs

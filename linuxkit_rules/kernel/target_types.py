@@ -15,7 +15,7 @@ from pants.engine.addresses import Address
 from pants.util.strutil import help_text
 
 from linuxkit_rules.core.arch import ARCH_NAMES, Arch
-from linuxkit_rules.core.linux_build import MAKE_BASES
+from linuxkit_rules.core.kernels.source_build import MAKE_BASES
 
 # ---------------------------------------------------------------------------
 # kernel_config

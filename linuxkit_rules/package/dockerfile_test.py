@@ -13,7 +13,7 @@ from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner, mock_console
 
-from linuxkit_rules.core.oci import read_oci_layout
+from linuxkit_rules.core.oci.layout import read_oci_layout
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
 from linuxkit_rules.publish.rules import LinuxkitPackagePublishFieldSet
 from linuxkit_rules.testutil import INHERIT, make_publish_rule_runner

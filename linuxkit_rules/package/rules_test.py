@@ -12,7 +12,7 @@ from pants.engine.fs import Digest, DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
-from linuxkit_rules.core.oci import read_oci_layout
+from linuxkit_rules.core.oci.layout import read_oci_layout
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
 from linuxkit_rules.testutil import make_rule_runner
 

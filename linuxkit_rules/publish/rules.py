@@ -24,8 +24,8 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.formats import Format
-from linuxkit_rules.core.publish import publish_targets
+from linuxkit_rules.core.media.formats import Format
+from linuxkit_rules.core.oci.publish import publish_targets
 from linuxkit_rules.package.rules import BuiltLinuxkitPackages, LinuxkitPackageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (

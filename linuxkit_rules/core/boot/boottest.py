@@ -1,0 +1,209 @@
+"""Boots an image in QEMU, waits until it is up, runs a check script against it.
+
+Run by `pants test` through `tool.py boottest`; also `python -m
+linuxkit_rules.core.boot.boottest wait-console REGEX [SECONDS]`, which check
+scripts call as `$WAIT_CONSOLE` to wait for a line on the serial console.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import replace
+from typing import Any, Mapping
+
+from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
+from linuxkit_rules.core.boot.disk_size import make_blank_disk, parse_size
+from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.media.firmware import extract_ovmf
+from linuxkit_rules.core.media.formats import SQUASHFS_ROOT
+from linuxkit_rules.core.boot.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
+
+CONSOLE = "console.log"
+
+
+class BootTestFailed(LinuxkitError):
+    pass
+
+
+def _private_key(path: str, workdir: str) -> str:
+    """ssh refuses a key others can read; the sandbox copy may be 0644."""
+    dest = os.path.join(workdir, "id")
+    shutil.copyfile(path, dest)
+    os.chmod(dest, 0o600)
+    return dest
+
+
+def _unpack_gcp(path: str, workdir: str) -> str:
+    """The `disk.raw` of a GCE image tarball."""
+    with tarfile.open(path, "r:gz") as tf:
+        member = tf.getmember("disk.raw")
+        src = tf.extractfile(member)
+        assert src is not None
+        dest = os.path.join(workdir, "disk.raw")
+        with open(dest, "wb") as out:
+            shutil.copyfileobj(src, out)
+    return dest
+
+
+def boot_config(m: Mapping[str, Any], workdir: str, port: int | None) -> QemuConfig:
+    """The QEMU configuration that boots the image as its format says (`media`, `firmware`)."""
+    media = m.get("media", "kernel")
+    efi_code = efi_vars = ""
+    if m.get("firmware") == "efi":
+        efi_code, efi_vars = extract_ovmf(m["ovmf_deb"], workdir)
+    arch = Arch.parse(m.get("arch") or DEFAULT_ARCH.value, "boot test")
+    common: dict[str, Any] = dict(
+        arch=arch, memory_mb=int(m["memory"]), ssh_port=port, efi_code=efi_code, efi_vars=efi_vars
+    )
+    if media in ("kernel", "squashfs"):
+        with open(m["cmdline_file"], encoding="utf-8") as f:
+            cmdline = f.read().strip()
+        kernel = os.path.abspath(m["kernel"])
+        disks: tuple[str, ...] = ()
+        extra: tuple[str, ...] = ()
+        if media == "squashfs":
+            # As `linuxkit run qemu` boots it, but from the first virtio disk.
+            cmdline = f"{cmdline} root={SQUASHFS_ROOT}"
+            disks, extra = (os.path.abspath(m["image_file"]),), ("-snapshot",)
+        return QemuConfig(
+            # arm64's kernel output is already the uncompressed Image.
+            kernel=_fast_kernel(kernel, workdir) if arch is Arch.AMD64 else kernel,
+            initrd=os.path.abspath(m["initrd"]),
+            cmdline=cmdline,
+            disks=disks,
+            extra=extra,
+            **common,
+        )
+    image = os.path.abspath(m["image_file"])
+    if media == "cdrom":
+        return QemuConfig(cdrom=image, **common)
+    if media == "gcp":
+        image = _unpack_gcp(image, workdir)
+    elif media != "disk":
+        raise BootTestFailed(f"format {m.get('format')!r} does not boot by itself")
+    # -snapshot: the guest's writes go to a temporary file, never to the output.
+    return QemuConfig(disks=(image,), extra=("-snapshot",), **common)
+
+
+def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    deadline = time.monotonic() + float(m["timeout"])
+    workdir = tempfile.mkdtemp(prefix="lkr-boottest-")
+    try:
+        key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
+        port = free_port() if key else None
+        cfg = boot_config(m, workdir, port)
+        if m.get("disk_size"):
+            # A blank raw disk, new for every test run, after any boot disk.
+            scratch = os.path.join(workdir, "scratch.raw")
+            make_blank_disk(scratch, parse_size(str(m["disk_size"]), "disk_size"))
+            cfg = replace(cfg, disks=cfg.disks + (scratch,))
+        report: dict[str, Any] = {}
+        boots = int(m.get("boots") or 1)
+        for boot in range(1, boots + 1):
+            if boot > 1:
+                # Keep the earlier boot's console; $CONSOLE is always the current boot's.
+                os.replace(CONSOLE, f"console-boot{boot - 1}.log")
+            _boot_once(m, cfg, key, port, boot, boots, deadline, report)
+        print(f"{m['script']} passed")
+        return report
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _boot_once(
+    m: Mapping[str, Any], cfg: QemuConfig, key: str | None, port: int | None,
+    boot: int, boots: int, deadline: float, report: dict[str, Any],
+) -> None:
+    """One boot: wait for `ready` (and SSH), run the script with $BOOT set; on all
+    but the last boot the script powers the guest off and QEMU must exit."""
+    start = time.monotonic()
+    suffix = f"_{boot}" if boots > 1 else ""
+    with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE)) as vm:
+        vm.wait_for(m["ready"], timeout=deadline - time.monotonic())
+        report["ready_s" + suffix] = round(time.monotonic() - start, 2)
+        print(f"boot {boot}: guest ready after {report['ready_s' + suffix]} s")
+        env = dict(os.environ)
+        env["BOOT"] = str(boot)
+        env["ARCH"] = m.get("arch") or DEFAULT_ARCH.value  # the image's: amd64 or arm64
+        env["CONSOLE"] = os.path.abspath(CONSOLE)
+        env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boot.boottest wait-console"
+        env["PYTHONPATH"] = os.path.abspath(".")
+        if key and port:
+            try:
+                wait_for_ssh(port, key, timeout=min(_ssh_budget(m), deadline - time.monotonic()), ssh=m["ssh"])
+            except LinuxkitError as e:
+                raise BootTestFailed(f"{e}; console:\n" + _tail(CONSOLE, 40)) from None
+            report["ssh_s" + suffix] = round(time.monotonic() - start, 2)
+            print(f"boot {boot}: ssh login after {report['ssh_s' + suffix]} s")
+            env["SSH"] = " ".join(shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1])
+        check = subprocess.run(
+            ["/bin/sh", "-eu", m["script"]],
+            env=env,
+            timeout=max(1.0, deadline - time.monotonic()),
+        )
+        if check.returncode != 0:
+            raise BootTestFailed(
+                f"{m['script']} exited {check.returncode} on boot {boot}; console:\n" + _tail(CONSOLE, 40)
+            )
+        if boot < boots:
+            try:
+                vm.wait_exit(min(120.0, max(1.0, deadline - time.monotonic())))
+            except LinuxkitError as e:
+                raise BootTestFailed(f"boot {boot} of {boots}: the script must power the guest off: {e}") from None
+
+
+def _ssh_budget(m: Mapping[str, Any]) -> float:
+    """Seconds to wait for SSH after the console says ready: emulating arm64 on an
+    x86 host is several times slower than amd64 under TCG (sshd's first start
+    makes its host keys)."""
+    return 180.0 if (m.get("arch") or DEFAULT_ARCH.value) == Arch.AMD64.value else 480.0
+
+
+def _fast_kernel(bzimage: str, workdir: str) -> str:
+    """The uncompressed vmlinux, which QEMU boots through PVH in half the time."""
+    with open(bzimage, "rb") as f:
+        vmlinux = extract_vmlinux(f.read())
+    if vmlinux is None:
+        return bzimage
+    path = os.path.join(workdir, "vmlinux")
+    with open(path, "wb") as f:
+        f.write(vmlinux)
+    return path
+
+
+def _tail(path: str, n: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no console output)"
+
+
+def wait_console(pattern: str, seconds: float, path: str) -> bool:
+    regex = re.compile(pattern)
+    deadline = time.monotonic() + seconds
+    while True:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            if regex.search(f.read()):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "wait-console":
+        secs = float(sys.argv[3]) if len(sys.argv) > 3 else 60.0
+        ok = wait_console(sys.argv[2], secs, os.environ.get("CONSOLE", CONSOLE))
+        if not ok:
+            print(f"console did not match {sys.argv[2]!r} within {secs} s", file=sys.stderr)
+        sys.exit(0 if ok else 1)
+    print("usage: python -m linuxkit_rules.core.boot.boottest wait-console REGEX [SECONDS]", file=sys.stderr)
+    sys.exit(64)

@@ -1,0 +1,204 @@
+"""Kernels from Debian's `linux-source-*` package: resolve a config, compile it.
+
+Two tool commands, so that a fragment edit which leaves the resolved `.config`
+unchanged stops before the compile (the compile's only config input is the
+resolved file):
+
+Both take `arch` (amd64 or arm64; arm64 cross-compiles with Debian's
+`aarch64-linux-gnu-` toolchain, as `ARCH=arm64 CROSS_COMPILE=...`).
+
+- `kconfig`: base (`tinyconfig`, `defconfig`... or a file) + fragments ->
+  `make olddefconfig` -> the resolved `.config`, checked against the fragments.
+- `linux`: source + resolved `.config` -> `make -j` -> LinuxKit's kernel layout
+  (`kernel`, `kernel.tar`, `System.map`, `config`), through ccache when the
+  manifest names a cache directory.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+from typing import Any, Mapping, Sequence
+
+from linuxkit_rules.core.arch import Arch
+from linuxkit_rules.core.archive.tree import Entry, Tree, read_deb, write_tar
+from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.kernels.kconfig import (
+    check_resolved,
+    check_unknown,
+    kconfig_symbols,
+    merge,
+    parse_config,
+    parse_fragment,
+    render,
+)
+
+MAKE_BASES = ("tinyconfig", "defconfig", "allnoconfig")
+HEADERS = {"/usr/include/gelf.h": "libelf-dev", "/usr/include/openssl/ssl.h": "libssl-dev"}
+
+
+class KernelBuildError(LinuxkitError):
+    """The kernel's own build failed (make's output tail is in the message)."""
+
+
+def extract_source(deb_path: str, dest: str, env: Mapping[str, str]) -> None:
+    """Unpack the kernel tree of a `linux-source-*` .deb into `dest`."""
+    with open(deb_path, "rb") as f:
+        deb = read_deb(f)
+    tarball = os.path.abspath("__linux_source.tar.xz")
+    with tarfile.open(fileobj=io.BytesIO(deb.data), mode="r|*") as tar:
+        for member in tar:
+            name = member.name.lstrip("./")
+            if name.startswith("usr/src/linux-source-") and name.endswith(".tar.xz") and member.isfile():
+                with open(tarball, "wb") as out:
+                    shutil.copyfileobj(tar.extractfile(member), out)  # type: ignore[arg-type]
+                break
+        else:
+            raise KernelBuildError(f"{deb_path}: no usr/src/linux-source-*.tar.xz (not a linux-source package)")
+    os.makedirs(dest, exist_ok=True)
+    _run(["tar", "-xJf", tarball, "-C", dest, "--strip-components=1"], ".", "unpacking the kernel source", env)
+    os.unlink(tarball)
+
+
+def _arch(m: Mapping[str, Any]) -> Arch:
+    return Arch.parse(m.get("arch", "amd64"), "kernel manifest: arch")
+
+
+def _env(m: Mapping[str, Any]) -> dict[str, str]:
+    epoch = int(os.environ["SOURCE_DATE_EPOCH"])
+    arch = _arch(m)
+    env = dict(os.environ)
+    env.update(
+        {
+            "PATH": m["path"],
+            "ARCH": arch.kernel_arch(),
+            "CROSS_COMPILE": arch.cross_compile(),
+            "KBUILD_BUILD_TIMESTAMP": f"@{epoch}",
+            "KBUILD_BUILD_USER": "linuxkit",
+            "KBUILD_BUILD_HOST": "linuxkit",
+            "KBUILD_BUILD_VERSION": "1",
+        }
+    )
+    return env
+
+
+def _run(argv: Sequence[str], cwd: str, what: str, env: Mapping[str, str] | None = None) -> str:
+    """Run `argv`; its output goes to a log, whose tail is the error on failure."""
+    proc = subprocess.run(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    text = proc.stdout.decode(errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join(text.splitlines()[-40:])
+        raise KernelBuildError(f"{what} failed (exit {proc.returncode}): {' '.join(argv)}\n{tail}")
+    return text
+
+
+def _check_headers() -> None:
+    missing = [pkg for path, pkg in HEADERS.items() if not os.path.exists(path)]
+    if missing:
+        raise KernelBuildError(f"kernel build headers missing; install the Debian packages {', '.join(missing)}")
+
+
+def resolve_config(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Manifest: deb, arch, base, base_file, fragments [paths], path (PATH), output."""
+    fragments = []
+    for path in m["fragments"]:
+        with open(path, encoding="utf-8") as f:
+            fragments.append(parse_fragment(path, f.read()))
+    merged = merge(fragments)
+    src = "src"
+    env = _env(m)
+    extract_source(m["deb"], src, env)
+    check_unknown(merged, kconfig_symbols(src))
+    if m.get("base_file"):
+        shutil.copyfile(m["base_file"], os.path.join(src, ".config"))
+    else:
+        _run(["make", m["base"]], src, f"make {m['base']}", env)
+    with open(os.path.join(src, ".config"), "a", encoding="utf-8") as f:
+        f.write("\n# linuxkit_rules fragments\n" + render(merged))
+    _run(["make", "olddefconfig"], src, "make olddefconfig", env)
+    with open(os.path.join(src, ".config"), encoding="utf-8") as f:
+        text = f.read()
+    check_resolved(merged, parse_config(text))
+    with open(m["output"], "w", encoding="utf-8") as f:
+        f.write(text)
+    return {"options": len(parse_config(text)), "requested": len(merged)}
+
+
+def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Manifest: deb, arch, config (resolved), path (PATH), ccache_dir (or ""), jobs, output."""
+    _check_headers()
+    arch = _arch(m)
+    image_target, image_path = arch.kernel_target()
+    src = os.path.abspath("src")
+    env = _env(m)
+    extract_source(m["deb"], src, env)
+    shutil.copyfile(m["config"], os.path.join(src, ".config"))
+    make = ["make", f"-j{m['jobs'] or os.cpu_count() or 1}"]
+    if m.get("ccache_dir"):
+        # Paths under the sandbox are hashed relative to it, so every sandbox
+        # (a fresh temporary directory) shares the same cache entries.
+        env.update(
+            {
+                "CCACHE_DIR": os.path.abspath(m["ccache_dir"]),
+                "CCACHE_BASEDIR": os.getcwd(),
+                "CCACHE_NOHASHDIR": "1",
+                "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime,time_macros",
+                "CCACHE_MAXSIZE": m.get("ccache_max_size") or "5G",
+            }
+        )
+        make.append(f"CC=ccache {arch.cross_compile()}gcc")
+        _run(["ccache", "--zero-stats"], src, "ccache --zero-stats", env)
+    # The config was resolved by the same tree: olddefconfig must not change it.
+    _run(["make", "olddefconfig"], src, "make olddefconfig", env)
+    with open(os.path.join(src, ".config"), encoding="utf-8") as f:
+        config = f.read()
+    values = parse_config(config)
+    targets = [image_target] + (["modules"] if values.get("CONFIG_MODULES") == "y" else [])
+    _run([*make, *targets], src, "make " + " ".join(targets), env)
+    release = _run(["make", "-s", "kernelrelease"], src, "make kernelrelease", env).strip().splitlines()[-1]
+    stats = ""
+    if m.get("ccache_dir"):
+        stats = _run(["ccache", "--print-stats"], src, "ccache --print-stats", env)
+    out = m["output"]
+    os.makedirs(out, exist_ok=True)
+    shutil.copyfile(os.path.join(src, image_path), os.path.join(out, "kernel"))
+    shutil.copyfile(os.path.join(src, "System.map"), os.path.join(out, "System.map"))
+    with open(os.path.join(out, "config"), "w", encoding="utf-8") as f:
+        f.write(config)
+    tree = Tree()
+    if "modules" in targets:
+        mods = os.path.abspath("modroot")
+        _run([*make, "modules_install", f"INSTALL_MOD_PATH={mods}", "INSTALL_MOD_STRIP=1"], src,
+             "make modules_install", env)
+        _add_dir(tree, mods, "")
+    with open(os.path.join(out, "kernel.tar"), "wb") as f:
+        write_tar(tree.entries(), f, int(os.environ["SOURCE_DATE_EPOCH"]))
+    return {
+        "version": release,
+        "kernel_size": os.path.getsize(os.path.join(out, "kernel")),
+        "ccache": _ccache_counts(stats),
+    }
+
+
+def _add_dir(tree: Tree, root: str, prefix: str) -> None:
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        rel = os.path.relpath(directory, root)
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                continue  # modules_install's build/source links point into the sandbox
+            with open(path, "rb") as f:
+                tree.add(Entry(os.path.normpath(os.path.join(prefix, rel, name)), "file", 0o644, data=f.read()))
+
+
+def _ccache_counts(stats: str) -> dict[str, int]:
+    """`ccache --print-stats` (key<TAB>value lines) -> the hit and miss counters."""
+    counts: dict[str, int] = {}
+    for line in stats.splitlines():
+        key, _, value = line.partition("\t")
+        if key in ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss") and value.strip().isdigit():
+            counts[key] = int(value)
+    return counts

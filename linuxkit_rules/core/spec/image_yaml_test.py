@@ -1,0 +1,399 @@
+from __future__ import annotations
+
+import pytest
+
+from linuxkit_rules.core.errors import SchemaError
+from linuxkit_rules.core.spec.image_yaml import (
+    CONTAINER_KEYS,
+    ContainerSpec,
+    Device,
+    KernelSpec,
+    Mount,
+    config_to_json,
+    linuxkit_ref_to_address,
+    load_image_yaml,
+    merge_images,
+    parse_label,
+    with_volume_paths,
+)
+
+SSHD = """\
+kernel:
+  image: linuxkit/kernel:6.1
+  cmdline: "console=ttyS0"
+init:
+  - linuxkit/init:abc
+  - linuxkit/runc:abc
+onboot:
+  - name: sysctl
+    image: linuxkit/sysctl:abc
+services:
+  - name: getty
+    image: linuxkit/getty:abc
+    env:
+     - INSECURE=true
+  - name: sshd
+    image: linuxkit/sshd:abc
+    binds.add:
+      - /root/.ssh:/root/.ssh
+files:
+  - path: root/.ssh/authorized_keys
+    source: keys/id.pub
+    mode: "0600"
+    optional: true
+"""
+
+
+def load(text: str) -> object:
+    return load_image_yaml(text, "img.yml")
+
+
+def error(text: str) -> SchemaError:
+    with pytest.raises(SchemaError) as e:
+        load_image_yaml(text, "img.yml")
+    return e.value
+
+
+def test_loads_sections_in_order() -> None:
+    spec = load_image_yaml(SSHD, "img.yml")
+    assert spec.kernel == KernelSpec(image="linuxkit/kernel:6.1", cmdline="console=ttyS0")
+    assert spec.init == ("linuxkit/init:abc", "linuxkit/runc:abc")
+    assert [c.name for c in spec.onboot] == ["sysctl"]
+    assert [c.name for c in spec.services] == ["getty", "sshd"]
+    sshd = spec.services[1]
+    assert sshd.binds_add == ("/root/.ssh:/root/.ssh",)
+    assert sshd.binds is None and sshd.capabilities is None
+    assert sshd.line == 15 and sshd.file == "img.yml"
+    assert spec.services[0].env == ("INSECURE=true",)
+    f = spec.files[0]
+    assert (f.path, f.source, f.mode, f.optional, f.line) == ("root/.ssh/authorized_keys", "keys/id.pub", 0o600, True, 20)
+
+
+def test_image_refs_ordered_unique() -> None:
+    text = SSHD + "onshutdown:\n  - name: bye\n    image: linuxkit/getty:abc\n"
+    assert load_image_yaml(text, "x").image_refs() == [
+        "linuxkit/kernel:6.1", "linuxkit/init:abc", "linuxkit/runc:abc",
+        "linuxkit/sysctl:abc", "linuxkit/getty:abc", "linuxkit/sshd:abc",
+    ]
+
+
+def test_id_map_follows_linuxkit_order() -> None:
+    text = SSHD + "onshutdown:\n  - name: bye\n    image: x/y:1\n"
+    assert load_image_yaml(text, "x").id_map() == {"sysctl": 100, "bye": 101, "getty": 102, "sshd": 103}
+
+
+def test_unknown_key_names_path_and_line() -> None:
+    e = error("services:\n  - name: a\n    image: b/c:1\n  - name: d\n    image: e/f:1\n    nmae: x\n")
+    assert (e.file, e.line, e.field) == ("img.yml", 6, "services[1].nmae")
+    assert "allowed keys:" in str(e) and "binds.add" in str(e)
+
+
+def test_unknown_top_level_key() -> None:
+    e = error("kernal:\n  image: x\n")
+    assert (e.line, e.field) == (1, "kernal")
+
+
+def test_wrong_type_string_for_list() -> None:
+    e = error("services:\n  - name: a\n    image: b/c:1\n    command: /bin/sh\n")
+    assert (e.line, e.field) == (4, "services[0].command")
+    assert "must be a list" in str(e)
+
+
+def test_duplicate_yaml_key_is_an_error() -> None:
+    e = error("init:\n  - a/b:1\ninit:\n  - c/d:1\n")
+    assert e.line == 3 and "duplicate key" in str(e)
+
+
+def test_yaml_syntax_error_has_line() -> None:
+    e = error("services:\n  - name: a\n   image: [\n")
+    assert e.file == "img.yml" and e.line is not None
+
+
+def test_duplicate_container_names_across_sections() -> None:
+    e = error("onboot:\n  - name: a\n    image: b/c:1\nservices:\n  - name: a\n    image: b/c:1\n")
+    assert (e.line, e.field, e.value) == (5, "name", "a")
+    assert "img.yml:2" in str(e)
+
+
+def test_file_contents_and_source_together() -> None:
+    e = error("files:\n  - path: etc/x\n    contents: hi\n    source: x\n")
+    assert "contents and source cannot be used together" in str(e)
+    assert e.line == 2
+
+
+@pytest.mark.parametrize("mode", ['"0999"', '"rw"', '"-1"'])
+def test_file_mode_not_octal(mode: str) -> None:
+    e = error(f"files:\n  - path: etc/x\n    contents: hi\n    mode: {mode}\n")
+    assert e.field == "files[0].mode" and e.line == 4
+
+
+def test_file_mode_unquoted_is_read_as_octal_digits() -> None:
+    spec = load_image_yaml("files:\n  - path: a\n    contents: x\n    mode: 0644\n  - path: b\n    directory: true\n    mode: 755\n", "x")
+    assert [f.mode for f in spec.files] == [0o644, 0o755]
+
+
+@pytest.mark.parametrize("source", ["/etc/passwd", "~root/.ssh/id.pub", "../x", "a/../../x", "~/"])
+def test_file_source_must_be_relative_or_home(source: str) -> None:
+    e = error(f"files:\n  - path: a\n    source: {source}\n")
+    assert e.field == "files[0].source" and e.line == 3
+
+
+def test_file_source_in_home_is_accepted() -> None:
+    spec = load_image_yaml("files:\n  - path: a\n    source: ~/.ssh/id.pub\n    optional: true\n", "i/x.yml")
+    assert (spec.files[0].source, spec.files[0].file) == ("~/.ssh/id.pub", "i/x.yml")
+
+
+@pytest.mark.parametrize("key,value", [("net", "bridge"), ("pid", "none"), ("ipc", "root"), ("uts", "private")])
+def test_unknown_namespace_value(key: str, value: str) -> None:
+    e = error(f"services:\n  - name: a\n    image: b/c:1\n    {key}: {value}\n")
+    assert e.field == f"services[0].{key}" and e.value == value
+    assert "'/'" in str(e)
+
+
+def test_namespace_values_accepted() -> None:
+    spec = load_image_yaml(
+        "services:\n  - name: a\n    image: b/c:1\n    net: none\n    pid: host\n    ipc: new\n    uts: /run/netns/x\n", "x"
+    )
+    c = spec.services[0]
+    assert (c.net, c.pid, c.ipc, c.uts) == ("none", "host", "new", "/run/netns/x")
+
+
+def test_every_container_field_parses() -> None:
+    text = """\
+services:
+  - name: full
+    image: x/full:1
+    capabilities: [sys_admin, CAP_NET_ADMIN]
+    capabilities.add: [CAP_MKNOD]
+    ambient: [CAP_NET_RAW]
+    mounts:
+      - type: tmpfs
+        destination: /run
+        options: [nosuid]
+      - source: proc
+    binds: ["/a:/b:ro"]
+    binds.add: ["/c:/d"]
+    tmpfs: ["/tmp:size=10m"]
+    devices:
+      - {path: /dev/console, type: c, major: 5, minor: 1, mode: 0666}
+      - {path: all, type: b}
+    command: [/bin/sh, -c, "true"]
+    env: [A=1]
+    cwd: /srv
+    net: new
+    pid: host
+    ipc: new
+    hostname: box
+    uts: new
+    readonly: true
+    maskedPaths: [/proc/kcore]
+    readonlyPaths: [/proc/sys]
+    uid: 100
+    gid: full
+    additionalGids: [1, other]
+    noNewPrivileges: true
+    oomScoreAdj: -500
+    rootfsPropagation: shared
+    cgroupsPath: /lk/full
+    resources: {memory: {limit: 1000}, blockio: {weight: 10}, pids: {limit: 20}}
+    sysctl: {net.ipv4.ip_forward: "1", kernel.a: 2}
+    rlimits: ["nofile,100,unlimited"]
+    annotations: {b: "2", a: "1"}
+    runtime:
+      mkdir: [/run/x]
+      cgroups: [lk/full]
+      mounts: [{type: tmpfs, destination: /run/y}]
+      interfaces: [{name: eth1, peer: veth1}]
+      bindNS: {net: /run/netns/full}
+"""
+    c = load_image_yaml(text, "x").services[0]
+    assert c.capabilities == ("CAP_SYS_ADMIN", "CAP_NET_ADMIN")
+    assert c.capabilities_add == ("CAP_MKNOD",) and c.ambient == ("CAP_NET_RAW",)
+    assert c.mounts == (Mount("/run", "tmpfs", "tmpfs", ("nosuid",)), Mount("/proc", "proc", "proc", ()))
+    assert c.devices == (Device("/dev/console", "c", 5, 1, 0o666), Device("all", "b"))
+    assert c.uid == 100 and c.gid == "full" and c.additional_gids == (1, "other")
+    assert c.sysctl == (("kernel.a", "2"), ("net.ipv4.ip_forward", "1"))
+    assert c.annotations == (("a", "1"), ("b", "2"))
+    assert c.resources == '{"blockIO":{"weight":10},"memory":{"limit":1000},"pids":{"limit":20}}'
+    assert c.runtime is not None and c.runtime.interfaces is not None
+    assert c.runtime.interfaces[0].add == "veth"  # a peer implies veth
+    assert c.runtime.bind_ns == (("net", "/run/netns/full"),)
+    # every attribute was set, and the JSON form parses back to the same settings
+    assert all(getattr(c, a) is not None for a in CONTAINER_KEYS)
+    as_json = config_to_json(c)
+    assert as_json["binds.add"] == ["/c:/d"] and as_json["maskedPaths"] == ["/proc/kcore"]
+    del as_json["name"], as_json["image"]
+    assert parse_label(as_json) == parse_label(config_to_json(parse_label(as_json)))
+    for attr in CONTAINER_KEYS:
+        assert getattr(parse_label(as_json), attr) == getattr(c, attr)
+
+
+@pytest.mark.parametrize(
+    "field,value,expect",
+    [
+        ("binds", '["/a"]', "source:destination"),
+        ("binds", '["/a:/b:ro:x"]', "source:destination"),
+        ("binds", '["-vol:/b"]', "absolute path or the name of one of the image's volumes"),
+        ("tmpfs", '["tmp"]', "/destination"),
+        ("capabilities", "[CAP_BOGUS]", "unknown capability"),
+        ("capabilities", "[all, CAP_CHOWN]", "only entry"),
+        ("rlimits", '["nofile,1"]', "name,soft,hard"),
+        ("rlimits", '["bogus,1,2"]', "unknown limit"),
+        ("env", "[NOEQUALS]", "NAME=value"),
+        ("oomScoreAdj", "5000", "-1000"),
+        ("rootfsPropagation", "weird", "rshared"),
+        ("devices", "[{path: /dev/x, type: c}]", "major"),
+        ("resources", "{memory: {limitt: 1}}", "allowed keys"),
+        ("userns", "new", "not supported"),
+        ("readonly", '"yes"', "true or false"),
+    ],
+)
+def test_container_field_errors(field: str, value: str, expect: str) -> None:
+    e = error(f"services:\n  - name: a\n    image: b/c:1\n    {field}: {value}\n")
+    assert expect in str(e)
+    assert e.field.startswith(f"services[0].{field}") and e.line == 4
+
+
+def test_missing_name_or_image() -> None:
+    assert "'image' is required" in str(error("services:\n  - name: a\n"))
+    assert "'name' is required" in str(error("services:\n  - image: a/b:1\n"))
+
+
+def test_kernel_tar_none_and_defaults() -> None:
+    spec = load_image_yaml("kernel:\n  image: k/k:1\n  tar: none\n  binary: bzImage\n", "x")
+    assert spec.kernel == KernelSpec(image="k/k:1", binary="bzImage", tar="")
+
+
+VOLUMES = (
+    "volumes:\n  - name: blank\n  - name: data\n    image: linuxkit/data:1\n    readonly: true\n"
+)
+
+
+def test_volumes_parse_and_their_images_are_refs() -> None:
+    spec = load_image_yaml(
+        VOLUMES + "services:\n  - name: a\n    image: b/c:1\n    binds: [blank:/b, 'data:/d:ro', /etc:/e]\n",
+        "img.yml",
+    )
+    assert [(v.name, v.image, v.readonly, v.line) for v in spec.volumes] == [
+        ("blank", "", False, 2), ("data", "linuxkit/data:1", True, 3),
+    ]
+    assert spec.image_refs() == ["linuxkit/data:1", "b/c:1"]
+    assert spec.ref_places()["linuxkit/data:1"] == ["volumes.data (line 3)"]
+    c = with_volume_paths(spec.services[0], spec.volumes)
+    assert c.binds == (
+        "/containers/volumes/blank/merged:/b", "/containers/volumes/data/merged:/d:ro", "/etc:/e",
+    )
+
+
+def test_volume_bind_mount_source_is_replaced() -> None:
+    spec = load_image_yaml(
+        VOLUMES + "onboot:\n  - name: a\n    image: b/c:1\n"
+        "    mounts: [{type: bind, source: data, destination: /d, options: [rbind, ro]}]\n",
+        "img.yml",
+    )
+    (m,) = with_volume_paths(spec.onboot[0], spec.volumes).mounts  # type: ignore[misc]
+    assert m.source == "/containers/volumes/data/merged" and m.destination == "/d"
+
+
+@pytest.mark.parametrize(
+    "body,field,expect",
+    [
+        ("    binds: [nope:/x]\n", "a.binds[0]", "no volume 'nope' in `volumes:` (volumes: blank, data)"),
+        ("    binds.add: [data:/x]\n", "a.binds.add[0]", "volume 'data' is readonly: bind it with ':ro'"),
+        ("    mounts: [{type: bind, source: data, destination: /d}]\n", "a.mounts[0].source", "add 'ro'"),
+        ("    mounts: [{type: bind, source: nope, destination: /d}]\n", "a.mounts[0].source", "absolute path or a volume"),
+    ],
+)
+def test_volume_bind_errors(body: str, field: str, expect: str) -> None:
+    e = error(VOLUMES + "services:\n  - name: a\n    image: b/c:1\n" + body)
+    assert e.field == field and e.line == 7 and expect in str(e)
+
+
+@pytest.mark.parametrize(
+    "volumes,field,expect",
+    [
+        ("  - name: v\n  - name: v\n", "volumes.name", "unique (first used at img.yml:2)"),
+        ("  - name: Bad\n", "volumes[0].name", "a-z, 0-9"),
+        ("  - name: v\n    format: oci\n", "volumes[0].format", "'oci' layouts are not"),
+        ("  - name: v\n    platforms: [linux/amd64]\n", "volumes[0].platforms", "not supported"),
+        ("  - name: v\n    size: 1G\n", "volumes[0].size", "allowed"),
+    ],
+)
+def test_volume_entry_errors(volumes: str, field: str, expect: str) -> None:
+    e = error("volumes:\n" + volumes)
+    assert e.field == field and expect in str(e)
+
+
+def test_volume_names_unique_across_merged_files() -> None:
+    a = load_image_yaml("volumes:\n  - name: v\n", "a.yml")
+    b = load_image_yaml("volumes:\n  - name: v\n", "b.yml")
+    with pytest.raises(SchemaError) as e:
+        merge_images([a, b])
+    assert "b.yml:2" in str(e.value) and "first used at a.yml:2" in str(e.value)
+
+
+def test_label_binds_cannot_name_volumes() -> None:
+    with pytest.raises(SchemaError) as e:
+        parse_label({"binds": ["data:/d"]})
+    assert "volumes are named in an image YAML only" in str(e.value)
+
+
+def test_merge_images() -> None:
+    a = load_image_yaml(SSHD, "a.yml")
+    b = load_image_yaml("kernel:\n  image: other/kernel:2\ninit:\n  - x/extra:1\nservices:\n  - name: web\n    image: x/web:1\n", "b.yml")
+    m = merge_images([a, b])
+    assert m.kernel == KernelSpec(image="other/kernel:2")
+    assert m.init == a.init + ("x/extra:1",)
+    assert [c.name for c in m.services] == ["getty", "sshd", "web"]
+    assert m.files == a.files
+    assert merge_images([b, load_image_yaml("init: [y/z:1]\n", "c.yml")]).kernel == b.kernel
+
+
+def test_merge_rejects_duplicate_names_across_files() -> None:
+    a = load_image_yaml(SSHD, "a.yml")
+    b = load_image_yaml("onboot:\n  - name: sshd\n    image: x/y:1\n", "b.yml")
+    with pytest.raises(SchemaError) as e:
+        merge_images([a, b])
+    assert e.value.field == "name" and e.value.file == "a.yml" and "b.yml:2" in str(e.value)
+
+
+def test_empty_document() -> None:
+    spec = load_image_yaml("", "x")
+    assert spec.kernel is None and spec.services == () and spec.image_refs() == []
+
+
+def test_label_refuses_name() -> None:
+    with pytest.raises(SchemaError):
+        parse_label({"name": "x"})
+    with pytest.raises(SchemaError):
+        parse_label("[1, 2]")
+
+
+@pytest.mark.parametrize(
+    "ref,expected",
+    [
+        ("linuxkit/sshd:v1.0", "//pkg/sshd"),
+        ("linuxkit/sshd", "//pkg/sshd"),
+        ("linuxkit/sshd@sha256:" + "a" * 64, "//pkg/sshd"),
+        ("linuxkit/sshd:v1@sha256:" + "a" * 64, "//pkg/sshd"),
+        ("//pkg/sshd", "//pkg/sshd"),
+        ("pkg/sshd:sshd", "pkg/sshd:sshd"),
+        ("//kernel:debian", "//kernel:debian"),
+        ("alpine:3.19", None),
+        ("docker.io/linuxkit/sshd:v1", None),
+        ("localhost:5000/linuxkit/sshd:v1", None),
+        ("library/alpine@sha256:" + "b" * 64, None),
+        ("linuxkit/a/b:1", None),
+    ],
+)
+def test_linuxkit_ref_to_address(ref: str, expected: str | None) -> None:
+    assert linuxkit_ref_to_address(ref, {"linuxkit": "pkg"}) == expected
+
+
+def test_ref_mapping_to_repo_root() -> None:
+    assert linuxkit_ref_to_address("acme/tool:1", {"acme": ""}) == "//tool"
+
+
+def test_container_spec_is_hashable() -> None:
+    c = load_image_yaml(SSHD, "x").services[1]
+    assert isinstance(c, ContainerSpec) and hash(c) == hash(load_image_yaml(SSHD, "x").services[1])
