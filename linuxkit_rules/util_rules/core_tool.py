@@ -32,7 +32,7 @@ from linuxkit_rules.core.tool import COMMANDS
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 
 _CORE_DIR = Path(__file__).resolve().parent.parent / "core"
-_PREFIX = "linuxkit_rules.core."
+_PACKAGE = "linuxkit_rules.core"
 MANIFEST = "__lkr_manifest.json"
 # With a remote cache, Pants starts a process locally at the same time as the
 # cache lookup unless told to wait (`remote_cache_speculation_delay_millis`,
@@ -44,30 +44,68 @@ MANIFEST = "__lkr_manifest.json"
 REMOTE_CACHE_SPECULATION_DELAY_MS = 120_000
 
 
-def _core_sources() -> dict[str, bytes]:
+def _module_name(relative: Path) -> str:
+    """`spec/image_yaml.py` -> `spec.image_yaml`; `spec/__init__.py` -> `spec`; core's own is ""."""
+    parts = relative.with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _core_files() -> dict[str, Path]:
+    """Every non-test module of core and its subpackages: dotted name -> file."""
     return {
-        path.stem: path.read_bytes()
-        for path in sorted(_CORE_DIR.glob("*.py"))
-        if not path.name.endswith("_test.py")
+        _module_name(path.relative_to(_CORE_DIR)): path
+        for path in sorted(_CORE_DIR.rglob("*.py"))
+        if not path.name.endswith("_test.py") and "testdata" not in path.relative_to(_CORE_DIR).parts
     }
 
 
+def _core_sources() -> dict[str, bytes]:
+    return {name: path.read_bytes() for name, path in _core_files().items()}
+
+
+def _core_name(module: str) -> str | None:
+    """`linuxkit_rules.core.spec.image_yaml` -> `spec.image_yaml`; None outside core."""
+    if module == _PACKAGE:
+        return ""
+    if module.startswith(_PACKAGE + "."):
+        return module[len(_PACKAGE) + 1 :]
+    return None
+
+
+def _parents(name: str) -> list[str]:
+    """The packages Python imports before module `name`: "" (core), then each subpackage."""
+    parts = name.split(".") if name else []
+    return [".".join(parts[:i]) for i in range(len(parts))]
+
+
 def core_imports(sources: Mapping[str, bytes]) -> dict[str, set[str]]:
-    """module -> the core modules it imports (at any depth in its code)."""
+    """module -> the core modules it imports (at any depth in its code) and their packages.
+
+    Core uses absolute imports only (layers_test checks it), so the import
+    statements name every module a module loads.
+    """
     graph: dict[str, set[str]] = {}
     for name, source in sources.items():
-        deps = set()
+        deps: set[str] = set()
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(_PREFIX):
-                deps.add(node.module[len(_PREFIX) :])
+            if isinstance(node, ast.ImportFrom):
+                target = _core_name(node.module or "")
+                if target is not None:
+                    deps.add(target)
+                    # `from linuxkit_rules.core.spec import image_yaml` loads a submodule.
+                    deps.update(f"{target}.{a.name}".lstrip(".") for a in node.names)
             elif isinstance(node, ast.Import):
-                deps.update(a.name[len(_PREFIX) :] for a in node.names if a.name.startswith(_PREFIX))
-        graph[name] = deps & set(sources)
+                deps.update(n for n in (_core_name(a.name) for a in node.names) if n is not None)
+        with_packages = deps | {p for dep in deps for p in _parents(dep)}
+        graph[name] = (with_packages & set(sources)) - {name}
     return graph
 
 
 def command_modules(command: str, graph: Mapping[str, set[str]]) -> list[str]:
-    """The core modules a tool command runs: tool.py, its entry module and their imports."""
+    """The core modules a tool command runs: tool.py, its entry module, the
+    packages they sit in and their imports."""
     todo = ["tool", COMMANDS[command][0]]
     seen: set[str] = set()
     while todo:
@@ -75,6 +113,7 @@ def command_modules(command: str, graph: Mapping[str, set[str]]) -> list[str]:
         if module not in seen:
             seen.add(module)
             todo.extend(graph.get(module, ()))
+            todo.extend(p for p in _parents(module) if p in graph)
     return sorted(seen)
 
 
@@ -86,14 +125,18 @@ class CoreTool:
     digest: Digest
     source_date_epoch: int
     imports: FrozenDict[str, tuple[str, ...]]
+    # dotted module name -> its path in the sandbox
+    paths: FrozenDict[str, str]
 
 
 @rule(desc="Prepare the linuxkit_rules core tool", level=LogLevel.DEBUG)
 async def prepare_core_tool(linuxkit: LinuxkitSubsystem) -> CoreTool:
-    sources = _core_sources()
-    files = [FileContent("linuxkit_rules/__init__.py", b"")]
-    files += [FileContent(f"linuxkit_rules/core/{m}.py", data) for m, data in sources.items()]
-    digest = await Get(Digest, CreateDigest(files))
+    files = _core_files()
+    sources = {name: path.read_bytes() for name, path in files.items()}
+    paths = {name: f"linuxkit_rules/core/{path.relative_to(_CORE_DIR).as_posix()}" for name, path in files.items()}
+    contents = [FileContent("linuxkit_rules/__init__.py", b"")]
+    contents += [FileContent(paths[m], data) for m, data in sources.items()]
+    digest = await Get(Digest, CreateDigest(contents))
     imports = FrozenDict({m: tuple(sorted(d)) for m, d in core_imports(sources).items()})
     # The launcher venv's interpreter: a fixed path outside the checkout, whose
     # name carries the hash of its pinned requirements.
@@ -102,6 +145,7 @@ async def prepare_core_tool(linuxkit: LinuxkitSubsystem) -> CoreTool:
         digest=digest,
         source_date_epoch=linuxkit.source_date_epoch,
         imports=imports,
+        paths=FrozenDict(paths),
     )
 
 
@@ -164,7 +208,7 @@ async def core_process(request: CoreProcessRequest, tool: CoreTool) -> Process:
         DigestSubset(
             tool.digest,
             PathGlobs(
-                ["linuxkit_rules/__init__.py", *(f"linuxkit_rules/core/{m}.py" for m in modules)],
+                ["linuxkit_rules/__init__.py", *(tool.paths[m] for m in modules)],
                 glob_match_error_behavior=GlobMatchErrorBehavior.error,
                 description_of_origin=f"the core modules of `tool {request.command}`",
             ),
