@@ -23,7 +23,7 @@ from linuxkit_rules.core.spec.addresses import normalize_address
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_formats, check_listed
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import Format
-from linuxkit_rules.core.spec.image_yaml import linuxkit_ref_to_address, missing_image_hint
+from linuxkit_rules.core.spec.references import linuxkit_ref_to_address, missing_image_hint
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
 from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet, DebianKernelRequest

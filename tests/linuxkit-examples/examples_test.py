@@ -11,7 +11,8 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.engine.target import InferredDependencies
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
-from linuxkit_rules.core.spec.image_yaml import ImageSpec, config_to_json, load_image_yaml
+from linuxkit_rules.core.spec.container import config_to_json
+from linuxkit_rules.core.spec.image_yaml import ImageSpec, load_image_yaml
 from linuxkit_rules.image.rules import (
     InferLinuxkitImageDependencies,
     LinuxkitImageDependenciesInferenceFieldSet,

@@ -16,13 +16,11 @@ from linuxkit_rules.core.archive.tree import Entry, Tree, gzip_writer, write_cpi
 from linuxkit_rules.core.media.boot_media import BootInputs, extract_loader_files, iso_bios, iso_efi, raw_bios, raw_efi
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT, Format
+from linuxkit_rules.core.spec.container import VOLUMES_DIR, ContainerSpec, config_to_json
 from linuxkit_rules.core.spec.image_yaml import (
-    VOLUMES_DIR,
-    ContainerSpec,
     FileSpec,
     ImageSpec,
     VolumeSpec,
-    config_to_json,
     load_image_yaml,
     merge_images,
     with_volume_paths,

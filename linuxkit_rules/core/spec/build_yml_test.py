@@ -6,7 +6,7 @@ import pytest
 
 from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.image_yaml import ContainerDefaults, Device, parse_label
+from linuxkit_rules.core.spec.container import ContainerDefaults, Device, parse_label
 
 GETTY = """\
 image: getty

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.image_yaml import (
+from linuxkit_rules.core.spec.container import (
     ALL_CAPABILITIES,
     ContainerDefaults,
     ContainerSpec,
