@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from linuxkit_rules.core.archive.tree import Tree, gzip_writer, write_cpio_newc  # noqa: E402
+from linuxkit_rules.core.archive.tree import Tree  # noqa: E402
+from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc  # noqa: E402
 from linuxkit_rules.core.boot.qemu import QemuConfig, Vm, extract_vmlinux, free_port, wait_for_ssh  # noqa: E402
 
 # `//images:sshd` is built for amd64 and arm64; the figures are amd64's (the

@@ -1,15 +1,9 @@
-"""Byte-level archives: an in-memory filesystem tree, deterministic tar, newc cpio,
-gzip, and Debian `.deb` reading.
-
-Every writer is a pure function of its entries and the `mtime` the caller passes
-(SOURCE_DATE_EPOCH): uid/gid come from the entries, user and group names are
-empty, and nothing from the host (time, names, inode numbers) reaches the output.
+"""An in-memory file system tree: entries (files, directories, links, devices)
+by normalized path, filled from directories, tars and OCI layers.
 """
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import io
 import os
 import re
 import stat
@@ -19,27 +13,8 @@ from typing import BinaryIO, Iterable, Iterator
 
 from linuxkit_rules.core.errors import ArchiveError
 
+
 KINDS = ("file", "dir", "symlink", "hardlink", "char", "block", "fifo")
-
-_TAR_TYPES = {
-    "file": tarfile.REGTYPE,
-    "dir": tarfile.DIRTYPE,
-    "symlink": tarfile.SYMTYPE,
-    "hardlink": tarfile.LNKTYPE,
-    "char": tarfile.CHRTYPE,
-    "block": tarfile.BLKTYPE,
-    "fifo": tarfile.FIFOTYPE,
-}
-
-_S_IFMT = {
-    "file": stat.S_IFREG,
-    "dir": stat.S_IFDIR,
-    "symlink": stat.S_IFLNK,
-    "char": stat.S_IFCHR,
-    "block": stat.S_IFBLK,
-    "fifo": stat.S_IFIFO,
-}
-
 # Symlink hops allowed while resolving a path inside a tree (Linux uses 40).
 _MAX_SYMLINK_HOPS = 40
 
@@ -75,7 +50,7 @@ def normalize_path(path: str) -> str:
     return "/".join(parts)
 
 
-def _normalize_prefix(prefix: str) -> str:
+def normalize_prefix(prefix: str) -> str:
     """Like normalize_path, but the root ("", ".", "/") is allowed and gives ""."""
     if prefix.strip("/.") == "" and ".." not in prefix:
         return ""
@@ -119,7 +94,7 @@ def _glob_regex(pattern: str) -> str:
     """Translate a path glob to a regex: `*`, `?` and `[...]` stay inside one path
     component; a `**` component matches any number of components (zero included);
     a trailing `/**` matches everything strictly below the directory."""
-    norm = _normalize_prefix(pattern)
+    norm = normalize_prefix(pattern)
     if not norm:
         raise ArchiveError(f"{pattern!r}: an empty pattern would match the whole tree")
     comps = norm.split("/")
@@ -285,12 +260,12 @@ class Tree:
         `prefix`. With `oci_whiteouts`, ".wh.NAME" hides NAME and ".wh..wh..opq" hides
         a directory's lower content, per the OCI image-spec: a whiteout applies to
         what was in the tree before this tar, not to members of the same tar."""
-        self._add_tar(fileobj, _normalize_prefix(prefix), oci_whiteouts, follow_symlinks=False)
+        self._add_tar(fileobj, normalize_prefix(prefix), oci_whiteouts, follow_symlinks=False)
 
     def add_directory(self, root: str | os.PathLike[str], prefix: str = "") -> None:
         """Add a directory from disk under `prefix`: files 0o755 if any exec bit is set
         else 0o644, dirs 0o755, symlinks kept, uid/gid 0. Host metadata is dropped."""
-        prefix = _normalize_prefix(prefix)
+        prefix = normalize_prefix(prefix)
         root = os.fspath(root)
         if not os.path.isdir(root):
             raise ArchiveError(f"{root}: not a directory")
@@ -417,7 +392,7 @@ class Tree:
         follow_symlinks: bool,
         added: set[str],
     ) -> None:
-        rel = _normalize_prefix(m.name)
+        rel = normalize_prefix(m.name)
         if not rel:
             if prefix and m.isdir():
                 self.add(Entry(prefix, "dir", m.mode & 0o7777, m.uid, m.gid))
@@ -503,291 +478,3 @@ class Tree:
                 self.add(Entry(path, "fifo", st.st_mode & 0o7777))
             else:
                 raise ArchiveError(f"{item.path}: unsupported file type (a socket?)")
-
-
-# -- writers -------------------------------------------------------------------
-
-
-def _prepare(entries: Iterable[Entry]) -> tuple[list[Entry], dict[str, list[str]]]:
-    """Validate entries and group hard links.
-
-    Returns the entries (paths normalised) and, for every file that hard links point
-    at, the paths of the file and its links in output order."""
-    items = [_check_entry(e) for e in entries]
-    by_path: dict[str, Entry] = {}
-    for e in items:
-        if e.path in by_path:
-            raise ArchiveError(f"{e.path}: appears twice in the archive")
-        by_path[e.path] = e
-    canonical: dict[str, str] = {}
-    for e in items:
-        if e.kind != "hardlink":
-            continue
-        seen = {e.path}
-        target = normalize_path(e.target)
-        while True:
-            t = by_path.get(target)
-            if t is None:
-                raise ArchiveError(f"{e.path}: hard link target {e.target!r} is not in the archive")
-            if t.kind == "file":
-                break
-            if t.kind != "hardlink":
-                raise ArchiveError(f"{e.path}: hard link target {e.target!r} is a {t.kind}, not a file")
-            if target in seen:
-                raise ArchiveError(f"{e.path}: hard link loop through {target!r}")
-            seen.add(target)
-            target = normalize_path(t.target)
-        canonical[e.path] = target
-    targets = set(canonical.values())
-    groups: dict[str, list[str]] = {}
-    for e in items:
-        key = canonical.get(e.path) or (e.path if e.path in targets else None)
-        if key is not None:
-            groups.setdefault(key, []).append(e.path)
-    return items, groups
-
-
-def _check_mtime(mtime: int) -> None:
-    if not isinstance(mtime, int) or mtime < 0:
-        raise ArchiveError(f"mtime {mtime!r} is not allowed; a non-negative integer (SOURCE_DATE_EPOCH)")
-
-
-def write_tar(entries: Iterable[Entry], fileobj: BinaryIO, mtime: int) -> None:
-    """Write a deterministic PAX tar of `entries`, in the order given.
-
-    Every member gets `mtime`, empty user/group names and the entry's uid/gid.
-    Hard-linked files are written the way tar readers need them: the first member
-    of a link group (in output order) carries the data and the others link to it,
-    whichever of them was the link in the tree."""
-    _check_mtime(mtime)
-    items, groups = _prepare(entries)
-    by_path = {e.path: e for e in items}
-    member_of = {p: key for key, paths in groups.items() for p in paths}
-    written = 0
-    for e in items:
-        key = member_of.get(e.path)
-        data = b""
-        if key is not None:
-            source = by_path[key]
-            first = groups[key][0]
-            ti = _tarinfo(dataclasses.replace(source, path=e.path), mtime)
-            if e.path == first:
-                data = source.data
-                ti.size = len(data)
-            else:
-                ti.type = tarfile.LNKTYPE
-                ti.linkname = first
-                ti.size = 0
-        else:
-            ti = _tarinfo(e, mtime)
-            data = e.data
-        header = ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-        fileobj.write(header)
-        written += len(header)
-        if data:
-            fileobj.write(data)
-            pad = -len(data) % tarfile.BLOCKSIZE
-            fileobj.write(b"\0" * pad)
-            written += len(data) + pad
-    end = 2 * tarfile.BLOCKSIZE
-    written += end
-    end += -written % tarfile.RECORDSIZE
-    fileobj.write(b"\0" * end)
-
-
-def _tarinfo(e: Entry, mtime: int) -> tarfile.TarInfo:
-    ti = tarfile.TarInfo(e.path)
-    ti.type = _TAR_TYPES[e.kind]
-    ti.mode = e.mode
-    ti.uid = e.uid
-    ti.gid = e.gid
-    ti.uname = ""
-    ti.gname = ""
-    ti.mtime = mtime
-    if e.kind == "file":
-        ti.size = len(e.data)
-    elif e.kind in ("symlink", "hardlink"):
-        ti.linkname = e.target
-    elif e.kind in ("char", "block"):
-        ti.devmajor = e.devmajor
-        ti.devminor = e.devminor
-    return ti
-
-
-def _newc_header(
-    ino: int, mode: int, e: Entry, nlink: int, mtime: int, size: int, name: bytes
-) -> bytes:
-    fields = (ino, mode, e.uid, e.gid, nlink, mtime, size, 0, 0, e.devmajor, e.devminor, len(name) + 1, 0)
-    for value in fields:
-        if value >= 1 << 32:
-            raise ArchiveError(f"{e.path}: value {value} does not fit a cpio newc header (32 bits)")
-    header = b"070701" + b"".join(b"%08X" % v for v in fields) + name + b"\0"
-    return header + b"\0" * (-len(header) % 4)
-
-
-def write_cpio_newc(entries: Iterable[Entry], fileobj: BinaryIO, mtime: int) -> None:
-    """Write a newc ("070701") cpio archive, the format of a Linux initramfs.
-
-    Entries are written in the order given (parents must come first; use
-    Tree.entries()). Inode numbers are assigned from 1 in that order; dirs have
-    nlink 2, others 1. Hard links are kept as links, as the kernel and GNU cpio
-    expect: every member of a link group has the same inode and nlink equal to the
-    group size, and only the last member carries the data (the others have size 0).
-    Ends with "TRAILER!!!" and zero padding to a 512-byte boundary."""
-    _check_mtime(mtime)
-    items, groups = _prepare(entries)
-    by_path = {e.path: e for e in items}
-    member_of = {p: key for key, paths in groups.items() for p in paths}
-    group_ino: dict[str, int] = {}
-    next_ino = 1
-    written = 0
-    for e in items:
-        key = member_of.get(e.path)
-        name = e.path.encode("utf-8", "surrogateescape")
-        if key is not None:
-            source = by_path[key]
-            if key not in group_ino:
-                group_ino[key] = next_ino
-                next_ino += 1
-            ino = group_ino[key]
-            members = groups[key]
-            data = source.data if e.path == members[-1] else b""
-            meta = dataclasses.replace(source, path=e.path)
-            header = _newc_header(ino, stat.S_IFREG | source.mode, meta, len(members), mtime, len(data), name)
-        else:
-            ino = next_ino
-            next_ino += 1
-            if e.kind == "symlink":
-                data = e.target.encode("utf-8", "surrogateescape")
-            else:
-                data = e.data
-            nlink = 2 if e.kind == "dir" else 1
-            header = _newc_header(ino, _S_IFMT[e.kind] | e.mode, e, nlink, mtime, len(data), name)
-        fileobj.write(header)
-        written += len(header)
-        if data:
-            pad = -len(data) % 4
-            fileobj.write(data)
-            fileobj.write(b"\0" * pad)
-            written += len(data) + pad
-    trailer = _newc_header(0, 0, Entry("TRAILER!!!", "file", 0), 1, 0, 0, b"TRAILER!!!")
-    written += len(trailer)
-    fileobj.write(trailer + b"\0" * (-written % 512))
-
-
-def gzip_writer(fileobj: BinaryIO, level: int = 6) -> gzip.GzipFile:
-    """A gzip stream over `fileobj` with a fixed header: mtime 0 and no file name.
-    Close it to flush (closing it does not close `fileobj`). Output bytes depend
-    only on the input, `level` and the zlib version."""
-    return gzip.GzipFile(filename="", mode="wb", fileobj=fileobj, compresslevel=level, mtime=0)
-
-
-# -- Debian packages -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DebArchive:
-    """The parts of a .deb a build needs: `control` (the control file's bytes) and
-    `data`, the data.tar member still compressed as `data_name` says."""
-
-    control: bytes
-    data: bytes
-    data_name: str
-
-
-_DEB_COMPRESSIONS = ("", ".gz", ".xz", ".bz2")
-
-
-def _read_exact(fileobj: BinaryIO, n: int, what: str) -> bytes:
-    buf = fileobj.read(n)
-    if len(buf) != n:
-        raise ArchiveError(f"{what}: truncated .deb (wanted {n} bytes, got {len(buf)})")
-    return buf
-
-
-def _check_compression(member: str, stem: str, where: str) -> None:
-    suffix = member[len(stem) :]
-    if suffix == ".zst":
-        raise ArchiveError(
-            f"{where}: member {member!r} is zstd-compressed, which the Python standard library "
-            "cannot read; use a package compressed with xz, gzip or bzip2"
-        )
-    if suffix not in _DEB_COMPRESSIONS:
-        raise ArchiveError(
-            f"{where}: member {member!r} has an unknown compression; allowed: "
-            + ", ".join(stem + s for s in _DEB_COMPRESSIONS)
-        )
-
-
-def read_deb(fileobj: BinaryIO) -> DebArchive:
-    """Parse a .deb (an ar archive): return the `control` file and the raw,
-    still-compressed data.tar member. Raises ArchiveError for a malformed package
-    or an unsupported compression (zstd)."""
-    where = str(getattr(fileobj, "name", "<deb>"))
-    if fileobj.read(8) != b"!<arch>\n":
-        raise ArchiveError(f"{where}: not a Debian package (no ar magic)")
-    version = control_tar = data = None
-    control_name = data_name = ""
-    while True:
-        header = fileobj.read(60)
-        if not header:
-            break
-        if len(header) != 60 or header[58:60] != b"`\n":
-            raise ArchiveError(f"{where}: malformed ar member header")
-        name = header[:16].decode("ascii", "replace").rstrip(" ").rstrip("/")
-        try:
-            size = int(header[48:58].decode("ascii").strip())
-        except ValueError:
-            raise ArchiveError(f"{where}: member {name!r} has a bad size field") from None
-        body = _read_exact(fileobj, size, where)
-        if size % 2:
-            fileobj.read(1)
-        if name == "debian-binary":
-            version = body
-        elif name.startswith("control.tar"):
-            _check_compression(name, "control.tar", where)
-            control_name, control_tar = name, body
-        elif name.startswith("data.tar"):
-            _check_compression(name, "data.tar", where)
-            data_name, data = name, body
-    if version is None or not version.startswith(b"2."):
-        raise ArchiveError(f"{where}: missing or unsupported debian-binary (want format 2.x)")
-    if control_tar is None or data is None:
-        missing = "control.tar.*" if control_tar is None else "data.tar.*"
-        raise ArchiveError(f"{where}: missing member {missing}")
-    control = None
-    try:
-        with tarfile.open(fileobj=io.BytesIO(control_tar), mode="r:*") as tf:
-            for m in tf:
-                if m.isreg() and _normalize_prefix(m.name) == "control":
-                    f = tf.extractfile(m)
-                    control = f.read() if f is not None else b""
-                    break
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise ArchiveError(f"{where}: {control_name} is not a readable tar: {e}") from None
-    if control is None:
-        raise ArchiveError(f"{where}: {control_name} has no control file")
-    return DebArchive(control=control, data=data, data_name=data_name)
-
-
-def add_deb(tree: Tree, fileobj: BinaryIO) -> None:
-    """Unpack a .deb's data into `tree` with dpkg's semantics for directory
-    symlinks: a path under a symlinked directory (e.g. lib -> usr/lib on a
-    merged-/usr system) lands at the symlink's target, and a directory member
-    never replaces a symlink."""
-    deb = read_deb(fileobj)
-    tree._add_tar(io.BytesIO(deb.data), "", oci_whiteouts=False, follow_symlinks=True)
-
-
-__all__ = [
-    "DebArchive",
-    "Entry",
-    "KINDS",
-    "Tree",
-    "add_deb",
-    "gzip_writer",
-    "normalize_path",
-    "read_deb",
-    "write_cpio_newc",
-    "write_tar",
-]

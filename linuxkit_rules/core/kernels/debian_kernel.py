@@ -9,7 +9,9 @@ import tarfile
 from typing import Any, Mapping
 
 from linuxkit_rules.core.arch import Arch
-from linuxkit_rules.core.archive.tree import Entry, Tree, read_deb, write_tar
+from linuxkit_rules.core.archive.deb import read_deb
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.kernels.kconfig import check_required, parse_config
 from linuxkit_rules.core.kernels.kmod import Module, ModuleError, closure, decompress_module, make_module
 from linuxkit_rules.core.kernels.kmod import modules_alias, modules_dep

@@ -23,7 +23,9 @@ import tarfile
 from typing import Any, Mapping, Sequence
 
 from linuxkit_rules.core.arch import Arch
-from linuxkit_rules.core.archive.tree import Entry, Tree, read_deb, write_tar
+from linuxkit_rules.core.archive.deb import read_deb
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.kernels.kconfig import (
     check_resolved,

@@ -18,7 +18,7 @@ from unittest import mock
 
 from linuxkit_rules.core.media.disk import ALIGN, SECTOR, DiskTooSmall, gpt_disk, gpt_overhead_sectors, pad_disk
 from linuxkit_rules.core.media.fat import min_size, write_fat32
-from linuxkit_rules.core.archive.tree import read_deb
+from linuxkit_rules.core.archive.deb import read_deb
 from linuxkit_rules.core.errors import LinuxkitError
 
 # Files each boot loader package provides: package -> {path in the .deb: name}

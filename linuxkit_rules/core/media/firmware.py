@@ -7,7 +7,7 @@ import shutil
 import tarfile
 from typing import Any, Mapping
 
-from linuxkit_rules.core.archive.tree import read_deb
+from linuxkit_rules.core.archive.deb import read_deb
 from linuxkit_rules.core.errors import LinuxkitError
 
 OVMF_FILES = {

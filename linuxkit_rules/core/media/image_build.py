@@ -12,7 +12,8 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from linuxkit_rules.core.archive.tree import Entry, Tree, gzip_writer, write_cpio_newc, write_tar
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc, write_tar
 from linuxkit_rules.core.media.boot_media import BootInputs, extract_loader_files, iso_bios, iso_efi, raw_bios, raw_efi
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT, Format

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from linuxkit_rules.core.archive.tree import Entry, Tree, write_tar
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import SchemaError
 from linuxkit_rules.core.media.image_build import Images, add_file, image_tree, metadata_yaml, source_path
 from linuxkit_rules.core.spec.image_yaml import load_image_yaml, merge_images

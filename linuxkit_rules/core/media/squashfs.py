@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 from typing import Iterable, Mapping
 
-from linuxkit_rules.core.archive.tree import Entry, Tree, gzip_writer, write_cpio_newc
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.kernels.kconfig import parse_config
 

@@ -14,7 +14,8 @@ import os
 import tarfile
 from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 
-from linuxkit_rules.core.archive.tree import Entry, Tree, write_tar
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.oci.layout import ImageConfig, config_json, read_oci_layout, write_oci_layout
 

@@ -15,7 +15,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Sequence
 
-from linuxkit_rules.core.archive.tree import Entry, Tree, gzip_writer, write_tar
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import gzip_writer, write_tar
 from linuxkit_rules.core.errors import ArchiveError
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from linuxkit_rules.core.archive.tree import Entry, Tree, write_tar
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import ArchiveError
 from linuxkit_rules.core.oci.layout import ImageConfig, read_oci_layout, write_oci_layout
 

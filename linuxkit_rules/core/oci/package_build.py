@@ -6,7 +6,9 @@ import json
 import os
 from typing import Any, Mapping
 
-from linuxkit_rules.core.archive.tree import Tree, add_deb, write_tar
+from linuxkit_rules.core.archive.deb import add_deb
+from linuxkit_rules.core.archive.tree import Tree
+from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.oci.layout import ImageConfig, read_oci_layout, write_oci_layout
 from linuxkit_rules.core.debian.ca_certificates import add_ca_bundle
 

@@ -13,7 +13,8 @@ import posixpath
 import tarfile
 from typing import Any, BinaryIO, Mapping
 
-from linuxkit_rules.core.archive.tree import Entry, Tree, write_tar
+from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.oci.registry import (
     MEDIA_INDEX,
     MEDIA_MANIFEST,

@@ -1,5 +1,4 @@
-"""Image references in a YAML (`linuxkit/sshd:v1.0`, `//pkg/sshd`) mapped to Pants addresses.
-"""
+"""Image references in a YAML (`linuxkit/sshd:v1.0`, `//pkg/sshd`) mapped to Pants addresses."""
 from __future__ import annotations
 
 from typing import Mapping
