@@ -13,7 +13,7 @@ from pants.engine.fs import Digest, MergeDigests
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.debian.resolver import LockedPackage
+from linuxkit_rules.core.debian.lock import LockedPackage
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.arch import Arch, UnsupportedArch, check_listed, for_arch
 from linuxkit_rules.kernel.target_types import DebianKernelArchesField, DebianKernelRequiredOptionsField

@@ -17,7 +17,7 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, UnsupportedArch, check_listed
 from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
-from linuxkit_rules.core.debian.resolver import LockedPackage
+from linuxkit_rules.core.debian.lock import LockedPackage
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.spec.package_sources import PackageSources, PackageSourcesError, split_package_sources
 from linuxkit_rules.core.oci.registry import RegistryError, parse_reference

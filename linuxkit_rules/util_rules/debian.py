@@ -12,7 +12,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.debian.fetch import APT_PATH
-from linuxkit_rules.core.debian.resolver import DebianLock, LockedPackage, load_lock
+from linuxkit_rules.core.debian.lock import DebianLock, LockedPackage, load_lock
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from typing import Any, Mapping
 
-from linuxkit_rules.core.debian.resolver import INDEXTARGETS_FORMAT, mirror_uris
+from linuxkit_rules.core.debian.index import INDEXTARGETS_FORMAT, mirror_uris
 from linuxkit_rules.core.errors import DebianError
 
 APT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/apt"

@@ -5,13 +5,9 @@ import os
 import subprocess
 from typing import Any, Mapping
 
-from linuxkit_rules.core.debian.resolver import (
-    INDEXTARGETS_FORMAT,
-    dump_lock,
-    parse_indextargets,
-    read_packages,
-    resolve,
-)
+from linuxkit_rules.core.debian.index import INDEXTARGETS_FORMAT, parse_indextargets, read_packages
+from linuxkit_rules.core.debian.lock import dump_lock
+from linuxkit_rules.core.debian.resolver import resolve
 from linuxkit_rules.core.errors import DebianError
 
 

@@ -1,30 +1,24 @@
+"""Resolution over a fixture index and over this machine's real bookworm index."""
 from __future__ import annotations
 
-import dataclasses
-import gzip
-import json
-import lzma
 import subprocess
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 
-from linuxkit_rules.core.debian.resolver import (
+from linuxkit_rules.core.debian.index import (
     INDEXTARGETS_FORMAT,
     AptTarget,
-    DebianLock,
     DebPackage,
-    dump_lock,
-    load_lock,
-    mirror_uris,
     parse_indextargets,
     parse_packages_index,
     read_index_file,
     read_packages,
-    resolve,
 )
-from linuxkit_rules.core.errors import DebianError, SchemaError
+from linuxkit_rules.core.debian.lock import DebianLock, dump_lock, load_lock
+from linuxkit_rules.core.debian.resolver import resolve
+from linuxkit_rules.core.errors import DebianError
+
 
 TESTDATA = Path(__file__).parent / "testdata" / "debian"
 
@@ -42,177 +36,6 @@ def fixture_index() -> list[DebPackage]:
 
 def versions_of(lock: DebianLock) -> dict[str, str]:
     return {p.name: p.version for p in lock.packages}
-
-
-# -- Packages indexes ------------------------------------------------------
-
-
-def test_parse_packages_index_fields() -> None:
-    packages = parse_packages_index(
-        (TESTDATA / "bookworm_Packages").read_text(), "bookworm"
-    )
-    by_name = {p.name: p for p in packages}
-    assert len(packages) == 25
-    libgcc = by_name["libgcc-s1"]
-    assert libgcc == DebPackage(
-        name="libgcc-s1",
-        version="12.2.0-14",
-        architecture="amd64",
-        size=49892,
-        sha256="2" * 64,
-        filename="pool/main/g/gcc-12/libgcc-s1_12.2.0-14_amd64.deb",
-        source="gcc-12",
-        suite="bookworm",
-        depends="gcc-12-base (= 12.2.0-14), libc6 (>= 2.35)",
-        provides="",
-        essential=False,
-        priority="optional",
-    )
-    assert by_name["mawk"].depends == "libc6 (>= 2.29)"  # Pre-Depends counts
-    assert by_name["app-tools"].depends.startswith("libc6 (>= 2.34), awk, ")
-    assert by_name["libc6"].source == "glibc"
-    assert by_name["mawk"].source == "mawk"
-    assert by_name["base-files"].essential is True
-    assert by_name["tzdata"].architecture == "all"
-
-
-def test_parse_packages_index_missing_field() -> None:
-    text = "Package: foo\nVersion: 1.0\nArchitecture: amd64\nSize: 3\nFilename: pool/f/foo.deb\n"
-    with pytest.raises(
-        DebianError, match=r"bookworm: stanza 1 \(foo\) has no SHA256 field"
-    ):
-        parse_packages_index(text, "bookworm")
-
-
-def test_parse_packages_index_bad_version() -> None:
-    text = f"Package: foo\nVersion: not a version\nArchitecture: amd64\nSize: 3\nFilename: f.deb\nSHA256: {'a' * 64}\n"
-    with pytest.raises(
-        DebianError, match="Version 'not a version' is not a Debian version"
-    ):
-        parse_packages_index(text, "bookworm")
-
-
-@pytest.mark.parametrize("compress", [lambda b: b, gzip.compress, lzma.compress])
-def test_read_index_file_formats(
-    tmp_path: Path, compress: Callable[[bytes], bytes]
-) -> None:
-    text = (TESTDATA / "bookworm-security_Packages").read_text()
-    path = tmp_path / "Packages"
-    path.write_bytes(compress(text.encode()))
-    assert read_index_file(path) == text
-
-
-def test_read_index_file_lz4_asks_for_plain_indexes(tmp_path: Path) -> None:
-    path = tmp_path / "Packages.lz4"
-    path.write_bytes(b"\x04\x22\x4d\x18" + b"\0" * 16)
-    with pytest.raises(DebianError, match="Acquire::GzipIndexes=false"):
-        read_index_file(path)
-
-
-def test_read_index_file_missing(tmp_path: Path) -> None:
-    with pytest.raises(DebianError, match="cannot read Packages index"):
-        read_index_file(tmp_path / "nope")
-
-
-# -- apt indextargets ------------------------------------------------------
-
-TAB_OUTPUT = (
-    "/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages\tbookworm\tPackages\tamd64\thttp://mirror.invalid/debian/\n"
-    "/x/lists/deb_debian_dists_bookworm_main_binary-arm64_Packages\tbookworm\tPackages\tarm64\thttp://mirror.invalid/debian/\n"
-    "/x/lists/deb_debian_dists_bookworm_main_i18n_Translation-en\tbookworm\tTranslations\t\thttp://mirror.invalid/debian/\n"
-    "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages\tbookworm-security\tPackages\tamd64\thttp://mirror.invalid/debian-security/\n"
-)
-
-# Abridged from what `apt-get indextargets` (apt 2.6) printed on this machine.
-DEB822_OUTPUT = """\
-MetaKey: main/binary-amd64/Packages
-ShortDesc: Packages
-Filename: /x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages.lz4
-Codename: bookworm
-Suite: oldstable
-Architecture: amd64
-Identifier: Packages
-Release: bookworm
-Repo-URI: http://mirror.invalid/debian/
-Target-Of: deb
-
-MetaKey: main/i18n/Translation-en
-Filename: /x/lists/deb_debian_dists_bookworm_main_i18n_Translation-en
-Identifier: Translations
-Release: bookworm
-Repo-URI: http://mirror.invalid/debian/
-
-MetaKey: main/binary-amd64/Packages
-Filename: /x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages.lz4
-Codename: bookworm-security
-Architecture: amd64
-Identifier: Packages
-Release: bookworm-security
-Repo-URI: http://mirror.invalid/debian-security
-"""
-
-
-def test_indextargets_format_has_real_tabs() -> None:
-    assert INDEXTARGETS_FORMAT.count("\t") == 4
-
-
-def test_parse_indextargets_tab_format() -> None:
-    assert parse_indextargets(TAB_OUTPUT, architecture="amd64") == [
-        AptTarget(
-            "/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages", "bookworm"
-        ),
-        AptTarget(
-            "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages",
-            "bookworm-security",
-        ),
-    ]
-    assert len(parse_indextargets(TAB_OUTPUT)) == 3
-
-
-def test_parse_indextargets_deb822_format() -> None:
-    assert parse_indextargets(DEB822_OUTPUT) == [
-        AptTarget(
-            "/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
-            "bookworm",
-        ),
-        AptTarget(
-            "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages.lz4",
-            "bookworm-security",
-        ),
-    ]
-
-
-def test_parse_indextargets_empty_means_no_update() -> None:
-    with pytest.raises(DebianError, match="run `apt-get update` first"):
-        parse_indextargets("")
-
-
-def test_parse_indextargets_rejects_literal_backslash_t() -> None:
-    # What `--format '$(FILENAME)\t...'` typed in a shell prints: apt keeps the backslash.
-    line = r"/x/Packages\tbookworm\tPackages\tamd64\thttp://mirror.invalid/debian/"
-    with pytest.raises(DebianError, match="cannot read `apt-get indextargets` output"):
-        parse_indextargets(line + "\n")
-
-
-def test_mirror_uris() -> None:
-    expected = {
-        "bookworm": "http://mirror.invalid/debian/",
-        "bookworm-security": "http://mirror.invalid/debian-security/",
-    }
-    assert mirror_uris(TAB_OUTPUT) == expected
-    assert mirror_uris(DEB822_OUTPUT) == expected
-
-
-def test_mirror_uris_conflict() -> None:
-    other = (
-        TAB_OUTPUT
-        + "/y/Packages\tbookworm\tPackages\tamd64\thttp://other.invalid/debian/\n"
-    )
-    with pytest.raises(DebianError, match="bookworm comes from two repositories"):
-        mirror_uris(other)
-
-
-# -- resolve ---------------------------------------------------------------
 
 
 def test_resolve_alternatives_virtuals_any_and_all() -> None:
@@ -376,159 +199,6 @@ def test_resolve_does_not_depend_on_index_order() -> None:
     )
     assert dump_lock(forward) == dump_lock(backward)
     assert forward.get("openssh-server").version == "1:9.2p1-2+deb12u5"
-
-
-# -- closure ---------------------------------------------------------------
-
-
-def test_closure_with_exclude() -> None:
-    lock = resolve(
-        ["openssh-server", "app-tools"], fixture_index(), "amd64", "bookworm"
-    )
-    full = [p.name for p in lock.closure(["openssh-server"])]
-    assert full == [
-        "gcc-12-base",
-        "init-system-helpers",
-        "libc6",
-        "libgcc-s1",
-        "libssl3",
-        "openssh-server",
-    ]
-    # Excluding libc6 cuts libgcc-s1 and gcc-12-base too: only libc6 reached them.
-    assert [p.name for p in lock.closure(["openssh-server"], exclude=["libc6"])] == [
-        "init-system-helpers",
-        "libssl3",
-        "openssh-server",
-    ]
-    assert [p.name for p in lock.closure(["libgcc-s1"])] == [
-        "gcc-12-base",
-        "libc6",
-        "libgcc-s1",
-    ]
-
-
-def test_closure_unknown_root_names_lock_roots() -> None:
-    lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    with pytest.raises(
-        DebianError,
-        match="'mawk' is not in the bookworm/amd64 Debian lock, whose roots are: openssh-server",
-    ):
-        lock.closure(["mawk"])
-
-
-def test_closure_root_excluded() -> None:
-    lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    with pytest.raises(DebianError, match="'libssl3' is both asked for and excluded"):
-        lock.closure(["openssh-server", "libssl3"], exclude=["libssl3"])
-
-
-def test_closure_unknown_exclude() -> None:
-    lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    with pytest.raises(
-        DebianError, match="excluded package 'libssl' .*did you mean: libssl3"
-    ):
-        lock.closure(["openssh-server"], exclude=["libssl"])
-
-
-def test_get_unknown_suggests() -> None:
-    lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    with pytest.raises(DebianError, match="did you mean: libgcc-s1"):
-        lock.get("libgcc-s")
-
-
-# -- lock file -------------------------------------------------------------
-
-
-def test_dump_load_round_trip_and_determinism() -> None:
-    lock = resolve(
-        ["app-tools", "openssh-server"], fixture_index(), "amd64", "bookworm"
-    )
-    text = dump_lock(lock)
-    assert text.endswith("}\n")
-    document = json.loads(text)
-    assert document["version"] == 1
-    assert (
-        "pants generate-lockfiles" in document["comment"]
-        and "do not edit" in document["comment"]
-    )
-    assert list(document) == sorted(document)
-    assert load_lock(text, "locks/bookworm-amd64.json") == lock
-    shuffled = dataclasses.replace(lock, packages=tuple(reversed(lock.packages)))
-    assert dump_lock(shuffled) == text
-    assert dump_lock(load_lock(text, "x.json")) == text
-
-
-def _lock_document() -> dict[str, Any]:
-    lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    document: dict[str, Any] = json.loads(dump_lock(lock))
-    return document
-
-
-def _libssl(document: dict[str, Any]) -> dict[str, Any]:
-    return next(p for p in document["packages"] if p["name"] == "libssl3")
-
-
-@pytest.mark.parametrize(
-    "mutate, field, allowed",
-    [
-        (
-            lambda d: _libssl(d).update(sha256="abc"),
-            "packages.libssl3.sha256",
-            "64 lowercase hex digits",
-        ),
-        (
-            lambda d: _libssl(d).update(size="12"),
-            "packages.libssl3.size",
-            "a byte count",
-        ),
-        (
-            lambda d: _libssl(d).update(size=True),
-            "packages.libssl3.size",
-            "a byte count",
-        ),
-        (
-            lambda d: _libssl(d).update(version="a b"),
-            "packages.libssl3.version",
-            "a Debian version",
-        ),
-        (
-            lambda d: _libssl(d).update(filename="../etc/passwd.deb"),
-            "packages.libssl3.filename",
-            "without '..'",
-        ),
-        (
-            lambda d: _libssl(d).update(depends=["nothere"]),
-            "packages.libssl3.depends",
-            "names of packages in this lock",
-        ),
-        (lambda d: _libssl(d).pop("suite"), "packages[4].suite", "exactly the keys"),
-        (lambda d: d.update(version=2), "version", "this plugin reads version 1"),
-        (lambda d: d.update(extra=1), "extra", "exactly the keys"),
-        (lambda d: d.update(roots=["mawk"]), "roots", "names of packages in this lock"),
-        (
-            lambda d: d["packages"].append(dict(d["packages"][0])),
-            "packages.gcc-12-base",
-            "each package once",
-        ),
-    ],
-)
-def test_load_lock_errors(
-    mutate: Callable[[dict[str, Any]], object], field: str, allowed: str
-) -> None:
-    document = _lock_document()
-    mutate(document)
-    with pytest.raises(SchemaError) as e:
-        load_lock(json.dumps(document), "locks/bookworm-amd64.json")
-    assert e.value.file == "locks/bookworm-amd64.json"
-    assert e.value.field == field
-    assert allowed in e.value.allowed
-    assert str(e.value).startswith(f"locks/bookworm-amd64.json: {field}: ")
-
-
-def test_load_lock_not_json() -> None:
-    with pytest.raises(SchemaError) as e:
-        load_lock("{\n  oops", "lock.json")
-    assert e.value.line == 2
 
 
 # -- the real index on this machine -----------------------------------------
