@@ -25,3 +25,7 @@ class DebianError(LinuxkitError):
 
 class ArchiveError(LinuxkitError):
     """A malformed archive or a path that would escape its root."""
+
+
+class RegistryError(LinuxkitError):
+    """A registry refused a request, could not be reached, or sent bad data."""

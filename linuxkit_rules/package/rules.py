@@ -20,7 +20,8 @@ from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.debian.lock import LockedPackage
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.spec.package_sources import PackageSources, PackageSourcesError, split_package_sources
-from linuxkit_rules.core.oci.registry import RegistryError, parse_reference
+from linuxkit_rules.core.errors import RegistryError
+from linuxkit_rules.core.oci.registry import parse_reference
 from linuxkit_rules.target_types import (
     LinuxkitPackageBaseImageField,
     LinuxkitPackageBuildYmlField,

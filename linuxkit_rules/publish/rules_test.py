@@ -15,7 +15,9 @@ from pants.testutil.rule_runner import RuleRunner, mock_console
 from linuxkit_rules.core.oci.layout import ImageConfig, read_oci_layout, write_oci_layout
 from linuxkit_rules.core.arch import Arch
 from linuxkit_rules.core.oci.publish import plan_from_layout, plan_from_layouts
-from linuxkit_rules.core.oci.registry import RegistryClient, parse_reference, pull, push
+from linuxkit_rules.core.oci.pull import pull
+from linuxkit_rules.core.oci.push import push
+from linuxkit_rules.core.oci.registry import RegistryClient, parse_reference
 from linuxkit_rules.package.rules import (
     BuiltLinuxkitPackage,
     BuiltLinuxkitPackages,

@@ -15,16 +15,15 @@ from typing import Any, BinaryIO, Mapping
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import write_tar
+from linuxkit_rules.core.errors import RegistryError
+from linuxkit_rules.core.oci.pull import pull
+from linuxkit_rules.core.oci.push import PushPlan, push
 from linuxkit_rules.core.oci.registry import (
     MEDIA_INDEX,
     MEDIA_MANIFEST,
     Blob,
-    PushPlan,
-    RegistryError,
     canonical_json,
     parse_reference,
-    pull,
-    push,
     sha256_digest,
 )
 

@@ -17,7 +17,8 @@ from linuxkit_rules.core.oci.publish import (
     pull_command,
     push_command,
 )
-from linuxkit_rules.core.oci.registry import RegistryClient, RegistryError
+from linuxkit_rules.core.errors import RegistryError
+from linuxkit_rules.core.oci.registry import RegistryClient
 from linuxkit_rules.testservers import docker_registry
 
 

@@ -1,30 +1,25 @@
-"""A small OCI distribution (registry v2 API) client: push, pull, verify.
+"""A small OCI distribution (registry v2 API) client, and image references.
 
-Pushes upload each blob the registry does not already have (HEAD first, then
-a monolithic POST + PUT), then the manifests, and the tag last: a failure
-part-way leaves only unreferenced blobs, never a tag that points at a partial
-image. Every pulled byte is checked against its digest.
-
-Credentials never come from the repository: they are read from the Docker
-config file (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`,
-`auths.<registry>.auth` or `username`/`password`) or from `REGISTRY_AUTH`
-(`registry=user:password`, several separated by spaces or commas).
+The client speaks plain HTTP only to loopback registries (or when told to);
+credentials come from `credentials.credentials_for`. Every pulled byte is
+checked against its digest.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-import os
 import re
 import socket
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
-from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.errors import RegistryError
+from linuxkit_rules.core.oci.credentials import credentials_for
+
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -37,9 +32,6 @@ _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _REPO_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
-
-class RegistryError(LinuxkitError):
-    """A registry refused a request, could not be reached, or sent bad data."""
 
 
 @dataclass(frozen=True)
@@ -92,51 +84,6 @@ def sha256_digest(data: bytes) -> str:
 
 def canonical_json(obj: object) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-# ---------------------------------------------------------------------------
-# credentials
-
-
-def _docker_config(env: Mapping[str, str]) -> dict[str, Any]:
-    directory = env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME", ""), ".docker")
-    path = os.path.join(directory, "config.json")
-    if not os.path.isfile(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, ValueError) as e:
-        raise RegistryError(f"{path}: cannot read the Docker config: {e}") from None
-    return doc if isinstance(doc, dict) else {}
-
-
-def credentials_for(registry: str, env: Mapping[str, str]) -> tuple[str, str] | None:
-    """(user, password) for `registry` from REGISTRY_AUTH or the Docker config, else None."""
-    for item in re.split(r"[\s,]+", env.get("REGISTRY_AUTH", "").strip()):
-        host, eq, userpass = item.partition("=")
-        if eq and host == registry:
-            user, colon, password = userpass.partition(":")
-            if not colon:
-                raise RegistryError(f"REGISTRY_AUTH: the entry for {registry} must be {registry}=USER:PASSWORD")
-            return user, password
-    auths = _docker_config(env).get("auths") or {}
-    for key in (registry, f"https://{registry}", f"http://{registry}", f"https://{registry}/v2/"):
-        entry = auths.get(key)
-        if not isinstance(entry, dict):
-            continue
-        if entry.get("auth"):
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            return user, password
-        if entry.get("username"):
-            return str(entry["username"]), str(entry.get("password", ""))
-    return None
-
-
-# ---------------------------------------------------------------------------
-# the client
-
-
 def _is_loopback(registry: str) -> bool:
     host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
     return host in ("localhost", "127.0.0.1", "[::1]") or host.startswith("127.")
@@ -327,145 +274,7 @@ def _explain(status: int, body: bytes) -> str:
     except (ValueError, AttributeError):
         detail = ""
     return f"{meaning}: {detail}" if detail else meaning
-
-
-# ---------------------------------------------------------------------------
-# pushing an image set
-
-
 @dataclass(frozen=True)
 class Blob:
     digest: str
     data: bytes
-
-
-@dataclass(frozen=True)
-class PushPlan:
-    """What one push sends: blobs, then (digest-addressed) manifests, then the top
-    manifest under every tag."""
-
-    blobs: tuple[Blob, ...]
-    manifests: tuple[tuple[str, bytes], ...]  # (media type, bytes), by digest, children first
-    top_media_type: str
-    top: bytes
-
-    @property
-    def digest(self) -> str:
-        return sha256_digest(self.top)
-
-
-@dataclass(frozen=True)
-class PushResult:
-    reference: str
-    digest: str
-    uploaded: int
-    skipped: int
-
-
-def push(
-    plan: PushPlan,
-    targets: list[Reference],
-    env: Mapping[str, str],
-    insecure: frozenset[str] = frozenset(),
-) -> list[PushResult]:
-    """Push `plan` under each target's tag. Blobs the registry has are not sent again;
-    the tag goes up last. Every target is checked before anything is sent."""
-    for t in targets:
-        if not t.tag or t.digest:
-            raise RegistryError(f"push target {t}: give a tag and no digest")
-    results = []
-    clients: dict[str, RegistryClient] = {}
-    for target in targets:
-        client = clients.setdefault(
-            target.registry, RegistryClient(target.registry, env, insecure=target.registry in insecure)
-        )
-        uploaded = skipped = 0
-        for blob in plan.blobs:
-            if client.has_blob(target.repository, blob.digest):
-                skipped += 1
-            else:
-                client.upload_blob(target.repository, blob.digest, blob.data)
-                uploaded += 1
-        for media_type, data in plan.manifests:
-            digest = sha256_digest(data)
-            if client.has_manifest(target.repository, digest, digest):
-                skipped += 1
-            else:
-                client.put_manifest(target.repository, digest, media_type, data)
-                uploaded += 1
-        if client.has_manifest(target.repository, target.tag, plan.digest):
-            skipped += 1
-        else:
-            client.put_manifest(target.repository, target.tag, plan.top_media_type, plan.top)
-            uploaded += 1
-        results.append(PushResult(str(target), plan.digest, uploaded, skipped))
-    return results
-
-
-# ---------------------------------------------------------------------------
-# pulling an image by digest
-
-
-@dataclass(frozen=True)
-class PulledImage:
-    """A single-platform image: its manifest bytes and every blob it names."""
-
-    manifest_media_type: str
-    manifest: bytes
-    blobs: tuple[Blob, ...]  # config first, then layers in order
-
-    @property
-    def digest(self) -> str:
-        return sha256_digest(self.manifest)
-
-
-def pull(ref: Reference, env: Mapping[str, str], os_name: str = "linux", architecture: str = "amd64") -> PulledImage:
-    """Fetch the image `ref` names (it must carry a digest), picking `os/architecture`
-    from an index. Every manifest and blob is verified against its digest."""
-    if not ref.digest:
-        raise RegistryError(f"base image {ref}: name it by digest (…@sha256:<hex>) so that builds are reproducible")
-    client = RegistryClient(ref.registry, env)
-    media_type, body = client.get_manifest(ref.repository, ref.digest)
-    for _ in range(4):
-        if media_type not in INDEX_TYPES:
-            break
-        doc = json.loads(body)
-        choices = [
-            m
-            for m in doc.get("manifests", [])
-            if (m.get("platform") or {}).get("architecture") == architecture
-            and (m.get("platform") or {}).get("os") == os_name
-        ]
-        if not choices:
-            found = sorted(
-                f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
-                for m in doc.get("manifests", [])
-            )
-            raise RegistryError(f"base image {ref}: no {os_name}/{architecture} entry; it has {found}")
-        media_type, body = client.get_manifest(ref.repository, choices[0]["digest"])
-    if media_type not in (MEDIA_MANIFEST, _DOCKER_MANIFEST):
-        raise RegistryError(f"base image {ref}: unsupported manifest media type {media_type!r}")
-    doc = json.loads(body)
-    descriptors = [doc["config"], *doc.get("layers", [])]
-    blobs = []
-    for d in descriptors:
-        data = client.get_blob(ref.repository, d["digest"])
-        if "size" in d and d["size"] != len(data):
-            raise RegistryError(f"base image {ref}: blob {d['digest']} has {len(data)} bytes, expected {d['size']}")
-        blobs.append(Blob(d["digest"], data))
-    return PulledImage(media_type, body, tuple(blobs))
-
-
-__all__ = [
-    "Blob",
-    "PulledImage",
-    "PushPlan",
-    "PushResult",
-    "Reference",
-    "RegistryClient",
-    "RegistryError",
-    "credentials_for",
-    "parse_reference",
-    "pull",
-    "push",
-]

@@ -1,3 +1,4 @@
+"""The registry client, push and pull, against a real local registry and a scripted one for errors."""
 from __future__ import annotations
 
 import base64
@@ -5,24 +6,16 @@ import http.server
 import io
 import json
 import threading
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from linuxkit_rules.core.oci.layout import ImageConfig, write_oci_layout
 from linuxkit_rules.core.oci.publish import plan_from_layout
-from linuxkit_rules.core.oci.registry import (
-    Blob,
-    PushPlan,
-    Reference,
-    RegistryClient,
-    RegistryError,
-    credentials_for,
-    parse_reference,
-    pull,
-    push,
-)
+from linuxkit_rules.core.errors import RegistryError
+from linuxkit_rules.core.oci.pull import pull
+from linuxkit_rules.core.oci.push import PushPlan, push
+from linuxkit_rules.core.oci.registry import Blob, Reference, RegistryClient, parse_reference
 from linuxkit_rules.testservers import docker_registry, free_port
 
 
@@ -47,17 +40,6 @@ def test_parse_reference() -> None:
     for bad in ("sshd:v1", "host/UPPER:v1", "host/x@sha256:abc", "host/x:bad tag"):
         with pytest.raises(RegistryError, match="expected REGISTRY/REPOSITORY"):
             parse_reference(bad)
-
-
-def test_credentials_from_env_and_docker_config(tmp_path: Path) -> None:
-    env = {"REGISTRY_AUTH": "a.example=u1:p1, b.example=u2:p:2"}
-    assert credentials_for("b.example", env) == ("u2", "p:2")
-    (tmp_path / "config.json").write_text(
-        json.dumps({"auths": {"c.example": {"auth": base64.b64encode(b"u3:p3").decode()}}})
-    )
-    assert credentials_for("c.example", {"DOCKER_CONFIG": str(tmp_path)}) == ("u3", "p3")
-    assert credentials_for("d.example", {"DOCKER_CONFIG": str(tmp_path)}) is None
-
 
 def test_push_pull_and_push_again(registry: str) -> None:
     plan = plan_from_layout(io.BytesIO(layout(b"layer one")), "test")
