@@ -1,6 +1,7 @@
 """Every rule of the backend, gathered for register.py."""
 from __future__ import annotations
 
+from linuxkit_rules.goals import debian_lockfiles
 from linuxkit_rules.goals import graph as graph_goal
 from linuxkit_rules.image import format_tools
 from linuxkit_rules.image import rules as image_rules
@@ -12,7 +13,7 @@ from linuxkit_rules.package import dockerfile as package_dockerfile
 from linuxkit_rules.kernel import source as kernel_source
 from linuxkit_rules.package import rules as package_rules
 from linuxkit_rules.publish import rules as publish_rules
-from linuxkit_rules.util_rules import core_tool, debian, debian_lockfiles, host_tools
+from linuxkit_rules.util_rules import core_tool, debian, host_tools
 
 
 def rules():

@@ -23,12 +23,7 @@ from linuxkit_rules.core.arch import ARCH_NAMES, DEFAULT_ARCH
 from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import FORMAT_NAMES
-from linuxkit_rules.kernel.target_types import (
-    DebianKernelArchesField,
-    DebianKernelRequiredOptionsField,
-    KernelConfigTarget,
-    LinuxKernelTarget,
-)
+from linuxkit_rules.kernel.target_types import DebianKernelTarget, KernelConfigTarget, LinuxKernelTarget
 
 # ---------------------------------------------------------------------------
 # linuxkit_package
@@ -200,55 +195,6 @@ class LinuxkitPackageTarget(Target):
         `linuxkit/NAME:<tag>`.
 
             linuxkit_package(debian_packages=["openssh-server"])
-        """
-    )
-
-
-# ---------------------------------------------------------------------------
-# debian_kernel
-
-
-class DebianKernelPackageField(StringField):
-    alias = "package"
-    required = True
-    help = help_text(
-        """
-        The Debian kernel package, as named in the Debian lock, e.g.
-        `linux-image-6.1.0-41-amd64`; `{arch}` is replaced by the architecture
-        the kernel is built for (see `arches`).
-        """
-    )
-
-
-class DebianKernelModulesField(StringSequenceField):
-    alias = "modules"
-    default = ()
-    help = help_text(
-        """
-        Kernel modules the image carries, by name (`virtio_net`); the modules
-        they depend on come with them. They are loaded at boot when a device
-        needs them (coldplug) and listed in `/etc/modules`. Default: none.
-        """
-    )
-
-
-class DebianKernelTarget(Target):
-    alias = "debian_kernel"
-    core_fields = (
-        *COMMON_TARGET_FIELDS,
-        DebianKernelPackageField,
-        DebianKernelModulesField,
-        DebianKernelRequiredOptionsField,
-        DebianKernelArchesField,
-    )
-    help = help_text(
-        """
-        A kernel from a locked Debian `linux-image-*` package, in LinuxKit's
-        kernel layout: `kernel` (the bzImage), `kernel.tar` (the chosen modules
-        with `modules.dep` and `modules.alias`), `System.map` and `config`.
-
-            debian_kernel(name="debian", package="linux-image-6.1.0-41-amd64",
-                          modules=["virtio_net"])
         """
     )
 

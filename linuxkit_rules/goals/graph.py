@@ -30,9 +30,8 @@ from linuxkit_rules.package.rules import (
 from linuxkit_rules.core.arch import for_arch
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
+from linuxkit_rules.kernel.target_types import DebianKernelPackageField, DebianKernelTarget
 from linuxkit_rules.target_types import (
-    DebianKernelPackageField,
-    DebianKernelTarget,
     LinuxkitImageExtendsField,
     LinuxkitImageSourceField,
     LinuxkitImageTarget,

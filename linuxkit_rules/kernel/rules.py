@@ -16,8 +16,12 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.debian.lock import LockedPackage
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.arch import Arch, UnsupportedArch, check_listed, for_arch
-from linuxkit_rules.kernel.target_types import DebianKernelArchesField, DebianKernelRequiredOptionsField
-from linuxkit_rules.target_types import DebianKernelModulesField, DebianKernelPackageField
+from linuxkit_rules.kernel.target_types import (
+    DebianKernelArchesField,
+    DebianKernelModulesField,
+    DebianKernelPackageField,
+    DebianKernelRequiredOptionsField,
+)
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
 from linuxkit_rules.util_rules.debian import (
     DebianLockfile,

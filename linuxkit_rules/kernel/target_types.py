@@ -1,4 +1,5 @@
-"""Target types for kernels built from source: `kernel_config` and `linux_kernel`."""
+"""Kernel target types, every kind in one place: `kernel_config` and `linux_kernel` (built
+from the locked kernel source) and `debian_kernel` (a locked Debian linux-image package)."""
 from __future__ import annotations
 
 from pants.engine.target import (
@@ -218,7 +219,7 @@ class LinuxKernelTarget(Target):
 
 
 # ---------------------------------------------------------------------------
-# debian_kernel (an extra field)
+# debian_kernel
 
 
 class DebianKernelRequiredOptionsField(StringSequenceField):
@@ -252,5 +253,50 @@ class DebianKernelArchesField(KernelArchesField):
         one, `package` holds `{{arch}}`, replaced by the architecture, e.g.
         `package="linux-image-6.1.0-56-{{arch}}", arches=["amd64", "arm64"]`.
         Default: `["amd64"]`.
+        """
+    )
+
+
+class DebianKernelPackageField(StringField):
+    alias = "package"
+    required = True
+    help = help_text(
+        """
+        The Debian kernel package, as named in the Debian lock, e.g.
+        `linux-image-6.1.0-41-amd64`; `{arch}` is replaced by the architecture
+        the kernel is built for (see `arches`).
+        """
+    )
+
+
+class DebianKernelModulesField(StringSequenceField):
+    alias = "modules"
+    default = ()
+    help = help_text(
+        """
+        Kernel modules the image carries, by name (`virtio_net`); the modules
+        they depend on come with them. They are loaded at boot when a device
+        needs them (coldplug) and listed in `/etc/modules`. Default: none.
+        """
+    )
+
+
+class DebianKernelTarget(Target):
+    alias = "debian_kernel"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        DebianKernelPackageField,
+        DebianKernelModulesField,
+        DebianKernelRequiredOptionsField,
+        DebianKernelArchesField,
+    )
+    help = help_text(
+        """
+        A kernel from a locked Debian `linux-image-*` package, in LinuxKit's
+        kernel layout: `kernel` (the bzImage), `kernel.tar` (the chosen modules
+        with `modules.dep` and `modules.alias`), `System.map` and `config`.
+
+            debian_kernel(name="debian", package="linux-image-6.1.0-41-amd64",
+                          modules=["virtio_net"])
         """
     )

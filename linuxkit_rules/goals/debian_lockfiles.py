@@ -25,9 +25,12 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.arch import for_arch
 from linuxkit_rules.core.spec.build_yml import load_build_yml
 from linuxkit_rules.subsystems.debian import DebianSubsystem
-from linuxkit_rules.kernel.target_types import DebianKernelArchesField, KernelConfigSourcePackageField
-from linuxkit_rules.target_types import (
+from linuxkit_rules.kernel.target_types import (
+    DebianKernelArchesField,
     DebianKernelPackageField,
+    KernelConfigSourcePackageField,
+)
+from linuxkit_rules.target_types import (
     LinuxkitPackageBuildYmlField,
     LinuxkitPackageDebianPackagesField,
 )
