@@ -16,7 +16,7 @@ from pants.engine.target import (
     InferredDependencies,
     Target,
 )
-from pants.engine.unions import UnionRule
+from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.spec.addresses import normalize_address
@@ -26,13 +26,11 @@ from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.core.spec.references import linuxkit_ref_to_address, missing_image_hint
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
-from linuxkit_rules.kernel.rules import BuiltKernel, DebianKernelFieldSet, DebianKernelRequest
-from linuxkit_rules.kernel.source import LinuxKernelFieldSet, LinuxKernelRequest
-from linuxkit_rules.kernel.target_types import KernelArchesField, LinuxKernelTarget
+from linuxkit_rules.kernel.rules import BuiltKernel, KernelBuildRequest, is_kernel, kernel_build_request
+from linuxkit_rules.kernel.target_types import KernelArchesField
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet, PackageArchRequest
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
-    DebianKernelTarget,
     LinuxkitImageArchField,
     LinuxkitImageDiskSizeField,
     LinuxkitImageExtendsField,
@@ -88,11 +86,11 @@ class LinuxkitTargets:
 
 
 @rule(desc="Find LinuxKit packages and kernels", level=LogLevel.DEBUG)
-async def find_linuxkit_targets(all_targets: AllTargets) -> LinuxkitTargets:
+async def find_linuxkit_targets(all_targets: AllTargets, union_membership: UnionMembership) -> LinuxkitTargets:
     found = sorted(
         (f"{t.address.spec_path}:{t.address.target_name}", t)
         for t in all_targets
-        if isinstance(t, (LinuxkitPackageTarget, DebianKernelTarget, LinuxKernelTarget))
+        if isinstance(t, LinuxkitPackageTarget) or is_kernel(t, union_membership)
     )
     return LinuxkitTargets(tuple(found))
 
@@ -127,12 +125,13 @@ def override_kernel(
     field: LinuxkitImageKernelField,
     address: Address,
     orgs: dict[str, str],
+    union_membership: UnionMembership,
 ) -> None:
     """Point the YAML's kernel reference at the `kernel` field's target, if set."""
     if not field.value:
         return
     target = targets.lookup(field.value, parsed.path, orgs)
-    if target is None or not isinstance(target, (DebianKernelTarget, LinuxKernelTarget)):
+    if target is None or not is_kernel(target, union_membership):
         raise UnknownImageReference(
             f"{address}: kernel: {field.value!r} is not a kernel target; known targets: {targets.known()}"
         )
@@ -155,7 +154,7 @@ class InferLinuxkitImageDependencies(InferDependenciesRequest):
 
 @rule(desc="Infer LinuxKit image dependencies", level=LogLevel.DEBUG)
 async def infer_image_dependencies(
-    request: InferLinuxkitImageDependencies, linuxkit: LinuxkitSubsystem
+    request: InferLinuxkitImageDependencies, linuxkit: LinuxkitSubsystem, union_membership: UnionMembership
 ) -> InferredDependencies:
     parsed, targets = await MultiGet(
         Get(ParsedImage, ImageYamlRequest(request.field_set.source, request.field_set.extends)),
@@ -163,7 +162,13 @@ async def infer_image_dependencies(
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs), bool(request.field_set.kernel.value))
     override_kernel(
-        parsed, resolved, targets, request.field_set.kernel, request.field_set.address, dict(linuxkit.orgs)
+        parsed,
+        resolved,
+        targets,
+        request.field_set.kernel,
+        request.field_set.address,
+        dict(linuxkit.orgs),
+        union_membership,
     )
     return InferredDependencies(sorted({t.address for t in resolved.values()}))
 
@@ -185,17 +190,21 @@ def _spec(target: Target) -> str:
 
 @rule(desc="Build a LinuxKit image", level=LogLevel.DEBUG)
 async def build_linuxkit_image(
-    field_set: LinuxkitImageFieldSet, linuxkit: LinuxkitSubsystem
+    field_set: LinuxkitImageFieldSet, linuxkit: LinuxkitSubsystem, union_membership: UnionMembership
 ) -> BuiltImage:
     parsed, targets = await MultiGet(
         Get(ParsedImage, ImageYamlRequest(field_set.source, field_set.extends)),
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs), bool(field_set.kernel.value))
-    override_kernel(parsed, resolved, targets, field_set.kernel, field_set.address, dict(linuxkit.orgs))
-    package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
-    kernel_refs = [r for r, t in resolved.items() if isinstance(t, (DebianKernelTarget, LinuxKernelTarget))]
+    override_kernel(
+        parsed, resolved, targets, field_set.kernel, field_set.address, dict(linuxkit.orgs), union_membership
+    )
     arch = field_set.architecture
+    package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
+    maybe_kernels = ((r, kernel_build_request(t, arch, union_membership)) for r, t in resolved.items())
+    kernel_requests = {r: k for r, k in maybe_kernels if k is not None}
+    kernel_refs = list(kernel_requests)
     check_formats(arch, field_set.formats.value or (), f"{field_set.address}: formats")
     for r in kernel_refs:
         arches = resolved[r][KernelArchesField].value or ()
@@ -204,12 +213,7 @@ async def build_linuxkit_image(
         Get(BuiltLinuxkitPackage, PackageArchRequest(LinuxkitPackageFieldSet.create(resolved[r]), arch))
         for r in package_refs
     )
-    kernels = await MultiGet(
-        Get(BuiltKernel, DebianKernelRequest(DebianKernelFieldSet.create(resolved[r]), arch))
-        if isinstance(resolved[r], DebianKernelTarget)
-        else Get(BuiltKernel, LinuxKernelRequest(LinuxKernelFieldSet.create(resolved[r]), arch))
-        for r in kernel_refs
-    )
+    kernels = await MultiGet(Get(BuiltKernel, KernelBuildRequest, kernel_requests[r]) for r in kernel_refs)
     files = await Get(FileSources, ParsedImage, parsed)
     refs = {r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)}
     refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Iterable
+from typing import ClassVar, Iterable
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address
 from pants.engine.internals.selectors import Get, MultiGet
 from pants.engine.rules import collect_rules, rule
 from pants.engine.fs import Digest, MergeDigests
-from pants.engine.unions import UnionRule
+from pants.engine.target import FieldSet, Target
+from pants.engine.unions import UnionMembership, UnionRule, union
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.debian.lock import LockedPackage
@@ -66,9 +67,39 @@ class DebianKernelFieldSet(PackageFieldSet):
         return for_arch(package, arch.value)
 
 
+@union
 @dataclass(frozen=True)
-class DebianKernelRequest:
+class KernelBuildRequest:
+    """Build one kernel target for one architecture: the union of every kernel kind.
+
+    Each kind subclasses it, names its field set in `field_set_type`, has a rule
+    from its request to `BuiltKernel`, and registers `UnionRule(KernelBuildRequest,
+    ItsRequest)`; images then ask for any kernel without knowing the kinds.
+    """
+
+    field_set_type: ClassVar[type[FieldSet]]
+
+    field_set: FieldSet
+    arch: Arch
+
+
+def kernel_build_request(target: Target, arch: Arch, union_membership: UnionMembership) -> KernelBuildRequest | None:
+    """The build request for `target` if it is a kernel of some kind, else None."""
+    for kind in union_membership.get(KernelBuildRequest):
+        if kind.field_set_type.is_applicable(target):
+            return kind(kind.field_set_type.create(target), arch)
+    return None
+
+
+def is_kernel(target: Target, union_membership: UnionMembership) -> bool:
+    return any(kind.field_set_type.is_applicable(target) for kind in union_membership.get(KernelBuildRequest))
+
+
+@dataclass(frozen=True)
+class DebianKernelRequest(KernelBuildRequest):
     """Build a `debian_kernel` for one architecture."""
+
+    field_set_type = DebianKernelFieldSet
 
     field_set: DebianKernelFieldSet
     arch: Arch
@@ -132,4 +163,8 @@ async def package_debian_kernel(field_set: DebianKernelFieldSet) -> BuiltPackage
 
 
 def rules():
-    return [*collect_rules(), UnionRule(PackageFieldSet, DebianKernelFieldSet)]
+    return [
+        *collect_rules(),
+        UnionRule(PackageFieldSet, DebianKernelFieldSet),
+        UnionRule(KernelBuildRequest, DebianKernelRequest),
+    ]

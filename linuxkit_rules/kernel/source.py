@@ -32,7 +32,7 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_listed
 from linuxkit_rules.core.errors import DebianError
-from linuxkit_rules.kernel.rules import BuiltKernel, kernel_artifacts, kernel_output_dir
+from linuxkit_rules.kernel.rules import BuiltKernel, KernelBuildRequest, kernel_artifacts, kernel_output_dir
 from linuxkit_rules.kernel.target_types import (
     KernelConfigArchFragmentsField,
     KernelConfigBaseField,
@@ -245,8 +245,10 @@ class LinuxKernelFieldSet(PackageFieldSet):
 
 
 @dataclass(frozen=True)
-class LinuxKernelRequest:
+class LinuxKernelRequest(KernelBuildRequest):
     """Compile a `linux_kernel` for one architecture (one not in its `arches` is an error)."""
+
+    field_set_type = LinuxKernelFieldSet
 
     field_set: LinuxKernelFieldSet
     arch: Arch
@@ -353,5 +355,6 @@ def rules():
         *collect_rules(),
         UnionRule(PackageFieldSet, KernelConfigFieldSet),
         UnionRule(PackageFieldSet, LinuxKernelFieldSet),
+        UnionRule(KernelBuildRequest, LinuxKernelRequest),
         UnionRule(InferDependenciesRequest, InferLinuxKernelDependencies),
     ]
