@@ -115,7 +115,7 @@ class BuiltKernel:
     package: LockedPackage | None = None  # the locked linux-image package
 
     def sbom_component(self, address: str) -> dict:
-        """This kernel as an SBOM component (see core/sbom.py)."""
+        """This kernel as an SBOM component (see core/reports/sbom.py)."""
         debs = [sbom_deb(self.package)] if self.package is not None else []
         name = self.package.name if self.package else address
         return {"kind": "kernel", "address": address, "name": name, "version": self.version, "debs": debs}

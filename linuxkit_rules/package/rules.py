@@ -73,7 +73,7 @@ class BuiltLinuxkitPackage:
     debs: tuple[LockedPackage, ...] = ()  # the locked Debian closure it was built from
 
     def sbom_component(self, address: str) -> dict:
-        """This package as an SBOM component (see core/sbom.py)."""
+        """This package as an SBOM component (see core/reports/sbom.py)."""
         name, _, tag = self.ref.rpartition(":")
         return {
             "kind": "package",

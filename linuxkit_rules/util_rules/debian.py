@@ -132,7 +132,7 @@ async def fetch_debs(request: FetchDebsRequest) -> FetchedDebs:
 
 
 def sbom_deb(p: LockedPackage) -> dict[str, str]:
-    """A locked package as core/sbom.py's `SbomDeb` JSON."""
+    """A locked package as core/reports/sbom.py's `SbomDeb` JSON."""
     return {
         "name": p.name,
         "version": p.version,

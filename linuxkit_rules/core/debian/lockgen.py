@@ -1,4 +1,4 @@
-"""`pants generate-lockfiles` for Debian: apt fetches the indexes, `debian.resolve` locks."""
+"""`pants generate-lockfiles` for Debian: apt fetches the indexes, `resolver.resolve` locks."""
 from __future__ import annotations
 
 import os

@@ -24,7 +24,7 @@ class ImageSnapshot:
 
 
 def packages_from_spdx(document: Mapping[str, Any]) -> dict[str, str]:
-    """Name -> version for every package of an image SBOM (core/sbom.py's layout)."""
+    """Name -> version for every package of an image SBOM (core/reports/sbom.py's layout)."""
     out = {}
     for p in document.get("packages", ()):
         sid = p.get("SPDXID", "")
