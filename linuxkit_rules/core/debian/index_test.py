@@ -20,7 +20,7 @@ from linuxkit_rules.core.debian.index import (
 from linuxkit_rules.core.errors import DebianError
 
 
-TESTDATA = Path(__file__).parent / "testdata" / "debian"
+TESTDATA = Path(__file__).parent / "testdata"
 def test_parse_packages_index_fields() -> None:
     packages = parse_packages_index(
         (TESTDATA / "bookworm_Packages").read_text(), "bookworm"

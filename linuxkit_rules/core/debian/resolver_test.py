@@ -20,7 +20,7 @@ from linuxkit_rules.core.debian.resolver import resolve
 from linuxkit_rules.core.errors import DebianError
 
 
-TESTDATA = Path(__file__).parent / "testdata" / "debian"
+TESTDATA = Path(__file__).parent / "testdata"
 
 
 def fixture_index() -> list[DebPackage]:
