@@ -7,6 +7,7 @@ from typing import ClassVar, Iterable
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address
+from pants.engine.environment import EnvironmentName
 from pants.engine.internals.selectors import Get, MultiGet
 from pants.engine.rules import collect_rules, rule
 from pants.engine.fs import Digest, MergeDigests
@@ -67,7 +68,8 @@ class DebianKernelFieldSet(PackageFieldSet):
         return for_arch(package, arch.value)
 
 
-@union
+# Kernel builds run processes in the caller's environment.
+@union(in_scope_types=[EnvironmentName])
 @dataclass(frozen=True)
 class KernelBuildRequest:
     """Build one kernel target for one architecture: the union of every kernel kind.
