@@ -23,7 +23,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("target types", ("linuxkit_rules.target_types", "linuxkit_rules.kernel.target_types")),
     (
         "rules",
-        ("linuxkit_rules.package", "linuxkit_rules.kernel", "linuxkit_rules.image", "linuxkit_rules.publish"),
+        (
+            "linuxkit_rules.package",
+            "linuxkit_rules.kernel",
+            "linuxkit_rules.image",
+            "linuxkit_rules.publish",
+        ),
     ),
     ("goals", ("linuxkit_rules.goals",)),
     ("register", ("linuxkit_rules.rules", "linuxkit_rules.register")),
@@ -36,7 +41,9 @@ def layer_of(module: str) -> int | None:
     best: tuple[int, int] | None = None  # (prefix length, layer index)
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > best[0]):
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[0]
+            ):
                 best = (len(prefix), index)
     return None if best is None else best[1]
 
@@ -70,7 +77,9 @@ def violations(module: str, source: str) -> list[str]:
     for line, imported in imports_of(source, module):
         where = f"{module}:{line}"
         if " -> " in imported:
-            found.append(f"{where}: relative import {imported.split(' -> ')[0]!r}; write the absolute module")
+            found.append(
+                f"{where}: relative import {imported.split(' -> ')[0]!r}; write the absolute module"
+            )
             continue
         if own == 0 and (imported == "pants" or imported.startswith("pants.")):
             found.append(f"{where}: core imports {imported}; core runs without Pants")
@@ -99,11 +108,17 @@ def _modules() -> Iterator[tuple[str, Path]]:
 def test_every_module_imports_only_its_layer_and_below() -> None:
     modules = list(_modules())
     # The check must see the whole backend, not whatever happens to be in the sandbox.
-    assert {"linuxkit_rules.core.tool", "linuxkit_rules.util_rules.core_tool", "linuxkit_rules.image.rules",
-            "linuxkit_rules.kernel.target_types", "linuxkit_rules.goals.graph", "linuxkit_rules.register"} <= {
-        m for m, _ in modules
-    }
-    problems = [v for module, path in modules for v in violations(module, path.read_text(encoding="utf-8"))]
+    assert {
+        "linuxkit_rules.core.tool",
+        "linuxkit_rules.util_rules.core_tool",
+        "linuxkit_rules.image.rules",
+        "linuxkit_rules.kernel.target_types",
+        "linuxkit_rules.goals.graph",
+        "linuxkit_rules.register",
+    } <= {m for m, _ in modules}
+    problems = [
+        v for module, path in modules for v in violations(module, path.read_text(encoding="utf-8"))
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -111,11 +126,27 @@ def test_every_module_imports_only_its_layer_and_below() -> None:
     "module,source,expect",
     [
         ("linuxkit_rules.core.spec.x", "import pants.engine.rules\n", "core runs without Pants"),
-        ("linuxkit_rules.core.spec.x", "from linuxkit_rules.util_rules.core_tool import CoreTool\n", "a layer above"),
+        (
+            "linuxkit_rules.core.spec.x",
+            "from linuxkit_rules.util_rules.core_tool import CoreTool\n",
+            "a layer above",
+        ),
         ("linuxkit_rules.core.spec.x", "from .y import z\n", "relative import"),
-        ("linuxkit_rules.util_rules.x", "from linuxkit_rules.target_types import T\n", "util_rules imports"),
-        ("linuxkit_rules.util_rules.x", "from linuxkit_rules.kernel.target_types import T\n", "(target types)"),
-        ("linuxkit_rules.kernel.target_types", "from linuxkit_rules.kernel.rules import R\n", "(rules)"),
+        (
+            "linuxkit_rules.util_rules.x",
+            "from linuxkit_rules.target_types import T\n",
+            "util_rules imports",
+        ),
+        (
+            "linuxkit_rules.util_rules.x",
+            "from linuxkit_rules.kernel.target_types import T\n",
+            "(target types)",
+        ),
+        (
+            "linuxkit_rules.kernel.target_types",
+            "from linuxkit_rules.kernel.rules import R\n",
+            "(rules)",
+        ),
         ("linuxkit_rules.target_types", "from linuxkit_rules.kernel import rules\n", "(rules)"),
         ("linuxkit_rules.image.rules", "from linuxkit_rules.goals.graph import G\n", "(goals)"),
     ],
@@ -128,8 +159,14 @@ def test_an_upward_import_is_reported(module: str, source: str, expect: str) -> 
 @pytest.mark.parametrize(
     "module,source",
     [
-        ("linuxkit_rules.core.spec.x", "import json\nfrom linuxkit_rules.core.errors import SchemaError\n"),
-        ("linuxkit_rules.util_rules.x", "from pants.engine.rules import rule\nfrom linuxkit_rules.core import tool\n"),
+        (
+            "linuxkit_rules.core.spec.x",
+            "import json\nfrom linuxkit_rules.core.errors import SchemaError\n",
+        ),
+        (
+            "linuxkit_rules.util_rules.x",
+            "from pants.engine.rules import rule\nfrom linuxkit_rules.core import tool\n",
+        ),
         ("linuxkit_rules.kernel.target_types", "from linuxkit_rules.core.arch import Arch\n"),
         ("linuxkit_rules.image.rules", "from linuxkit_rules.kernel.rules import BuiltKernel\n"),
         ("linuxkit_rules.goals.graph", "from linuxkit_rules.image.rules import LinuxkitTargets\n"),

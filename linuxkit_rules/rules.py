@@ -9,8 +9,8 @@ from linuxkit_rules.image import run as image_run
 from linuxkit_rules.image import sources as image_sources
 from linuxkit_rules.image import test as image_test
 from linuxkit_rules.kernel import rules as kernel_rules
-from linuxkit_rules.package import dockerfile as package_dockerfile
 from linuxkit_rules.kernel import source as kernel_source
+from linuxkit_rules.package import dockerfile as package_dockerfile
 from linuxkit_rules.package import rules as package_rules
 from linuxkit_rules.publish import rules as publish_rules
 from linuxkit_rules.util_rules import core_tool, debian, host_tools

@@ -5,6 +5,7 @@ from typing import Optional
 
 from pants.core.goals.test import TestTimeoutField
 from pants.engine.addresses import Address
+from pants.engine.fs import GlobMatchErrorBehavior
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
@@ -16,14 +17,17 @@ from pants.engine.target import (
     StringSequenceField,
     Target,
 )
-from pants.engine.fs import GlobMatchErrorBehavior
 from pants.util.strutil import help_text
 
 from linuxkit_rules.core.arch import ARCH_NAMES, DEFAULT_ARCH
 from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import FORMAT_NAMES
-from linuxkit_rules.kernel.target_types import DebianKernelTarget, KernelConfigTarget, LinuxKernelTarget
+from linuxkit_rules.kernel.target_types import (
+    DebianKernelTarget,
+    KernelConfigTarget,
+    LinuxKernelTarget,
+)
 
 # ---------------------------------------------------------------------------
 # linuxkit_package
@@ -295,6 +299,8 @@ class LinuxkitImageArchField(StringField):
             linuxkit_image(name="sshd", source="sshd.yml", arch=parametrize("amd64", "arm64"))
         """
     )
+
+
 class LinuxkitImageDiskSizeField(IntField):
     alias = "disk_size"
     default = None
@@ -430,7 +436,9 @@ class LinuxkitImageTestBootsField(IntField):
     def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
         value = super().compute_value(raw_value, address)
         if value < 1:
-            raise InvalidFieldException(f"The {cls.alias!r} field of {address} must be 1 or more, not {value}")
+            raise InvalidFieldException(
+                f"The {cls.alias!r} field of {address} must be 1 or more, not {value}"
+            )
         return value
 
 

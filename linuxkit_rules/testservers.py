@@ -74,11 +74,15 @@ def docker_registry(tmp: Path) -> Iterator[str]:
     )
     log = tmp / "registry.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         _wait(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).status == 200,
-            "docker-registry", log, proc,
+            "docker-registry",
+            log,
+            proc,
         )
         yield f"127.0.0.1:{port}"
     finally:

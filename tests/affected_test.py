@@ -29,19 +29,34 @@ services:
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env
+    ).stdout
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("affected")
     origin = tmp / "origin"
-    shutil.copytree(SANDBOX, origin, symlinks=True, ignore=shutil.ignore_patterns(".*", "dist", "*.pex", "__pycache__", "tests"))
+    shutil.copytree(
+        SANDBOX,
+        origin,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".*", "dist", "*.pex", "__pycache__", "tests"),
+    )
     (origin / "images" / "minimal.yml").write_text(MINIMAL)
     with open(origin / "images" / "BUILD", "a") as f:
         f.write('linuxkit_image(name="minimal", source="minimal.yml")\n')
-    (origin / ".gitignore").write_text("__pycache__/\n/.pants.d/\n/dist/\n/.pids/\n/.pants.workdir.file_lock*\n")
+    (origin / ".gitignore").write_text(
+        "__pycache__/\n/.pants.d/\n/dist/\n/.pids/\n/.pants.workdir.file_lock*\n"
+    )
     git(origin, "init", "-q", "-b", "main")
     git(origin, "add", "-A")
     git(origin, "commit", "-qm", "base")
@@ -53,7 +68,10 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def selected(repo: Path) -> tuple[str, set[str]]:
     result = subprocess.run(
         ["bash", "build-support/affected.sh", "--base", "origin/main", "--list"],
-        cwd=repo, capture_output=True, text=True, timeout=600,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     mode = result.stdout.splitlines()[0].split()[1]
@@ -64,7 +82,11 @@ def selected(repo: Path) -> tuple[str, set[str]]:
 def targets_of(repo: Path, *ymls: str) -> set[str]:
     """The images/BUILD targets built from these YAMLs (sshd.yml: sshd, for both architectures)."""
     build = (repo / "images" / "BUILD").read_text()
-    return {name for name, source in re.findall(r'name="([\w-]+)", source="([\w.-]+)"', build) if source in ymls}
+    return {
+        name
+        for name, source in re.findall(r'name="([\w-]+)", source="([\w.-]+)"', build)
+        if source in ymls
+    }
 
 
 def test_change_selects_affected_images(clone: Path) -> None:
@@ -79,7 +101,9 @@ def test_change_selects_affected_images(clone: Path) -> None:
         f.write("changed\n")
     git(clone, "commit", "-qam", "getty motd")  # committed changes count too
     # Every image whose YAML runs getty, and only those.
-    getty_ymls = [p.name for p in (clone / "images").glob("*.yml") if "linuxkit/getty" in p.read_text()]
+    getty_ymls = [
+        p.name for p in (clone / "images").glob("*.yml") if "linuxkit/getty" in p.read_text()
+    ]
     getty_users = targets_of(clone, *getty_ymls)
     assert {"sshd", "minimal"} <= getty_users
     assert selected(clone) == ("affected", getty_users)
@@ -100,7 +124,10 @@ def test_changed_since_itself_sees_a_rootfs_only_edit(clone: Path) -> None:
     def pants_list(*args: str) -> set[str]:
         result = subprocess.run(
             ["./pants", "--no-pantsd", "--changed-since=origin/main", *args, "list"],
-            cwd=clone, capture_output=True, text=True, timeout=600,
+            cwd=clone,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         # Leave out the root `files` target's per-file targets (`//path:../../repo`).

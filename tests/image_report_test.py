@@ -17,14 +17,27 @@ SANDBOX = Path.cwd()
 
 
 def git(repo: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
 
 
 def test_report_between_two_commits(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(SANDBOX, repo, symlinks=True, ignore=shutil.ignore_patterns(".*", "dist", "*.pex", "__pycache__", "tests"))
-    (repo / ".gitignore").write_text("__pycache__/\n/.pants.d/\n/dist/\n/.pids/\n/.pants.workdir.file_lock*\n")
+    shutil.copytree(
+        SANDBOX,
+        repo,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".*", "dist", "*.pex", "__pycache__", "tests"),
+    )
+    (repo / ".gitignore").write_text(
+        "__pycache__/\n/.pants.d/\n/dist/\n/.pids/\n/.pants.workdir.file_lock*\n"
+    )
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
@@ -33,8 +46,20 @@ def test_report_between_two_commits(tmp_path: Path) -> None:
     git(repo, "commit", "-qam", "quiet")
     out = tmp_path / "report.json"
     result = subprocess.run(
-        ["python3", "build-support/image-report.py", "--base", "HEAD~1", "--head", "HEAD", "--json", str(out)],
-        cwd=repo, capture_output=True, text=True, timeout=1500,
+        [
+            "python3",
+            "build-support/image-report.py",
+            "--base",
+            "HEAD~1",
+            "--head",
+            "HEAD",
+            "--json",
+            str(out),
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     report = json.loads(out.read_text())["images"]
@@ -45,7 +70,10 @@ def test_report_between_two_commits(tmp_path: Path) -> None:
     for key, sshd in report.items():
         name = names[key.lstrip("/")]
         assert sshd["status"] == "changed"
-        assert sshd["cmdline"] == {"before": "console=ttyS0 console=ttyAMA0", "after": "console=ttyS0 console=ttyAMA0 quiet"}
+        assert sshd["cmdline"] == {
+            "before": "console=ttyS0 console=ttyAMA0",
+            "after": "console=ttyS0 console=ttyAMA0 quiet",
+        }
         assert sshd["packages"] == {"added": {}, "removed": {}, "changed": {}}
         assert sshd["kernel_config"] == {}
         assert set(sshd["digests"]) == {f"{name}-cmdline"}, sshd["digests"]

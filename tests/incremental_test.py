@@ -34,6 +34,11 @@ def test_noop_and_one_package_edit(tmp_path: Path) -> None:
     ran = sorted(edit.build_steps)
     assert len(ran) == 4, ran
     for arch in ("amd64", "arm64"):
-        assert any(r.startswith("Building LinuxKit package linuxkit/sshd:") and r.endswith(f"({arch})") for r in ran), ran
+        assert any(
+            r.startswith("Building LinuxKit package linuxkit/sshd:") and r.endswith(f"({arch})")
+            for r in ran
+        ), ran
         assert f"Assembling LinuxKit image images:sshd@arch={arch}" in ran, ran
-    assert not any("linuxkit/init" in r or "linuxkit/runc" in r or "kernel" in r.lower() for r in ran), ran
+    assert not any(
+        "linuxkit/init" in r or "linuxkit/runc" in r or "kernel" in r.lower() for r in ran
+    ), ran

@@ -34,7 +34,10 @@ class PantsRun:
 
 def copy_repo(source: Path, dest: Path) -> Path:
     shutil.copytree(
-        source, dest, symlinks=True, ignore=shutil.ignore_patterns(".*", "dist", "*.pex", "__pycache__", "tests")
+        source,
+        dest,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".*", "dist", "*.pex", "__pycache__", "tests"),
     )
     return dest
 
@@ -42,8 +45,15 @@ def copy_repo(source: Path, dest: Path) -> Path:
 def pants(repo: Path, *args: str, timeout: int = 3000) -> PantsRun:
     with tempfile.TemporaryDirectory(prefix="lkr-sandboxes-") as sandboxes:
         result = subprocess.run(
-            ["./pants", "--no-pantsd", "--stats-log", "--no-dynamic-ui", "--keep-sandboxes=always",
-             f"--local-execution-root-dir={sandboxes}", *args],
+            [
+                "./pants",
+                "--no-pantsd",
+                "--stats-log",
+                "--no-dynamic-ui",
+                "--keep-sandboxes=always",
+                f"--local-execution-root-dir={sandboxes}",
+                *args,
+            ],
             cwd=repo,
             capture_output=True,
             text=True,
@@ -52,10 +62,13 @@ def pants(repo: Path, *args: str, timeout: int = 3000) -> PantsRun:
         )
     assert result.returncode == 0, result.stderr[-4000:]
     counters = {
-        m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(\w+): (\d+)$", result.stderr, re.MULTILINE)
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^\s+(\w+): (\d+)$", result.stderr, re.MULTILINE)
     }
     assert "local_execution_requests" in counters, result.stderr[-2000:]
-    local_runs = re.findall(r"Preserving local process execution dir \S+ for (.+)$", result.stderr, re.MULTILINE)
+    local_runs = re.findall(
+        r"Preserving local process execution dir \S+ for (.+)$", result.stderr, re.MULTILINE
+    )
     # Every local execution is accounted for by name.
     assert counters["local_execution_requests"] == len(local_runs), (counters, local_runs)
     started = re.findall(r"Starting: (.+)$", result.stderr, re.MULTILINE)

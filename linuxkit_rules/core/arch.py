@@ -51,7 +51,14 @@ class Arch(enum.Enum):
         drive = f"file={path},format=raw,media=cdrom,readonly=on"
         if self is Arch.AMD64:
             return ["-drive", drive]
-        return ["-device", "virtio-scsi-pci,id=scsi0", "-drive", f"if=none,id=cd0,{drive}", "-device", "scsi-cd,drive=cd0"]
+        return [
+            "-device",
+            "virtio-scsi-pci,id=scsi0",
+            "-drive",
+            f"if=none,id=cd0,{drive}",
+            "-device",
+            "scsi-cd,drive=cd0",
+        ]
 
     def suffix(self) -> str:
         """Appended to output names so that every architecture's outputs can sit in one
@@ -105,9 +112,7 @@ def check_listed(arch: str, listed: Iterable[str], what: str) -> None:
     """`arch` must be one of `listed` (a package's build.yml `arches`)."""
     listed = tuple(listed)
     if arch not in listed:
-        raise UnsupportedArch(
-            f"{what} is not built for {arch}: its arches are {', '.join(listed)}"
-        )
+        raise UnsupportedArch(f"{what} is not built for {arch}: its arches are {', '.join(listed)}")
 
 
 def for_arch(template: str, arch: str) -> str:

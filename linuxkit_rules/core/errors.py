@@ -9,7 +9,9 @@ class LinuxkitError(Exception):
 class SchemaError(LinuxkitError):
     """A value in a user's file (image YAML, build.yml, fragment...) is not allowed."""
 
-    def __init__(self, file: str, line: int | None, field: str, value: object, allowed: str) -> None:
+    def __init__(
+        self, file: str, line: int | None, field: str, value: object, allowed: str
+    ) -> None:
         self.file = file
         self.line = line
         self.field = field

@@ -12,10 +12,10 @@ from pants.core.goals.generate_lockfiles import (
     UserGenerateLockfiles,
     WrappedGenerateLockfile,
 )
-from pants.engine.internals.native_engine import EMPTY_DIGEST
-from pants.engine.process import ProcessCacheScope
 from pants.engine.fs import Digest, DigestContents
+from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
+from pants.engine.process import ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import AllTargets, HydratedSources, HydrateSourcesRequest
 from pants.engine.unions import UnionRule
@@ -24,12 +24,12 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import for_arch
 from linuxkit_rules.core.spec.build_yml import load_build_yml
-from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.kernel.target_types import (
     DebianKernelArchesField,
     DebianKernelPackageField,
     KernelConfigSourcePackageField,
 )
+from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitPackageBuildYmlField,
     LinuxkitPackageDebianPackagesField,
@@ -72,7 +72,10 @@ def known_debian_resolves(
 
 
 def debian_roots(
-    all_targets: AllTargets, extra: tuple[str, ...], arch: str, package_arches: dict[str, tuple[str, ...]]
+    all_targets: AllTargets,
+    extra: tuple[str, ...],
+    arch: str,
+    package_arches: dict[str, tuple[str, ...]],
 ) -> tuple[str, ...]:
     """The packages the `arch` lock is resolved from: `extra`, the kernel source, and the
     Debian packages of every package (by its build.yml `arches`, keyed by address) and
@@ -85,7 +88,10 @@ def debian_roots(
         if tgt.has_field(DebianKernelPackageField):
             if arch in (tgt[DebianKernelArchesField].value or ()):
                 roots.add(for_arch(tgt[DebianKernelPackageField].value or "", arch))
-        if tgt.has_field(KernelConfigSourcePackageField) and tgt[KernelConfigSourcePackageField].value:
+        if (
+            tgt.has_field(KernelConfigSourcePackageField)
+            and tgt[KernelConfigSourcePackageField].value
+        ):
             roots.add(tgt[KernelConfigSourcePackageField].value)
     return tuple(sorted(roots))
 
@@ -93,11 +99,14 @@ def debian_roots(
 @rule(desc="Read the build.yml arches of every package", level=LogLevel.DEBUG)
 async def package_arches(all_targets: AllTargets) -> PackageArches:
     targets = [
-        t for t in all_targets
-        if t.has_field(LinuxkitPackageDebianPackagesField) and t.has_field(LinuxkitPackageBuildYmlField)
+        t
+        for t in all_targets
+        if t.has_field(LinuxkitPackageDebianPackagesField)
+        and t.has_field(LinuxkitPackageBuildYmlField)
     ]
     sources = await MultiGet(
-        Get(HydratedSources, HydrateSourcesRequest(t[LinuxkitPackageBuildYmlField])) for t in targets
+        Get(HydratedSources, HydrateSourcesRequest(t[LinuxkitPackageBuildYmlField]))
+        for t in targets
     )
     contents = await MultiGet(Get(DigestContents, Digest, s.snapshot.digest) for s in sources)
     arches = {}
@@ -121,7 +130,10 @@ async def setup_debian_lockfiles(
             suite=debian.suite,
             architecture=by_name[name],
             roots=debian_roots(
-                all_targets, debian.extra_packages_for(by_name[name]), by_name[name], dict(arches.by_address)
+                all_targets,
+                debian.extra_packages_for(by_name[name]),
+                by_name[name],
+                dict(arches.by_address),
             ),
         )
         for name in requested

@@ -18,19 +18,26 @@ from pants.engine.target import AllTargets, DependenciesRequest, Target, Targets
 from pants.option.option_types import StrOption
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.reports.graph import Node, build_graph, describe_cycle, package_cycles, to_dot, to_html
-from linuxkit_rules.image.rules import LinuxkitTargets, resolve_refs
+from linuxkit_rules.core.arch import for_arch
 from linuxkit_rules.core.media.image_build import source_path
+from linuxkit_rules.core.reports.graph import (
+    Node,
+    build_graph,
+    describe_cycle,
+    package_cycles,
+    to_dot,
+    to_html,
+)
+from linuxkit_rules.image.rules import LinuxkitTargets, resolve_refs
 from linuxkit_rules.image.sources import ImageYamlRequest, ParsedImage
+from linuxkit_rules.kernel.target_types import DebianKernelPackageField, DebianKernelTarget
 from linuxkit_rules.package.rules import (
     LinuxkitPackageFieldSet,
     PackageDebClosure,
     PackageDebsRequest,
 )
-from linuxkit_rules.core.arch import for_arch
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
-from linuxkit_rules.kernel.target_types import DebianKernelPackageField, DebianKernelTarget
 from linuxkit_rules.target_types import (
     LinuxkitImageExtendsField,
     LinuxkitImageSourceField,
@@ -90,7 +97,9 @@ class PackageGraphPartRequest:
 
 
 @rule(desc="Collect a LinuxKit package's graph", level=LogLevel.DEBUG)
-async def package_graph_part(request: PackageGraphPartRequest, debian: DebianSubsystem) -> GraphPart:
+async def package_graph_part(
+    request: PackageGraphPartRequest, debian: DebianSubsystem
+) -> GraphPart:
     target = request.target
     me = node_id(target)
     nodes = [Node(me, "package", _label(target))]
@@ -123,7 +132,9 @@ async def kernel_graph_part(request: KernelGraphPartRequest, debian: DebianSubsy
     target = request.target
     me = node_id(target)
     lockfile = await Get(DebianLockfile, DebianLockRequest(debian.architectures[0]))
-    p = lockfile.lock.get(for_arch(target[DebianKernelPackageField].value or "", debian.architectures[0]))
+    p = lockfile.lock.get(
+        for_arch(target[DebianKernelPackageField].value or "", debian.architectures[0])
+    )
     return GraphPart(
         (Node(me, "kernel", _label(target)), Node(f"deb:{p.name}", "deb", f"{p.name} {p.version}")),
         ((me, f"deb:{p.name}"),),
@@ -136,17 +147,24 @@ class ImageGraphPartRequest:
 
 
 @rule(desc="Collect an image's graph", level=LogLevel.DEBUG)
-async def image_graph_part(request: ImageGraphPartRequest, linuxkit: LinuxkitSubsystem) -> GraphPart:
+async def image_graph_part(
+    request: ImageGraphPartRequest, linuxkit: LinuxkitSubsystem
+) -> GraphPart:
     target = request.target
     me = node_id(target)
     parsed, targets = await MultiGet(
-        Get(ParsedImage, ImageYamlRequest(target[LinuxkitImageSourceField], target[LinuxkitImageExtendsField])),
+        Get(
+            ParsedImage,
+            ImageYamlRequest(target[LinuxkitImageSourceField], target[LinuxkitImageExtendsField]),
+        ),
         Get(LinuxkitTargets),
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
     nodes = [Node(me, "image", _label(target)), Node(f"file:{parsed.path}", "file", parsed.path)]
     edges = [(me, f"file:{parsed.path}")]
-    for path in sorted({source_path(f) for f in parsed.spec.files if f.source and not f.source.startswith("~")}):
+    for path in sorted(
+        {source_path(f) for f in parsed.spec.files if f.source and not f.source.startswith("~")}
+    ):
         nodes.append(Node(f"file:{path}", "file", path))
         edges.append((me, f"file:{path}"))
     children = sorted({t.address: t for t in resolved.values()}.values(), key=lambda t: t.address)
@@ -185,9 +203,14 @@ async def package_dependency_edges(all_targets: AllTargets) -> PackageDependency
         Get(Targets, DependenciesRequest(t[LinuxkitPackageDependenciesField])) for t in packages
     )
     edges = sorted(
-        (node_id(t), node_id(d)) for t, ds in zip(packages, deps) for d in ds if isinstance(d, LinuxkitPackageTarget)
+        (node_id(t), node_id(d))
+        for t, ds in zip(packages, deps)
+        for d in ds
+        if isinstance(d, LinuxkitPackageTarget)
     )
-    return PackageDependencyEdges(tuple(sorted((node_id(t), _label(t)) for t in packages)), tuple(edges))
+    return PackageDependencyEdges(
+        tuple(sorted((node_id(t), _label(t)) for t in packages)), tuple(edges)
+    )
 
 
 def with_package_dependencies(part: GraphPart, deps: PackageDependencyEdges) -> GraphPart:
@@ -219,9 +242,15 @@ def output_name(target: Target) -> str:
 async def linuxkit_graph(
     console: Console, targets: Targets, subsystem: LinuxkitGraphSubsystem, workspace: Workspace
 ) -> LinuxkitGraph:
-    wanted = [t for t in targets if isinstance(t, (LinuxkitImageTarget, LinuxkitPackageTarget, DebianKernelTarget))]
+    wanted = [
+        t
+        for t in targets
+        if isinstance(t, (LinuxkitImageTarget, LinuxkitPackageTarget, DebianKernelTarget))
+    ]
     if not wanted:
-        console.print_stderr("linuxkit-graph: no linuxkit_image, linuxkit_package or debian_kernel target given")
+        console.print_stderr(
+            "linuxkit-graph: no linuxkit_image, linuxkit_package or debian_kernel target given"
+        )
         return LinuxkitGraph(exit_code=1)
     parts = await MultiGet(Get(GraphPart, GraphPartRequest(t)) for t in wanted)
     package_deps = await Get(PackageDependencyEdges)

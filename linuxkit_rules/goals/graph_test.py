@@ -30,4 +30,3 @@ def test_graph_goal_writes_dot_and_html_and_reports_whole_cycle() -> None:
     assert "pkg/d" not in dot
     html = (out / "pkg.a.a.html").read_text()
     assert "<svg" in html and "pkg/c:c" in html
-

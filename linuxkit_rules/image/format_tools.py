@@ -11,7 +11,12 @@ from linuxkit_rules.core.arch import DEFAULT_ARCH
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.subsystems.debian import DebianSubsystem
-from linuxkit_rules.util_rules.debian import DebianLockfile, DebianLockRequest, FetchDebsRequest, FetchedDebs
+from linuxkit_rules.util_rules.debian import (
+    DebianLockfile,
+    DebianLockRequest,
+    FetchDebsRequest,
+    FetchedDebs,
+)
 from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest
 
 QEMU_IMG = HostToolRequest("qemu-img", "qemu-utils")
@@ -56,7 +61,9 @@ async def fetch_locked_debs(request: LockedDebsRequest, debian: DebianSubsystem)
                 f"{request.why} needs the Debian package {name!r}, which is not in the lock ({e}); add it to "
                 f"`[debian].extra_packages` and run `pants generate-lockfiles --resolve={debian.resolve_name(arch)}`"
             ) from None
-    return await Get(FetchedDebs, FetchDebsRequest(tuple(packages), lockfile.path, arch, request.prefix))
+    return await Get(
+        FetchedDebs, FetchDebsRequest(tuple(packages), lockfile.path, arch, request.prefix)
+    )
 
 
 @rule(desc="Gather format tools", level=LogLevel.DEBUG)
@@ -67,7 +74,9 @@ async def gather_format_tools(request: FormatToolsRequest) -> FormatTools:
     debs = await Get(FetchedDebs, LockedDebsRequest(tuple(names), why, "loaders", request.arch))
     qemu_img = (await Get(HostTool, HostToolRequest, QEMU_IMG)).path if needs_qemu_img else None
     needs_mksquashfs = any(f.needs_mksquashfs() for f in request.formats)
-    mksquashfs = (await Get(HostTool, HostToolRequest, MKSQUASHFS)).path if needs_mksquashfs else None
+    mksquashfs = (
+        (await Get(HostTool, HostToolRequest, MKSQUASHFS)).path if needs_mksquashfs else None
+    )
     return FormatTools(debs, qemu_img, mksquashfs)
 
 

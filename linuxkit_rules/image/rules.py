@@ -19,16 +19,25 @@ from pants.engine.target import (
 from pants.engine.unions import UnionMembership, UnionRule
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.spec.addresses import normalize_address
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_formats, check_listed
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import Format
+from linuxkit_rules.core.spec.addresses import normalize_address
 from linuxkit_rules.core.spec.references import linuxkit_ref_to_address, missing_image_hint
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
-from linuxkit_rules.kernel.rules import BuiltKernel, KernelBuildRequest, is_kernel, kernel_build_request
+from linuxkit_rules.kernel.rules import (
+    BuiltKernel,
+    KernelBuildRequest,
+    is_kernel,
+    kernel_build_request,
+)
 from linuxkit_rules.kernel.target_types import KernelArchesField
-from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet, PackageArchRequest
+from linuxkit_rules.package.rules import (
+    BuiltLinuxkitPackage,
+    LinuxkitPackageFieldSet,
+    PackageArchRequest,
+)
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitImageArchField,
@@ -86,7 +95,9 @@ class LinuxkitTargets:
 
 
 @rule(desc="Find LinuxKit packages and kernels", level=LogLevel.DEBUG)
-async def find_linuxkit_targets(all_targets: AllTargets, union_membership: UnionMembership) -> LinuxkitTargets:
+async def find_linuxkit_targets(
+    all_targets: AllTargets, union_membership: UnionMembership
+) -> LinuxkitTargets:
     found = sorted(
         (f"{t.address.spec_path}:{t.address.target_name}", t)
         for t in all_targets
@@ -96,7 +107,10 @@ async def find_linuxkit_targets(all_targets: AllTargets, union_membership: Union
 
 
 def resolve_refs(
-    parsed: ParsedImage, targets: LinuxkitTargets, orgs: dict[str, str], kernel_override: bool = False
+    parsed: ParsedImage,
+    targets: LinuxkitTargets,
+    orgs: dict[str, str],
+    kernel_override: bool = False,
 ) -> dict[str, Target]:
     """Each image reference's target. With `kernel_override` (the target's `kernel` field)
     the YAML's kernel image is not looked up: `override_kernel` replaces it."""
@@ -136,7 +150,9 @@ def override_kernel(
             f"{address}: kernel: {field.value!r} is not a kernel target; known targets: {targets.known()}"
         )
     if parsed.spec.kernel is None:
-        raise UnknownImageReference(f"{address}: kernel: {parsed.path} has no `kernel:` section to replace")
+        raise UnknownImageReference(
+            f"{address}: kernel: {parsed.path} has no `kernel:` section to replace"
+        )
     resolved[parsed.spec.kernel.image] = target
 
 
@@ -154,13 +170,17 @@ class InferLinuxkitImageDependencies(InferDependenciesRequest):
 
 @rule(desc="Infer LinuxKit image dependencies", level=LogLevel.DEBUG)
 async def infer_image_dependencies(
-    request: InferLinuxkitImageDependencies, linuxkit: LinuxkitSubsystem, union_membership: UnionMembership
+    request: InferLinuxkitImageDependencies,
+    linuxkit: LinuxkitSubsystem,
+    union_membership: UnionMembership,
 ) -> InferredDependencies:
     parsed, targets = await MultiGet(
         Get(ParsedImage, ImageYamlRequest(request.field_set.source, request.field_set.extends)),
         Get(LinuxkitTargets),
     )
-    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs), bool(request.field_set.kernel.value))
+    resolved = resolve_refs(
+        parsed, targets, dict(linuxkit.orgs), bool(request.field_set.kernel.value)
+    )
     override_kernel(
         parsed,
         resolved,
@@ -198,27 +218,46 @@ async def build_linuxkit_image(
     )
     resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs), bool(field_set.kernel.value))
     override_kernel(
-        parsed, resolved, targets, field_set.kernel, field_set.address, dict(linuxkit.orgs), union_membership
+        parsed,
+        resolved,
+        targets,
+        field_set.kernel,
+        field_set.address,
+        dict(linuxkit.orgs),
+        union_membership,
     )
     arch = field_set.architecture
     package_refs = [r for r, t in resolved.items() if isinstance(t, LinuxkitPackageTarget)]
-    maybe_kernels = ((r, kernel_build_request(t, arch, union_membership)) for r, t in resolved.items())
+    maybe_kernels = (
+        (r, kernel_build_request(t, arch, union_membership)) for r, t in resolved.items()
+    )
     kernel_requests = {r: k for r, k in maybe_kernels if k is not None}
     kernel_refs = list(kernel_requests)
     check_formats(arch, field_set.formats.value or (), f"{field_set.address}: formats")
     for r in kernel_refs:
         arches = resolved[r][KernelArchesField].value or ()
-        check_listed(arch.value, arches, f"{field_set.address} ({arch.value}): kernel {resolved[r].address}")
+        check_listed(
+            arch.value, arches, f"{field_set.address} ({arch.value}): kernel {resolved[r].address}"
+        )
     packages = await MultiGet(
-        Get(BuiltLinuxkitPackage, PackageArchRequest(LinuxkitPackageFieldSet.create(resolved[r]), arch))
+        Get(
+            BuiltLinuxkitPackage,
+            PackageArchRequest(LinuxkitPackageFieldSet.create(resolved[r]), arch),
+        )
         for r in package_refs
     )
-    kernels = await MultiGet(Get(BuiltKernel, KernelBuildRequest, kernel_requests[r]) for r in kernel_refs)
+    kernels = await MultiGet(
+        Get(BuiltKernel, KernelBuildRequest, kernel_requests[r]) for r in kernel_refs
+    )
     files = await Get(FileSources, ParsedImage, parsed)
-    refs = {r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)}
+    refs = {
+        r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)
+    }
     refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})
     name = field_set.name
-    formats = [Format.parse(f, f"{field_set.address}: formats") for f in (field_set.formats.value or ())]
+    formats = [
+        Format.parse(f, f"{field_set.address}: formats") for f in (field_set.formats.value or ())
+    ]
     # kernel+initrd and kernel+squashfs share NAME-kernel and NAME-cmdline
     outputs = list(dict.fromkeys(o for f in formats for o in f.outputs(name))) + [sbom_output(name)]
     sbom = [p.sbom_component(_spec(resolved[r])) for r, p in zip(package_refs, packages)]

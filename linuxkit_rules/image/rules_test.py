@@ -57,7 +57,10 @@ def test_unknown_package_lists_the_known_ones(rule_runner: RuleRunner) -> None:
 
 def test_unknown_key_names_file_and_line(rule_runner: RuleRunner) -> None:
     with pytest.raises(ExecutionError) as exc:
-        infer(rule_runner, "init:\n  - linuxkit/init:v1\nservices:\n  - name: sshd\n    image: //pkg/sshd\n    nmae: x\n")
+        infer(
+            rule_runner,
+            "init:\n  - linuxkit/init:v1\nservices:\n  - name: sshd\n    image: //pkg/sshd\n    nmae: x\n",
+        )
     message = str(exc.value)
     assert "images/x.yml:6" in message
     assert "nmae" in message
@@ -87,5 +90,8 @@ def test_a_kernel_not_built_for_the_image_arch_names_image_and_arches() -> None:
         }
     )
     field_set = LinuxkitImageFieldSet.create(runner.get_target(Address("images", target_name="x")))
-    with pytest.raises(ExecutionError, match=r"images:x \(arm64\): kernel kernel:k is not built for arm64: its arches are amd64"):
+    with pytest.raises(
+        ExecutionError,
+        match=r"images:x \(arm64\): kernel kernel:k is not built for arm64: its arches are amd64",
+    ):
         runner.request(BuiltImage, [field_set])

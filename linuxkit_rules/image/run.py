@@ -13,9 +13,9 @@ from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.boot.disk_size import parse_size
+from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import FORMAT_NAMES, SQUASHFS_ROOT, Format
-from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
 from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
@@ -77,7 +77,9 @@ class FormatNotRunnable(LinuxkitError):
     pass
 
 
-def run_config(fmt: Format, name: str, cmdline: str, ovmf: tuple[str, str] | None, **common: object) -> QemuConfig:
+def run_config(
+    fmt: Format, name: str, cmdline: str, ovmf: tuple[str, str] | None, **common: object
+) -> QemuConfig:
     """QEMU settings that boot output `fmt` of image `name` from the run's directory ({chroot})."""
     out = "{chroot}/" + fmt.outputs(name)[0]
     efi = dict(efi_code="{chroot}/" + ovmf[0], efi_vars="{chroot}/" + ovmf[1]) if ovmf else {}
@@ -120,7 +122,10 @@ async def run_linuxkit_image(
         Get(
             FetchedDebs,
             LockedDebsRequest(
-                (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (), "pants run", "firmware", image_fs.architecture.value
+                (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (),
+                "pants run",
+                "firmware",
+                image_fs.architecture.value,
             ),
         ),
     )

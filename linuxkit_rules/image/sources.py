@@ -93,7 +93,10 @@ def _repo_source(spec_file: str, line: int | None, source: str, path: str, build
         root = os.path.realpath(build_root)
         if os.path.commonpath([real, root]) != root:
             raise EscapingSource(
-                spec_file, line, "files.source", source,
+                spec_file,
+                line,
+                "files.source",
+                source,
                 f"it resolves (through a symlink) to {real}, outside the repository; "
                 "copy the file into the repository or use a '~/' source",
             )
@@ -118,7 +121,9 @@ async def read_file_sources(parsed: ParsedImage, build_root: BuildRoot) -> FileS
         _repo_source(f.file or parsed.path, f.line, f.source, path, build_root.path)
         repo.append(path)
     snapshot, home_snapshot = await MultiGet(
-        Get(Snapshot, PathGlobs(repo)),  # missing files: reported (or skipped if optional) by the image tool
+        Get(
+            Snapshot, PathGlobs(repo)
+        ),  # missing files: reported (or skipped if optional) by the image tool
         Get(Snapshot, CreateDigest(home)),
     )
     digest = await Get(Digest, MergeDigests([snapshot.digest, home_snapshot.digest]))

@@ -32,7 +32,11 @@ def new_session(rule_runner: RuleRunner) -> None:
     rule_runner.set_options([], env_inherit={"PATH", "HOME", "PYENV_ROOT"})
 
 
-def parse(rule_runner: RuleRunner, files: dict[str, str], build: str = 'linuxkit_image(name="i", source="i.yml")\n') -> ParsedImage:
+def parse(
+    rule_runner: RuleRunner,
+    files: dict[str, str],
+    build: str = 'linuxkit_image(name="i", source="i.yml")\n',
+) -> ParsedImage:
     rule_runner.write_files({"img/BUILD": build, **files})
     tgt = rule_runner.get_target(Address("img", target_name="i"))
     request = ImageYamlRequest(tgt[LinuxkitImageSourceField], tgt[LinuxkitImageExtendsField])
@@ -68,11 +72,16 @@ def test_extends_combines_in_order(rule_runner: RuleRunner) -> None:
     assert found.present == ("img/a.txt",) and contents["img/a.txt"] == b"from base\n"
 
 
-def test_home_source_is_read_and_in_the_digest(rule_runner: RuleRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_home_source_is_read_and_in_the_digest(
+    rule_runner: RuleRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / ".ssh").mkdir()
     (tmp_path / ".ssh" / "id.pub").write_text("key one\n")
-    yml = BASE + "files:\n  - path: root/.ssh/authorized_keys\n    source: ~/.ssh/id.pub\n    optional: true\n"
+    yml = (
+        BASE
+        + "files:\n  - path: root/.ssh/authorized_keys\n    source: ~/.ssh/id.pub\n    optional: true\n"
+    )
     found, contents = sources(rule_runner, parse(rule_runner, {"img/i.yml": yml}))
     assert contents == {".home/.ssh/id.pub": b"key one\n"}
     first = found.digest
@@ -92,7 +101,10 @@ def test_source_escaping_through_a_symlink(rule_runner: RuleRunner, tmp_path: Pa
     rule_runner.write_files({"img/BUILD": 'linuxkit_image(name="i", source="i.yml")\n'})
     os.symlink(outside, os.path.join(rule_runner.build_root, "img/link"))
     message = error_of(rule_runner, BASE + "files:\n  - path: etc/s\n    source: link\n")
-    assert "img/i.yml:7: files.source: 'link' is not allowed" in message and "outside the repository" in message
+    assert (
+        "img/i.yml:7: files.source: 'link' is not allowed" in message
+        and "outside the repository" in message
+    )
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,8 @@ from pants.engine.target import (
     HydratedSources,
     HydrateSourcesRequest,
     InferDependenciesRequest,
-    InvalidFieldException,
     InferredDependencies,
+    InvalidFieldException,
     WrappedTarget,
     WrappedTargetRequest,
 )
@@ -36,18 +36,18 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
-from linuxkit_rules.util_rules.debian import FetchedDebs
 from linuxkit_rules.target_types import (
     LinuxkitImageTestBootsField,
     LinuxkitImageTestDiskSizeField,
-    LinuxkitImageTestImageField,
     LinuxkitImageTestFormatField,
+    LinuxkitImageTestImageField,
     LinuxkitImageTestMemoryField,
     LinuxkitImageTestReadyField,
     LinuxkitImageTestScriptField,
     LinuxkitImageTestSshKeyField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
+from linuxkit_rules.util_rules.debian import FetchedDebs
 from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest, qemu_for
 
 
@@ -109,7 +109,9 @@ async def tested_image(fs: ImageTestDependenciesFieldSet) -> TestedImage:
 
 
 @rule(desc="Infer the image a boot test boots", level=LogLevel.DEBUG)
-async def infer_image_test_dependencies(request: InferImageTestDependencies) -> InferredDependencies:
+async def infer_image_test_dependencies(
+    request: InferImageTestDependencies,
+) -> InferredDependencies:
     image = await Get(TestedImage, ImageTestDependenciesFieldSet, request.field_set)
     return InferredDependencies([image.address])
 
@@ -121,11 +123,15 @@ async def run_linuxkit_image_test(
 ) -> TestResult:
     fs = batch.single_element
     image = await Get(
-        TestedImage, ImageTestDependenciesFieldSet, ImageTestDependenciesFieldSet(fs.address, fs.image)
+        TestedImage,
+        ImageTestDependenciesFieldSet,
+        ImageTestDependenciesFieldSet(fs.address, fs.image),
     )
     wrapped = await Get(
         WrappedTarget,
-        WrappedTargetRequest(image.address, description_of_origin=f"the `image` field of {fs.address}"),
+        WrappedTargetRequest(
+            image.address, description_of_origin=f"the `image` field of {fs.address}"
+        ),
     )
     image_fs = LinuxkitImageFieldSet.create(wrapped.target)
     fmt = Format.parse(fs.format.value or Format.KERNEL_INITRD.value, f"{fs.address}: format")
@@ -138,7 +144,9 @@ async def run_linuxkit_image_test(
     firmware = await Get(
         FetchedDebs,
         LockedDebsRequest(
-            (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (), f"boot test {fs.address}", "firmware",
+            (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (),
+            f"boot test {fs.address}",
+            "firmware",
             image_fs.architecture.value,
         ),
     )
@@ -157,7 +165,9 @@ async def run_linuxkit_image_test(
         Get(HostTool, HostToolRequest, SSH),
     )
     files = fmt.boot_files(image_fs.name)
-    inputs = await Get(Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest, firmware.digest]))
+    inputs = await Get(
+        Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest, firmware.digest])
+    )
     timeout = fs.timeout.calculate_from_global_options(test_subsystem) or 600
     process = await Get(
         Process,

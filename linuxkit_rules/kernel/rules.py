@@ -8,16 +8,16 @@ from typing import ClassVar, Iterable
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address
 from pants.engine.environment import EnvironmentName
+from pants.engine.fs import Digest, MergeDigests
 from pants.engine.internals.selectors import Get, MultiGet
 from pants.engine.rules import collect_rules, rule
-from pants.engine.fs import Digest, MergeDigests
 from pants.engine.target import FieldSet, Target
 from pants.engine.unions import UnionMembership, UnionRule, union
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.arch import Arch, UnsupportedArch, check_listed, for_arch
 from linuxkit_rules.core.debian.lock import LockedPackage
 from linuxkit_rules.core.errors import DebianError
-from linuxkit_rules.core.arch import Arch, UnsupportedArch, check_listed, for_arch
 from linuxkit_rules.kernel.target_types import (
     DebianKernelArchesField,
     DebianKernelModulesField,
@@ -43,7 +43,9 @@ def kernel_output_dir(address: Address, arch: Arch) -> str:
 
 def kernel_artifacts(built: Iterable[BuiltKernel]) -> tuple[BuiltPackageArtifact, ...]:
     """`pants package`'s artifacts for kernels built for one or more architectures."""
-    return tuple(BuiltPackageArtifact(f"{b.directory}/{name}") for b in built for name in KERNEL_FILES)
+    return tuple(
+        BuiltPackageArtifact(f"{b.directory}/{name}") for b in built for name in KERNEL_FILES
+    )
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,9 @@ class KernelBuildRequest:
     arch: Arch
 
 
-def kernel_build_request(target: Target, arch: Arch, union_membership: UnionMembership) -> KernelBuildRequest | None:
+def kernel_build_request(
+    target: Target, arch: Arch, union_membership: UnionMembership
+) -> KernelBuildRequest | None:
     """The build request for `target` if it is a kernel of some kind, else None."""
     for kind in union_membership.get(KernelBuildRequest):
         if kind.field_set_type.is_applicable(target):
@@ -94,7 +98,10 @@ def kernel_build_request(target: Target, arch: Arch, union_membership: UnionMemb
 
 
 def is_kernel(target: Target, union_membership: UnionMembership) -> bool:
-    return any(kind.field_set_type.is_applicable(target) for kind in union_membership.get(KernelBuildRequest))
+    return any(
+        kind.field_set_type.is_applicable(target)
+        for kind in union_membership.get(KernelBuildRequest)
+    )
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,13 @@ class BuiltKernel:
         """This kernel as an SBOM component (see core/reports/sbom.py)."""
         debs = [sbom_deb(self.package)] if self.package is not None else []
         name = self.package.name if self.package else address
-        return {"kind": "kernel", "address": address, "name": name, "version": self.version, "debs": debs}
+        return {
+            "kind": "kernel",
+            "address": address,
+            "name": name,
+            "version": self.version,
+            "debs": debs,
+        }
 
 
 @rule(desc="Build a Debian kernel", level=LogLevel.DEBUG)
@@ -159,7 +172,9 @@ async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
 @rule
 async def package_debian_kernel(field_set: DebianKernelFieldSet) -> BuiltPackage:
     """Every architecture in `arches`; amd64 in `DIR/NAME/`, others in `DIR/NAME-ARCH/`."""
-    built = await MultiGet(Get(BuiltKernel, DebianKernelRequest(field_set, a)) for a in field_set.arches.parsed())
+    built = await MultiGet(
+        Get(BuiltKernel, DebianKernelRequest(field_set, a)) for a in field_set.arches.parsed()
+    )
     merged = await Get(Digest, MergeDigests(b.digest for b in built))
     return BuiltPackage(merged, kernel_artifacts(built))
 

@@ -15,14 +15,21 @@ from typing import Sequence
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.addresses import Addresses, UnparsedAddressInputs
-from pants.engine.fs import Digest, DigestSubset, GlobMatchErrorBehavior, MergeDigests, PathGlobs, Snapshot
+from pants.engine.fs import (
+    Digest,
+    DigestSubset,
+    GlobMatchErrorBehavior,
+    MergeDigests,
+    PathGlobs,
+    Snapshot,
+)
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     FieldSet,
     HydratedSources,
+    HydrateSourcesRequest,
     InferDependenciesRequest,
     InferredDependencies,
-    HydrateSourcesRequest,
     InvalidFieldException,
     WrappedTarget,
     WrappedTargetRequest,
@@ -32,7 +39,12 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_listed
 from linuxkit_rules.core.errors import DebianError
-from linuxkit_rules.kernel.rules import BuiltKernel, KernelBuildRequest, kernel_artifacts, kernel_output_dir
+from linuxkit_rules.kernel.rules import (
+    BuiltKernel,
+    KernelBuildRequest,
+    kernel_artifacts,
+    kernel_output_dir,
+)
 from linuxkit_rules.kernel.target_types import (
     KernelConfigArchFragmentsField,
     KernelConfigBaseField,
@@ -127,7 +139,9 @@ class KernelConfigFieldSet(PackageFieldSet):
     def fragments_for(self, arch: Arch, files: Sequence[str]) -> tuple[str, ...]:
         """Of `fragments`' files: the shared ones (in no `arch_fragments` list), then `arch`'s own.
         A file named in `arch_fragments` must be one of `fragments`' files."""
-        per_arch = {a: self.arch_fragments.files(self.address, a) for a in (self.arch_fragments.value or {})}
+        per_arch = {
+            a: self.arch_fragments.files(self.address, a) for a in (self.arch_fragments.value or {})
+        }
         for a, listed in per_arch.items():
             for f in listed:
                 if f not in files:
@@ -163,14 +177,18 @@ class KernelSourceRequest:
 
 
 @rule(desc="Fetch the kernel source", level=LogLevel.DEBUG)
-async def fetch_kernel_source(request: KernelSourceRequest, debian: DebianSubsystem) -> KernelSource:
+async def fetch_kernel_source(
+    request: KernelSourceRequest, debian: DebianSubsystem
+) -> KernelSource:
     arch = debian.architectures[0]
     lockfile = await Get(DebianLockfile, DebianLockRequest(arch))
     try:
         package = lockfile.lock.get(request.package)
     except DebianError as e:
         raise DebianError(f"{request.origin}: source_package: {e}") from None
-    debs = await Get(FetchedDebs, FetchDebsRequest((package,), lockfile.path, arch, prefix="kernel-source"))
+    debs = await Get(
+        FetchedDebs, FetchDebsRequest((package,), lockfile.path, arch, prefix="kernel-source")
+    )
     return KernelSource(debs.digest, debs.files[0], package.version)
 
 
@@ -198,7 +216,10 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
                 description_of_origin=f"{field_set.address}'s `base` field",
             ),
         ),
-        Get(KernelSource, KernelSourceRequest(field_set.source_package.value or "", str(field_set.address))),
+        Get(
+            KernelSource,
+            KernelSourceRequest(field_set.source_package.value or "", str(field_set.address)),
+        ),
     )
     files = field_set.fragments_for(arch, fragments.snapshot.files)
     # Only this architecture's files are inputs: an arm64 fragment edit leaves amd64 alone.
@@ -231,7 +252,9 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
 @rule
 async def package_kernel_config(field_set: KernelConfigFieldSet) -> BuiltPackage:
     """amd64 and each architecture in `arch_fragments`: `DIR/NAME/config`, `DIR/NAME-ARCH/config`."""
-    resolved = await MultiGet(Get(ResolvedKernelConfig, KernelConfigRequest(field_set, a)) for a in field_set.arches())
+    resolved = await MultiGet(
+        Get(ResolvedKernelConfig, KernelConfigRequest(field_set, a)) for a in field_set.arches()
+    )
     merged = await Get(Digest, MergeDigests(r.digest for r in resolved))
     return BuiltPackage(merged, tuple(BuiltPackageArtifact(r.path) for r in resolved))
 
@@ -285,18 +308,26 @@ async def kernel_config_address(field_set: LinuxKernelDependenciesFieldSet) -> A
 
 
 @rule(desc="Infer a kernel's config target", level=LogLevel.DEBUG)
-async def infer_linux_kernel_dependencies(request: InferLinuxKernelDependencies) -> InferredDependencies:
-    return InferredDependencies(await Get(Addresses, LinuxKernelDependenciesFieldSet, request.field_set))
+async def infer_linux_kernel_dependencies(
+    request: InferLinuxKernelDependencies,
+) -> InferredDependencies:
+    return InferredDependencies(
+        await Get(Addresses, LinuxKernelDependenciesFieldSet, request.field_set)
+    )
 
 
 @rule(desc="Find a kernel's config target", level=LogLevel.DEBUG)
 async def kernel_config_of(field_set: LinuxKernelFieldSet) -> KernelConfigOfKernel:
     addresses = await Get(
-        Addresses, LinuxKernelDependenciesFieldSet, LinuxKernelDependenciesFieldSet(field_set.address, field_set.config)
+        Addresses,
+        LinuxKernelDependenciesFieldSet,
+        LinuxKernelDependenciesFieldSet(field_set.address, field_set.config),
     )
     wrapped = await Get(
         WrappedTarget,
-        WrappedTargetRequest(addresses[0], description_of_origin=f"the `config` field of {field_set.address}"),
+        WrappedTargetRequest(
+            addresses[0], description_of_origin=f"the `config` field of {field_set.address}"
+        ),
     )
     if not isinstance(wrapped.target, KernelConfigTarget):
         raise InvalidFieldException(
@@ -345,7 +376,9 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
 @rule
 async def package_linux_kernel(field_set: LinuxKernelFieldSet) -> BuiltPackage:
     """Every architecture in `arches`; amd64 in `DIR/NAME/`, others in `DIR/NAME-ARCH/`."""
-    built = await MultiGet(Get(BuiltKernel, LinuxKernelRequest(field_set, a)) for a in field_set.arches.parsed())
+    built = await MultiGet(
+        Get(BuiltKernel, LinuxKernelRequest(field_set, a)) for a in field_set.arches.parsed()
+    )
     merged = await Get(Digest, MergeDigests(b.digest for b in built))
     return BuiltPackage(merged, kernel_artifacts(built))
 

@@ -2,17 +2,17 @@
 from the locked kernel source) and `debian_kernel` (a locked Debian linux-image package)."""
 from __future__ import annotations
 
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    Dependencies,
     DictStringToStringSequenceField,
     InvalidFieldException,
-    Dependencies,
     MultipleSourcesField,
     StringField,
     StringSequenceField,
     Target,
 )
-from pants.engine.addresses import Address
 from pants.util.strutil import help_text
 
 from linuxkit_rules.core.arch import ARCH_NAMES, Arch
@@ -174,7 +174,9 @@ class KernelArchesField(StringSequenceField):
     def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
         value = super().compute_value(raw_value, address)
         if not value:
-            raise InvalidFieldException(f"{address}: arches: list at least one of {', '.join(ARCH_NAMES)}")
+            raise InvalidFieldException(
+                f"{address}: arches: list at least one of {', '.join(ARCH_NAMES)}"
+            )
         for item in value:
             if item not in ARCH_NAMES:
                 raise InvalidFieldException(
@@ -201,7 +203,12 @@ class LinuxKernelArchesField(KernelArchesField):
 
 class LinuxKernelTarget(Target):
     alias = "linux_kernel"
-    core_fields = (*COMMON_TARGET_FIELDS, LinuxKernelConfigField, LinuxKernelArchesField, LinuxKernelDependenciesField)
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        LinuxKernelConfigField,
+        LinuxKernelArchesField,
+        LinuxKernelDependenciesField,
+    )
     help = help_text(
         """
         A kernel compiled from the locked Debian kernel source with a

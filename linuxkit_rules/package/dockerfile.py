@@ -35,7 +35,9 @@ def check_fields(field_set: LinuxkitPackageFieldSet) -> None:
 
 
 @rule(desc="Build a LinuxKit package from a Dockerfile", level=LogLevel.DEBUG)
-async def build_dockerfile_package(request: DockerfilePackageRequest, tool: CoreTool) -> BuiltLinuxkitPackage:
+async def build_dockerfile_package(
+    request: DockerfilePackageRequest, tool: CoreTool
+) -> BuiltLinuxkitPackage:
     field_set = request.field_set
     check_fields(field_set)
     spec_path = field_set.address.spec_path
@@ -46,7 +48,9 @@ async def build_dockerfile_package(request: DockerfilePackageRequest, tool: Core
     )
     # The context is the package directory: every file of `sources`, the
     # Dockerfile among them (package_files checked that).
-    context = await Get(Digest, RemovePrefix(files.digest, spec_path)) if spec_path else files.digest
+    context = (
+        await Get(Digest, RemovePrefix(files.digest, spec_path)) if spec_path else files.digest
+    )
     context = await Get(Digest, AddPrefix(context, CONTEXT))
     byml = build_yml.build_yml
     meta = {
@@ -57,7 +61,9 @@ async def build_dockerfile_package(request: DockerfilePackageRequest, tool: Core
         "context": CONTEXT,
         "dockerfile": str(field_set.dockerfile.value),
     }
-    tag = content_tag(context.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True))
+    tag = content_tag(
+        context.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True)
+    )
     ref = byml.reference(tag)
     result = await Get(
         CoreProcessResult,

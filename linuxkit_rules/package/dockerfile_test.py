@@ -16,8 +16,9 @@ from pants.testutil.rule_runner import RuleRunner, mock_console
 from linuxkit_rules.core.oci.layout import read_oci_layout
 from linuxkit_rules.package.rules import BuiltLinuxkitPackage, LinuxkitPackageFieldSet
 from linuxkit_rules.publish.rules import LinuxkitPackagePublishFieldSet
-from linuxkit_rules.testutil import INHERIT, make_publish_rule_runner
 from linuxkit_rules.testservers import dockerd
+from linuxkit_rules.testutil import INHERIT, make_publish_rule_runner
+
 
 @pytest.fixture(scope="module")
 def docker_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -30,7 +31,9 @@ def rule_runner() -> RuleRunner:
     return make_publish_rule_runner()
 
 
-def write_package(rule_runner: RuleRunner, build: str = 'linuxkit_package(dockerfile="Dockerfile")') -> None:
+def write_package(
+    rule_runner: RuleRunner, build: str = 'linuxkit_package(dockerfile="Dockerfile")'
+) -> None:
     rule_runner.write_files(
         {
             "pkg/dock/BUILD": build + "\n",
@@ -52,7 +55,9 @@ def test_dockerfile_package_and_load(rule_runner: RuleRunner, docker_host: str) 
 
     write_package(rule_runner)
     rule_runner.set_options(
-        ["--linuxkit-registries=docker-daemon"], env={"DOCKER_HOST": docker_host}, env_inherit=INHERIT
+        ["--linuxkit-registries=docker-daemon"],
+        env={"DOCKER_HOST": docker_host},
+        env_inherit=INHERIT,
     )
     built, data = build(rule_runner)
     assert built.ref.startswith("example/dock:")
@@ -64,7 +69,12 @@ def test_dockerfile_package_and_load(rule_runner: RuleRunner, docker_host: str) 
     tgt = rule_runner.get_target(Address("pkg/dock"))
     [load] = rule_runner.request(
         PublishProcesses,
-        [PublishProcessesRequest((LinuxkitPackageFieldSet.create(tgt),), (LinuxkitPackagePublishFieldSet.create(tgt),))],
+        [
+            PublishProcessesRequest(
+                (LinuxkitPackageFieldSet.create(tgt),),
+                (LinuxkitPackagePublishFieldSet.create(tgt),),
+            )
+        ],
     )
     assert load.names == (built.ref,) and load.process is not None
     with mock_console(rule_runner.options_bootstrapper) as (_, stdio):
@@ -75,12 +85,20 @@ def test_dockerfile_package_and_load(rule_runner: RuleRunner, docker_host: str) 
 
 def test_no_engine_fails_only_dockerfile_packages(rule_runner: RuleRunner, tmp_path: Path) -> None:
     write_package(rule_runner)
-    rule_runner.set_options([], env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}, env_inherit=INHERIT)
-    with pytest.raises(ExecutionError, match=r"pkg/dock:dock \(built from Dockerfile\) needs a Docker engine"):
+    rule_runner.set_options(
+        [], env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}, env_inherit=INHERIT
+    )
+    with pytest.raises(
+        ExecutionError, match=r"pkg/dock:dock \(built from Dockerfile\) needs a Docker engine"
+    ):
         build(rule_runner)
 
 
 def test_dockerfile_with_debian_packages_is_rejected(rule_runner: RuleRunner) -> None:
-    write_package(rule_runner, 'linuxkit_package(dockerfile="Dockerfile", debian_packages=["runc"])')
-    with pytest.raises(ExecutionError, match=r"`dockerfile` and `debian_packages` cannot both be set"):
+    write_package(
+        rule_runner, 'linuxkit_package(dockerfile="Dockerfile", debian_packages=["runc"])'
+    )
+    with pytest.raises(
+        ExecutionError, match=r"`dockerfile` and `debian_packages` cannot both be set"
+    ):
         build(rule_runner)

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
-from pants.engine.fs import AddPrefix, Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs, RemovePrefix
+from pants.engine.fs import (
+    AddPrefix,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
 from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
@@ -16,12 +24,15 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, UnsupportedArch, check_listed
-from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.debian.lock import LockedPackage
-from linuxkit_rules.core.errors import DebianError
-from linuxkit_rules.core.spec.package_sources import PackageSources, PackageSourcesError, split_package_sources
-from linuxkit_rules.core.errors import RegistryError
+from linuxkit_rules.core.errors import DebianError, RegistryError
 from linuxkit_rules.core.oci.registry import parse_reference
+from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
+from linuxkit_rules.core.spec.package_sources import (
+    PackageSources,
+    PackageSourcesError,
+    split_package_sources,
+)
 from linuxkit_rules.target_types import (
     LinuxkitPackageBaseImageField,
     LinuxkitPackageBuildYmlField,
@@ -226,7 +237,12 @@ async def pull_base_image(request: BaseImageRequest) -> PulledBaseImage:
         CoreProcessRequest,
         CoreProcessRequest.create(
             "pull",
-            {"ref": str(ref), "arch": request.architecture, "output": path, "address": "base_image"},
+            {
+                "ref": str(ref),
+                "arch": request.architecture,
+                "output": path,
+                "address": "base_image",
+            },
             EMPTY_DIGEST,
             f"Pulling {ref}",
             output_files=[path],
@@ -254,11 +270,15 @@ async def build_default_arch_package(field_set: LinuxkitPackageFieldSet) -> Buil
 
 
 @rule(desc="Build a LinuxKit package", level=LogLevel.DEBUG)
-async def build_linuxkit_package(request: PackageArchRequest, tool: CoreTool) -> BuiltLinuxkitPackage:
+async def build_linuxkit_package(
+    request: PackageArchRequest, tool: CoreTool
+) -> BuiltLinuxkitPackage:
     field_set, arch_ = request.field_set, request.arch
     arch = arch_.value
     build_yml = await Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set)
-    check_listed(arch, build_yml.build_yml.arches, f"package {field_set.address} ({build_yml.path})")
+    check_listed(
+        arch, build_yml.build_yml.arches, f"package {field_set.address} ({build_yml.path})"
+    )
     if field_set.dockerfile.value:
         if arch_ is not DEFAULT_ARCH:
             raise UnsupportedArch(
@@ -270,7 +290,10 @@ async def build_linuxkit_package(request: PackageArchRequest, tool: CoreTool) ->
     debs, closure, base = await MultiGet(
         Get(FetchedDebs, PackageDebsRequest(field_set, arch)),
         Get(PackageDebClosure, PackageDebsRequest(field_set, arch)),
-        Get(PulledBaseImage, BaseImageRequest(field_set.base_image.value or "", arch, str(field_set.address))),
+        Get(
+            PulledBaseImage,
+            BaseImageRequest(field_set.base_image.value or "", arch, str(field_set.address)),
+        ),
     )
     inputs = await Get(Digest, MergeDigests([debs.digest, rootfs.digest, base.digest]))
     byml = build_yml.build_yml
@@ -283,9 +306,7 @@ async def build_linuxkit_package(request: PackageArchRequest, tool: CoreTool) ->
     }
     if base.path:
         meta["base"] = base.path
-    tag = content_tag(
-        inputs.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True)
-    )
+    tag = content_tag(inputs.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True))
     ref = byml.reference(tag)
     output = arch_output_path(field_set, arch_)
     result = await Get(
@@ -330,7 +351,9 @@ async def build_all_arches(field_set: LinuxkitPackageFieldSet) -> BuiltLinuxkitP
     )
     if field_set.dockerfile.value and DEFAULT_ARCH in arches:
         arches = (DEFAULT_ARCH,)  # the host's engine builds for the host only
-    built = await MultiGet(Get(BuiltLinuxkitPackage, PackageArchRequest(field_set, a)) for a in arches)
+    built = await MultiGet(
+        Get(BuiltLinuxkitPackage, PackageArchRequest(field_set, a)) for a in arches
+    )
     return BuiltLinuxkitPackages(arches, tuple(built))
 
 
@@ -343,7 +366,9 @@ async def package_linuxkit_package(field_set: LinuxkitPackageFieldSet) -> BuiltP
         tuple(
             BuiltPackageArtifact(
                 built.path,
-                extra_log_lines=(f"    {built.ref} ({arch.value}, {built.size / 1e6:.1f} MB unpacked)",),
+                extra_log_lines=(
+                    f"    {built.ref} ({arch.value}, {built.size / 1e6:.1f} MB unpacked)",
+                ),
             )
             for arch, built in zip(all_arches.arches, all_arches.built)
         ),

@@ -136,5 +136,7 @@ def test_file_outside_rootfs_is_an_error(rule_runner: RuleRunner) -> None:
             "pkg/hello/notes.txt": "not part of the image\n",
         }
     )
-    with pytest.raises(ExecutionError, match=r"pkg/hello/notes.txt is in the target's `sources` but is neither"):
+    with pytest.raises(
+        ExecutionError, match=r"pkg/hello/notes.txt is in the target's `sources` but is neither"
+    ):
         build(rule_runner)

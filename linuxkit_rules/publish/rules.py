@@ -38,7 +38,14 @@ from linuxkit_rules.target_types import (
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
 
 # What a push or load may read from the user's environment; nothing else goes in.
-CREDENTIAL_ENV = ("HOME", "DOCKER_CONFIG", "REGISTRY_AUTH", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+CREDENTIAL_ENV = (
+    "HOME",
+    "DOCKER_CONFIG",
+    "REGISTRY_AUTH",
+    "DOCKER_HOST",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+)
 # A `registries` entry that means "load into the Docker engine at DOCKER_HOST".
 DOCKER_ENGINE = "docker-daemon"
 
@@ -103,7 +110,9 @@ async def push_process(request: PushProcessRequest) -> InteractiveProcess:
     return InteractiveProcess.from_process(process)
 
 
-def _registries(field: LinuxkitRegistriesField, linuxkit: LinuxkitSubsystem) -> tuple[list[str], bool]:
+def _registries(
+    field: LinuxkitRegistriesField, linuxkit: LinuxkitSubsystem
+) -> tuple[list[str], bool]:
     """(registries, whether to load into the Docker engine too)."""
     chosen = list(field.value if field.value is not None else linuxkit.registries)
     return [r for r in chosen if r != DOCKER_ENGINE], DOCKER_ENGINE in chosen
@@ -131,7 +140,9 @@ async def publish_linuxkit_package(
     )
     # Every architecture of the package's build.yml `arches`, pushed as one OCI index.
     all_arches = await Get(
-        BuiltLinuxkitPackages, LinuxkitPackageFieldSet, LinuxkitPackageFieldSet.create(wrapped.target)
+        BuiltLinuxkitPackages,
+        LinuxkitPackageFieldSet,
+        LinuxkitPackageFieldSet.create(wrapped.target),
     )
     # The Docker engine gets the host's (amd64) image when the package has one.
     built = all_arches.for_docker()
@@ -146,26 +157,38 @@ async def publish_linuxkit_package(
         load = await Get(
             InteractiveProcess,
             PushProcessRequest(
-                json.dumps({"address": str(field_set.address), "layout": built.path, "repo_tags": names}),
+                json.dumps(
+                    {"address": str(field_set.address), "layout": built.path, "repo_tags": names}
+                ),
                 built.digest,
                 f"Loading {built.ref} into Docker",
                 command="docker-load",
             ),
         )
-        out.append(PublishPackages(names=tuple(names), process=load, description="the Docker engine"))
+        out.append(
+            PublishPackages(names=tuple(names), process=load, description="the Docker engine")
+        )
     if registries:
         targets = publish_targets(registries, repository, tags)
         process = await Get(
             InteractiveProcess,
             PushProcessRequest(
                 json.dumps(
-                    {"address": str(field_set.address), "layouts": [b.path for b in all_arches.built], "targets": targets}
+                    {
+                        "address": str(field_set.address),
+                        "layouts": [b.path for b in all_arches.built],
+                        "targets": targets,
+                    }
                 ),
                 await Get(Digest, MergeDigests(b.digest for b in all_arches.built)),
                 f"Pushing {repository}:{tags[0]} ({', '.join(a.value for a in all_arches.arches)})",
             ),
         )
-        out.append(PublishPackages(names=tuple(targets), process=process, description=", ".join(registries)))
+        out.append(
+            PublishPackages(
+                names=tuple(targets), process=process, description=", ".join(registries)
+            )
+        )
     return PublishProcesses(out)
 
 
@@ -201,11 +224,17 @@ async def publish_linuxkit_image(
                 f"Pushing {field_set.address} outputs",
             ),
         )
-        out.append(PublishPackages(names=tuple(targets), process=process, description=", ".join(registries)))
+        out.append(
+            PublishPackages(
+                names=tuple(targets), process=process, description=", ".join(registries)
+            )
+        )
     return PublishProcesses(out)
 
 
-async def _docker_load_image(address: str, files: list[str], names: list[str], digest: Digest) -> PublishPackages:
+async def _docker_load_image(
+    address: str, files: list[str], names: list[str], digest: Digest
+) -> PublishPackages:
     archives = [f for f in files if f.endswith(Format.DOCKER.outputs("")[0])]
     if not archives:
         return PublishPackages(

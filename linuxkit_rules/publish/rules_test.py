@@ -12,8 +12,8 @@ from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import RuleRunner, mock_console
 
-from linuxkit_rules.core.oci.layout import ImageConfig, read_oci_layout, write_oci_layout
 from linuxkit_rules.core.arch import Arch
+from linuxkit_rules.core.oci.layout import ImageConfig, read_oci_layout, write_oci_layout
 from linuxkit_rules.core.oci.publish import plan_from_layout, plan_from_layouts
 from linuxkit_rules.core.oci.pull import pull
 from linuxkit_rules.core.oci.push import push
@@ -56,7 +56,8 @@ def publish_processes(rule_runner: RuleRunner) -> PublishProcesses:
         PublishProcesses,
         [
             PublishProcessesRequest(
-                (LinuxkitPackageFieldSet.create(tgt),), (LinuxkitPackagePublishFieldSet.create(tgt),)
+                (LinuxkitPackageFieldSet.create(tgt),),
+                (LinuxkitPackagePublishFieldSet.create(tgt),),
             )
         ],
     )
@@ -79,14 +80,19 @@ def test_publish_package_then_pull_back(rule_runner: RuleRunner, registry: str) 
     # build.yml has no `arches`: LinuxKit's default, amd64 and arm64, one index over both.
     both = rule_runner.request(BuiltLinuxkitPackages, [LinuxkitPackageFieldSet.create(tgt)])
     assert [a.value for a in both.arches] == ["amd64", "arm64"]
-    assert [b.path for b in both.built] == ["pkg.hello/hello.oci.tar", "pkg.hello/hello-arm64.oci.tar"]
+    assert [b.path for b in both.built] == [
+        "pkg.hello/hello.oci.tar",
+        "pkg.hello/hello-arm64.oci.tar",
+    ]
     arm64 = rule_runner.request(DigestContents, [both.built[1].digest])[0].content
     tag = both.index_tag()
     assert tag != built.ref.rsplit(":", 1)[1]
     assert publish.names == (f"{registry}/example/hello:{tag}", f"{registry}/example/hello:v1")
     assert publish.process is not None
     with mock_console(rule_runner.options_bootstrapper) as (_, stdio):
-        assert rule_runner.run_interactive_process(publish.process).exit_code == 0, stdio.get_stderr()
+        assert (
+            rule_runner.run_interactive_process(publish.process).exit_code == 0
+        ), stdio.get_stderr()
 
     expected = plan_from_layouts([(io.BytesIO(data), "amd64"), (io.BytesIO(arm64), "arm64")]).digest
     client = RegistryClient(registry)
@@ -108,7 +114,10 @@ def test_an_arch_the_package_does_not_list_is_an_error(rule_runner: RuleRunner) 
     fs = LinuxkitPackageFieldSet.create(rule_runner.get_target(Address("pkg/hello")))
     with pytest.raises(ExecutionError) as exc:
         rule_runner.request(BuiltLinuxkitPackage, [PackageArchRequest(fs, Arch.ARM64)])
-    assert "package pkg/hello:hello (pkg/hello/build.yml) is not built for arm64: its arches are amd64" in str(exc.value)
+    assert (
+        "package pkg/hello:hello (pkg/hello/build.yml) is not built for arm64: its arches are amd64"
+        in str(exc.value)
+    )
     # The architectures it lists are what `package` and `publish` build.
     both = rule_runner.request(BuiltLinuxkitPackages, [fs])
     assert [a.value for a in both.arches] == ["amd64"]
@@ -131,7 +140,9 @@ def test_refused_push_fails_with_one_line(rule_runner: RuleRunner) -> None:
     assert len(err) == 1 and "cannot connect" in err[0], err
 
 
-def test_base_image_is_pulled_verified_and_layered_under(rule_runner: RuleRunner, registry: str) -> None:
+def test_base_image_is_pulled_verified_and_layered_under(
+    rule_runner: RuleRunner, registry: str
+) -> None:
     base = io.BytesIO()
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as tar:

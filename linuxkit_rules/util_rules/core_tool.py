@@ -57,7 +57,8 @@ def _core_files() -> dict[str, Path]:
     return {
         _module_name(path.relative_to(_CORE_DIR)): path
         for path in sorted(_CORE_DIR.rglob("*.py"))
-        if not path.name.endswith("_test.py") and "testdata" not in path.relative_to(_CORE_DIR).parts
+        if not path.name.endswith("_test.py")
+        and "testdata" not in path.relative_to(_CORE_DIR).parts
     }
 
 
@@ -133,7 +134,10 @@ class CoreTool:
 async def prepare_core_tool(linuxkit: LinuxkitSubsystem) -> CoreTool:
     files = _core_files()
     sources = {name: path.read_bytes() for name, path in files.items()}
-    paths = {name: f"linuxkit_rules/core/{path.relative_to(_CORE_DIR).as_posix()}" for name, path in files.items()}
+    paths = {
+        name: f"linuxkit_rules/core/{path.relative_to(_CORE_DIR).as_posix()}"
+        for name, path in files.items()
+    }
     contents = [FileContent("linuxkit_rules/__init__.py", b"")]
     contents += [FileContent(paths[m], data) for m, data in sources.items()]
     digest = await Get(Digest, CreateDigest(contents))
@@ -236,7 +240,6 @@ async def core_process(request: CoreProcessRequest, tool: CoreTool) -> Process:
         append_only_caches=FrozenDict(request.append_only_caches),
         remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
     )
-
 
 
 class CoreToolError(Exception):

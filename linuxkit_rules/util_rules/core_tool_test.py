@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from linuxkit_rules.util_rules.core_tool import _core_files, _core_sources, command_modules, core_imports
+from linuxkit_rules.util_rules.core_tool import (
+    _core_files,
+    _core_sources,
+    command_modules,
+    core_imports,
+)
 
 
 def test_core_imports_reads_both_import_forms() -> None:
@@ -58,12 +63,29 @@ def test_command_modules_walks_subpackages() -> None:
         }
     )
     image = command_modules("image", graph)
-    assert image == ["", "errors", "media", "media.image_build", "spec", "spec.image_yaml", "spec.strict_yaml", "tool"]
+    assert image == [
+        "",
+        "errors",
+        "media",
+        "media.image_build",
+        "spec",
+        "spec.image_yaml",
+        "spec.strict_yaml",
+        "tool",
+    ]
 
 
 def test_core_files_are_found_in_subpackages_without_tests_or_testdata() -> None:
     files = _core_files()
-    assert {"", "tool", "errors", "spec", "spec.image_yaml", "debian.resolver", "kernels.debian_kernel"} <= set(files)
+    assert {
+        "",
+        "tool",
+        "errors",
+        "spec",
+        "spec.image_yaml",
+        "debian.resolver",
+        "kernels.debian_kernel",
+    } <= set(files)
     assert files["spec"].name == "__init__.py"
     assert not [name for name in files if name.endswith("_test") or "testdata" in name]
 
@@ -73,10 +95,26 @@ def test_command_modules_is_the_import_closure_of_the_real_core() -> None:
     fetch = command_modules("fetch", graph)
     assert {"", "tool", "errors", "debian", "debian.fetch", "debian.index"} <= set(fetch)
     # A fetched .deb does not depend on how images or kernels are written, nor on the resolver.
-    assert not {"media.image_build", "kernels.debian_kernel", "archive.tree", "boot.qemu", "debian.resolver"} & set(fetch)
+    assert not {
+        "media.image_build",
+        "kernels.debian_kernel",
+        "archive.tree",
+        "boot.qemu",
+        "debian.resolver",
+    } & set(fetch)
     kernel = command_modules("kernel", graph)
     assert {"kernels", "kernels.debian_kernel", "archive.tree", "kernels.kmod"} <= set(kernel)
     assert "spec.image_yaml" not in kernel
     # Every module a command runs is shipped: no command names a module that does not exist.
-    for command in ("package", "kernel", "image", "lock", "fetch", "boottest", "push", "kconfig", "ovmf"):
+    for command in (
+        "package",
+        "kernel",
+        "image",
+        "lock",
+        "fetch",
+        "boottest",
+        "push",
+        "kconfig",
+        "ovmf",
+    ):
         assert set(command_modules(command, graph)) <= set(graph)

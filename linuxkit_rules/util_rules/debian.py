@@ -57,7 +57,9 @@ async def find_apt_get() -> AptGet:
         ),
     )
     if paths.first_path is None:
-        raise DebianError("apt-get not found: Debian inputs are resolved through apt (install `apt`)")
+        raise DebianError(
+            "apt-get not found: Debian inputs are resolved through apt (install `apt`)"
+        )
     return AptGet(paths.first_path.path)
 
 

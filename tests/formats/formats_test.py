@@ -29,7 +29,9 @@ EXPECTED = {
 
 
 def build(dest: Path) -> dict[str, str]:
-    shutil.copytree(SANDBOX, dest, symlinks=True, ignore=shutil.ignore_patterns(".*", "dist", "__pycache__"))
+    shutil.copytree(
+        SANDBOX, dest, symlinks=True, ignore=shutil.ignore_patterns(".*", "dist", "__pycache__")
+    )
     result = subprocess.run(
         ["./pants", "--no-pantsd", "--no-local-cache", "--no-dynamic-ui", "package", TARGET],
         cwd=dest,
@@ -77,13 +79,17 @@ def test_docker_tarball_loads(builds: list[tuple[Path, dict[str, str]]]) -> None
         docker = ["docker", "--host", sock]
         deadline = time.monotonic() + 60
         while subprocess.run([*docker, "info"], capture_output=True).returncode != 0:
-            assert daemon.poll() is None and time.monotonic() < deadline, (root / "dockerd.log").read_text()[-2000:]
+            assert daemon.poll() is None and time.monotonic() < deadline, (
+                root / "dockerd.log"
+            ).read_text()[-2000:]
             time.sleep(0.5)
         load = subprocess.run([*docker, "load", "-i", str(tarball)], capture_output=True, text=True)
         assert load.returncode == 0, load.stderr
         assert "Loaded image: formats:latest" in load.stdout
         listed = subprocess.run(
-            [*docker, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True
+            [*docker, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+            capture_output=True,
+            text=True,
         )
         assert "formats:latest" in listed.stdout.split()
         ls = subprocess.run(

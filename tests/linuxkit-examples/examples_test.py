@@ -36,6 +36,7 @@ def missing(ref: str) -> bool:
 
 def without_missing(spec: ImageSpec) -> dict:
     """The spec as comparable data, with the images we do not build left out."""
+
     def containers(items):
         return [{**config_to_json(c)} for c in items if not missing(c.image)]
 
@@ -53,7 +54,9 @@ def without_missing(spec: ImageSpec) -> dict:
 def test_built_variant_is_upstream_minus_missing_images(name: str) -> None:
     upstream = load_image_yaml(text(f"upstream/{name}.yml"), f"upstream/{name}.yml")
     here = load_image_yaml(text(f"{name}.yml"), f"{name}.yml")
-    assert any(missing(r) for r in upstream.image_refs()), "the upstream file names an image we lack"
+    assert any(
+        missing(r) for r in upstream.image_refs()
+    ), "the upstream file names an image we lack"
     assert not any(missing(r) for r in here.image_refs())
     assert without_missing(here) == without_missing(upstream)
     assert here.kernel is not None and here.kernel.image == "linuxkit/kernel:6.12.59"
@@ -88,7 +91,9 @@ def error(rule_runner: RuleRunner, yaml: str, build: str = WITH_KERNEL) -> str:
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_variant_resolves_to_catalogue_and_chosen_kernel(rule_runner: RuleRunner, name: str) -> None:
+def test_variant_resolves_to_catalogue_and_chosen_kernel(
+    rule_runner: RuleRunner, name: str
+) -> None:
     deps = infer(rule_runner, text(f"{name}.yml"), WITH_KERNEL)
     assert Address("kernel", target_name="debian") in deps
     assert Address("pkg/init") in deps and Address("pkg/runc") in deps
@@ -98,7 +103,10 @@ def test_variant_resolves_to_catalogue_and_chosen_kernel(rule_runner: RuleRunner
 @pytest.mark.parametrize("name", ("minimal", "sshd", "getty"))
 def test_upstream_containerd_is_a_clear_error(rule_runner: RuleRunner, name: str) -> None:
     message = error(rule_runner, text(f"upstream/{name}.yml"))
-    assert "ex/x.yml: image 'linuxkit/containerd:ba19f64efd3331a8fd0a33e00eabd14f6ee1780e' (init[2])" in message
+    assert (
+        "ex/x.yml: image 'linuxkit/containerd:ba19f64efd3331a8fd0a33e00eabd14f6ee1780e' (init[2])"
+        in message
+    )
     assert "there is no containerd here" in message
     assert "known: //kernel:debian, //pkg/ca-certificates:ca-certificates" in message
 
@@ -106,7 +114,10 @@ def test_upstream_containerd_is_a_clear_error(rule_runner: RuleRunner, name: str
 def test_upstream_rngd_is_a_clear_error(rule_runner: RuleRunner) -> None:
     yaml = "".join(l for l in text("upstream/sshd.yml").splitlines(True) if "containerd" not in l)
     message = error(rule_runner, yaml)
-    assert "'linuxkit/rngd:984eb580ecb63986f07f626b61692a97aacd7198' (onboot.rngd1 (line 11), services.rngd (line 19))" in message
+    assert (
+        "'linuxkit/rngd:984eb580ecb63986f07f626b61692a97aacd7198' (onboot.rngd1 (line 11), services.rngd (line 19))"
+        in message
+    )
     assert "there is no rngd package" in message
 
 

@@ -6,8 +6,8 @@ import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from linuxkit_rules.core.errors import ArchiveError
 from linuxkit_rules.core.archive.tree import Tree, normalize_prefix
+from linuxkit_rules.core.errors import ArchiveError
 
 
 @dataclass(frozen=True)

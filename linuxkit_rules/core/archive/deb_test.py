@@ -12,8 +12,8 @@ import pytest
 
 from linuxkit_rules.core.archive.deb import add_deb, read_deb
 from linuxkit_rules.core.archive.tree import Entry, Tree
-from linuxkit_rules.core.errors import ArchiveError
 from linuxkit_rules.core.archive.tree_test import tar_bytes
+from linuxkit_rules.core.errors import ArchiveError
 
 
 def build_deb(tmp_path: Path, compression: str = "xz") -> Path:
@@ -44,7 +44,10 @@ def test_read_real_deb(tmp_path: Path, compression: str) -> None:
     with open(deb_path, "rb") as f:
         deb = read_deb(f)
     assert b"Package: hello" in deb.control
-    assert deb.data_name == {"xz": "data.tar.xz", "gzip": "data.tar.gz", "none": "data.tar"}[compression]
+    assert (
+        deb.data_name
+        == {"xz": "data.tar.xz", "gzip": "data.tar.gz", "none": "data.tar"}[compression]
+    )
     t = Tree()
     with open(deb_path, "rb") as f:
         add_deb(t, f)
@@ -68,7 +71,9 @@ def test_add_deb_follows_merged_usr_symlinks(tmp_path: Path) -> None:
 def ar(*members: tuple[str, bytes]) -> bytes:
     out = b"!<arch>\n"
     for name, body in members:
-        out += f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{0o100644:<8o}{len(body):<10}`\n".encode() + body
+        out += (
+            f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{0o100644:<8o}{len(body):<10}`\n".encode() + body
+        )
         if len(body) % 2:
             out += b"\n"
     return out
@@ -80,12 +85,22 @@ def test_zstd_deb_gives_a_clear_error() -> None:
         ti = tarfile.TarInfo("./control")
         ti.size = 4
         tf.addfile(ti, io.BytesIO(b"x: y"))
-    deb = ar(("debian-binary", b"2.0\n"), ("control.tar.gz", control.getvalue()), ("data.tar.zst", b"\x28\xb5\x2f\xfd"))
+    deb = ar(
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", control.getvalue()),
+        ("data.tar.zst", b"\x28\xb5\x2f\xfd"),
+    )
     with pytest.raises(ArchiveError, match=r"data\.tar\.zst.*zstd"):
         read_deb(io.BytesIO(deb))
-    ok = ar(("debian-binary", b"2.0\n"), ("control.tar.gz", control.getvalue()), ("data.tar", tar_bytes(Tree())))
+    ok = ar(
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.gz", control.getvalue()),
+        ("data.tar", tar_bytes(Tree())),
+    )
     assert read_deb(io.BytesIO(ok)).control == b"x: y"
     with pytest.raises(ArchiveError, match="ar magic"):
         read_deb(io.BytesIO(b"PK\x03\x04"))
     with pytest.raises(ArchiveError, match="data.tar"):
-        read_deb(io.BytesIO(ar(("debian-binary", b"2.0\n"), ("control.tar.gz", control.getvalue()))))
+        read_deb(
+            io.BytesIO(ar(("debian-binary", b"2.0\n"), ("control.tar.gz", control.getvalue())))
+        )

@@ -13,7 +13,6 @@ from typing import BinaryIO, Iterable, Iterator
 
 from linuxkit_rules.core.errors import ArchiveError
 
-
 KINDS = ("file", "dir", "symlink", "hardlink", "char", "block", "fifo")
 # Symlink hops allowed while resolving a path inside a tree (Linux uses 40).
 _MAX_SYMLINK_HOPS = 40
@@ -296,14 +295,18 @@ class Tree:
             target = found.target
             found = self._entries[target]
         if found is None:
-            raise ArchiveError(f"{entry.path}: hard link target {entry.target!r} is not in the tree")
+            raise ArchiveError(
+                f"{entry.path}: hard link target {entry.target!r} is not in the tree"
+            )
         if found.kind == "dir":
             raise ArchiveError(f"{entry.path}: hard link target {entry.target!r} is a directory")
         if found.kind != "file":
             return dataclasses.replace(found, path=entry.path)
         # Links share one inode: they take the file's metadata, so a tree read
         # back from any writer compares equal.
-        return dataclasses.replace(entry, target=target, mode=found.mode, uid=found.uid, gid=found.gid)
+        return dataclasses.replace(
+            entry, target=target, mode=found.mode, uid=found.uid, gid=found.gid
+        )
 
     def _subtree(self, path: str) -> Iterator[str]:
         stack = [path]
@@ -368,7 +371,9 @@ class Tree:
         joined = "/".join(out + last)
         return joined
 
-    def _add_tar(self, fileobj: BinaryIO, prefix: str, oci_whiteouts: bool, follow_symlinks: bool) -> None:
+    def _add_tar(
+        self, fileobj: BinaryIO, prefix: str, oci_whiteouts: bool, follow_symlinks: bool
+    ) -> None:
         added: set[str] = set()  # paths this tar added, and their ancestors
         try:
             # Stream mode: one forward pass, works on pipes, and measured no
@@ -472,7 +477,13 @@ class Tree:
             elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
                 kind = "char" if stat.S_ISCHR(st.st_mode) else "block"
                 self.add(
-                    Entry(path, kind, st.st_mode & 0o7777, devmajor=os.major(st.st_rdev), devminor=os.minor(st.st_rdev))
+                    Entry(
+                        path,
+                        kind,
+                        st.st_mode & 0o7777,
+                        devmajor=os.major(st.st_rdev),
+                        devminor=os.minor(st.st_rdev),
+                    )
                 )
             elif stat.S_ISFIFO(st.st_mode):
                 self.add(Entry(path, "fifo", st.st_mode & 0o7777))

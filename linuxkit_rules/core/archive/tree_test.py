@@ -13,7 +13,6 @@ from linuxkit_rules.core.archive.tree import Entry, Tree, normalize_path
 from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc, write_tar
 from linuxkit_rules.core.errors import ArchiveError
 
-
 MTIME = 1700000000
 LONG = "usr/share/" + "/".join(["d" * 40] * 3) + "/file-with-a-long-name.txt"  # > 100 chars
 
@@ -47,6 +46,8 @@ def cpio_bytes(tree: Tree, mtime: int = MTIME) -> bytes:
     buf = io.BytesIO()
     write_cpio_newc(tree.entries(), buf, mtime)
     return buf.getvalue()
+
+
 def test_normalize_path() -> None:
     assert normalize_path("/usr//bin/./ls") == "usr/bin/ls"
     assert normalize_path("./etc/") == "etc"
@@ -108,14 +109,18 @@ def test_hardlink_survives_removal_of_its_target() -> None:
     t.add(Entry("bin/a", "file", 0o755, data=b"A"))
     t.add(Entry("bin/b", "hardlink", target="/bin/a"))
     t.add(Entry("bin/c", "hardlink", target="bin/b"))  # a link to a link
-    assert t.get("bin/c") == Entry("bin/c", "hardlink", 0o755, target="bin/a")  # takes the file's mode
+    assert t.get("bin/c") == Entry(
+        "bin/c", "hardlink", 0o755, target="bin/a"
+    )  # takes the file's mode
     t.remove("bin/a")
     assert t.get("bin/b") == Entry("bin/b", "file", 0o755, data=b"A")
     assert t.get("bin/c") == Entry("bin/c", "hardlink", 0o755, target="bin/b")
     t.add(Entry("bin/b", "file", data=b"replaced"))  # overlay replaces one name only
     assert t.get("bin/c") == Entry("bin/c", "file", 0o755, data=b"A")
     t.add(Entry("bin/s", "symlink", target="bin/c"))
-    t.add(Entry("bin/s", "hardlink", target="bin/c"))  # replaces a symlink whose target string matches
+    t.add(
+        Entry("bin/s", "hardlink", target="bin/c")
+    )  # replaces a symlink whose target string matches
     assert t.get("bin/s") == Entry("bin/s", "hardlink", 0o755, target="bin/c")
     t.add(Entry("bin/s", "hardlink", target="/bin/s"))  # a link to itself changes nothing
     assert t.get("bin/s") == Entry("bin/s", "hardlink", 0o755, target="bin/c")
@@ -123,11 +128,25 @@ def test_hardlink_survives_removal_of_its_target() -> None:
 
 def test_remove_globs() -> None:
     t = Tree()
-    for p in ("usr/share/doc/a/copyright", "usr/share/doc/b", "usr/lib/x.pyc", "x.pyc", "usr/lib/x.py", "etc/a[1]"):
+    for p in (
+        "usr/share/doc/a/copyright",
+        "usr/share/doc/b",
+        "usr/lib/x.pyc",
+        "x.pyc",
+        "usr/lib/x.py",
+        "etc/a[1]",
+    ):
         t.add(Entry(p, "file"))
     n = t.remove_globs(["/usr/share/doc/**", "**/*.pyc", "etc/a[[]1]"])
     assert n == 6  # doc/a, doc/a/copyright, doc/b, two .pyc, etc/a[1]
-    assert sorted(e.path for e in t.entries()) == ["etc", "usr", "usr/lib", "usr/lib/x.py", "usr/share", "usr/share/doc"]
+    assert sorted(e.path for e in t.entries()) == [
+        "etc",
+        "usr",
+        "usr/lib",
+        "usr/lib/x.py",
+        "usr/share",
+        "usr/share/doc",
+    ]
     t.add(Entry("usr/a/b/c/x.py", "file"))
     assert t.remove_globs(["usr/**/c/*.py"]) == 1 and "usr/a/b/c" in t
     assert t.remove_globs(["usr/*"]) == 7
@@ -167,6 +186,7 @@ def test_add_directory(tmp_path: Path) -> None:
     ]
     assert t.get("opt/x/link").target == "sub/run.sh"  # type: ignore[union-attr]
 
+
 def test_add_tar_prefix_and_compression_autodetect() -> None:
     raw = tar_bytes(sample_tree())
     gz = io.BytesIO()
@@ -194,7 +214,14 @@ def layer(*entries: Entry) -> io.BytesIO:
 
 def test_oci_whiteouts() -> None:
     t = Tree()
-    t.add_tar(layer(Entry("etc/a", "file"), Entry("etc/b", "file"), Entry("opt/x/old", "file"), Entry("opt/x/sub/old", "file")))
+    t.add_tar(
+        layer(
+            Entry("etc/a", "file"),
+            Entry("etc/b", "file"),
+            Entry("opt/x/old", "file"),
+            Entry("opt/x/sub/old", "file"),
+        )
+    )
     t.add_tar(
         layer(
             Entry("etc/.wh.a", "file"),
@@ -204,7 +231,14 @@ def test_oci_whiteouts() -> None:
         ),
         oci_whiteouts=True,
     )
-    assert sorted(e.path for e in t.entries()) == ["etc", "etc/b", "opt", "opt/x", "opt/x/sub", "opt/x/sub/new"]
+    assert sorted(e.path for e in t.entries()) == [
+        "etc",
+        "etc/b",
+        "opt",
+        "opt/x",
+        "opt/x/sub",
+        "opt/x/sub/new",
+    ]
     plain = Tree()
     plain.add_tar(layer(Entry("etc/.wh.a", "file")))
     assert "etc/.wh.a" in plain

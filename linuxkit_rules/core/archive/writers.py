@@ -12,9 +12,8 @@ import stat
 import tarfile
 from typing import BinaryIO, Iterable
 
-from linuxkit_rules.core.errors import ArchiveError
 from linuxkit_rules.core.archive.tree import Entry, _check_entry, normalize_path
-
+from linuxkit_rules.core.errors import ArchiveError
 
 _TAR_TYPES = {
     "file": tarfile.REGTYPE,
@@ -34,6 +33,8 @@ _S_IFMT = {
     "block": stat.S_IFBLK,
     "fifo": stat.S_IFIFO,
 }
+
+
 def _prepare(entries: Iterable[Entry]) -> tuple[list[Entry], dict[str, list[str]]]:
     """Validate entries and group hard links.
 
@@ -58,7 +59,9 @@ def _prepare(entries: Iterable[Entry]) -> tuple[list[Entry], dict[str, list[str]
             if t.kind == "file":
                 break
             if t.kind != "hardlink":
-                raise ArchiveError(f"{e.path}: hard link target {e.target!r} is a {t.kind}, not a file")
+                raise ArchiveError(
+                    f"{e.path}: hard link target {e.target!r} is a {t.kind}, not a file"
+                )
             if target in seen:
                 raise ArchiveError(f"{e.path}: hard link loop through {target!r}")
             seen.add(target)
@@ -75,7 +78,9 @@ def _prepare(entries: Iterable[Entry]) -> tuple[list[Entry], dict[str, list[str]
 
 def _check_mtime(mtime: int) -> None:
     if not isinstance(mtime, int) or mtime < 0:
-        raise ArchiveError(f"mtime {mtime!r} is not allowed; a non-negative integer (SOURCE_DATE_EPOCH)")
+        raise ArchiveError(
+            f"mtime {mtime!r} is not allowed; a non-negative integer (SOURCE_DATE_EPOCH)"
+        )
 
 
 def write_tar(entries: Iterable[Entry], fileobj: BinaryIO, mtime: int) -> None:
@@ -143,7 +148,21 @@ def _tarinfo(e: Entry, mtime: int) -> tarfile.TarInfo:
 def _newc_header(
     ino: int, mode: int, e: Entry, nlink: int, mtime: int, size: int, name: bytes
 ) -> bytes:
-    fields = (ino, mode, e.uid, e.gid, nlink, mtime, size, 0, 0, e.devmajor, e.devminor, len(name) + 1, 0)
+    fields = (
+        ino,
+        mode,
+        e.uid,
+        e.gid,
+        nlink,
+        mtime,
+        size,
+        0,
+        0,
+        e.devmajor,
+        e.devminor,
+        len(name) + 1,
+        0,
+    )
     for value in fields:
         if value >= 1 << 32:
             raise ArchiveError(f"{e.path}: value {value} does not fit a cpio newc header (32 bits)")
@@ -179,7 +198,9 @@ def write_cpio_newc(entries: Iterable[Entry], fileobj: BinaryIO, mtime: int) -> 
             members = groups[key]
             data = source.data if e.path == members[-1] else b""
             meta = dataclasses.replace(source, path=e.path)
-            header = _newc_header(ino, stat.S_IFREG | source.mode, meta, len(members), mtime, len(data), name)
+            header = _newc_header(
+                ino, stat.S_IFREG | source.mode, meta, len(members), mtime, len(data), name
+            )
         else:
             ino = next_ino
             next_ino += 1

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
+from linuxkit_rules.core.archive.tree_test import LONG, MTIME, cpio_bytes, sample_tree, tar_bytes
 from linuxkit_rules.core.archive.writers import gzip_writer, write_tar
 from linuxkit_rules.core.errors import ArchiveError
-from linuxkit_rules.core.archive.tree_test import LONG, MTIME, cpio_bytes, sample_tree, tar_bytes
 
 
 def test_tar_round_trip_with_tarfile() -> None:
@@ -28,7 +28,10 @@ def test_tar_round_trip_with_tarfile() -> None:
         assert tf.extractfile("bin/busybox").read().startswith(b"\x7fELF")  # type: ignore[union-attr]
         assert members["bin/sh"].issym() and members["bin/sh"].linkname == "busybox"
         assert members["usr/bin/ls"].islnk() and members["usr/bin/ls"].linkname == "bin/busybox"
-        assert members["dev/console"].ischr() and (members["dev/console"].devmajor, members["dev/console"].devminor) == (5, 1)
+        assert members["dev/console"].ischr() and (
+            members["dev/console"].devmajor,
+            members["dev/console"].devminor,
+        ) == (5, 1)
         assert members["dev/sda"].isblk() and members["dev/sda"].gid == 6
         assert members["run/fifo"].isfifo()
         assert members["tmp"].isdir() and members["tmp"].mode == 0o1777
@@ -85,7 +88,9 @@ def test_gnu_tar_extracts(tmp_path: Path) -> None:
     t.add(Entry("a/first", "hardlink", target="bin/busybox"))  # a link sorting before its file
     (tmp_path / "x.tar").write_bytes(tar_bytes(t))
     (tmp_path / "out").mkdir()
-    subprocess.run(["tar", "-xpf", str(tmp_path / "x.tar"), "-C", str(tmp_path / "out")], check=True)
+    subprocess.run(
+        ["tar", "-xpf", str(tmp_path / "x.tar"), "-C", str(tmp_path / "out")], check=True
+    )
     out = tmp_path / "out"
     assert os.path.samefile(out / "a/first", out / "bin/busybox")
     assert os.path.samefile(out / "a/first", out / "usr/bin/ls")
@@ -97,11 +102,26 @@ def test_gnu_tar_extracts(tmp_path: Path) -> None:
     on_disk.add_directory(out)
     assert [e.path for e in on_disk.entries()] == [e.path for e in t.entries()]
 
+
 def parse_newc(data: bytes) -> list[dict[str, Any]]:
     """A small independent newc reader for the tests."""
     out: list[dict[str, Any]] = []
     pos = 0
-    names = ("ino", "mode", "uid", "gid", "nlink", "mtime", "size", "devmajor", "devminor", "rdevmajor", "rdevminor", "namesize", "check")
+    names = (
+        "ino",
+        "mode",
+        "uid",
+        "gid",
+        "nlink",
+        "mtime",
+        "size",
+        "devmajor",
+        "devminor",
+        "rdevmajor",
+        "rdevminor",
+        "namesize",
+        "check",
+    )
     while True:
         assert data[pos : pos + 6] == b"070701", pos
         fields = {n: int(data[pos + 6 + 8 * i : pos + 14 + 8 * i], 16) for i, n in enumerate(names)}
@@ -128,7 +148,10 @@ def test_cpio_parses_back() -> None:
     assert all(r["mtime"] == MTIME for r in records)
     assert by_name["etc"]["mode"] == stat.S_IFDIR | 0o755 and by_name["etc"]["nlink"] == 2
     assert by_name["tmp"]["mode"] == stat.S_IFDIR | 0o1777
-    assert by_name["bin/sh"]["mode"] == stat.S_IFLNK | 0o777 and by_name["bin/sh"]["data"] == b"busybox"
+    assert (
+        by_name["bin/sh"]["mode"] == stat.S_IFLNK | 0o777
+        and by_name["bin/sh"]["data"] == b"busybox"
+    )
     assert by_name["dev/console"]["mode"] == stat.S_IFCHR | 0o600
     assert (by_name["dev/console"]["rdevmajor"], by_name["dev/console"]["rdevminor"]) == (5, 1)
     assert by_name["run/fifo"]["mode"] == stat.S_IFIFO | 0o600
@@ -160,6 +183,7 @@ def test_cpio_extracts_with_gnu_cpio(tmp_path: Path) -> None:
     assert os.readlink(tmp_path / "bin/sh") == "busybox"
     assert (tmp_path / LONG).read_bytes() == b"long\n"
     assert int((tmp_path / "etc/passwd").stat().st_mtime) == MTIME
+
 
 def test_gzip_header_is_fixed() -> None:
     class Named(io.BytesIO):

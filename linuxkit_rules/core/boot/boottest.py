@@ -20,10 +20,17 @@ from typing import Any, Mapping
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
 from linuxkit_rules.core.boot.disk_size import make_blank_disk, parse_size
+from linuxkit_rules.core.boot.qemu import (
+    QemuConfig,
+    Vm,
+    extract_vmlinux,
+    free_port,
+    ssh_argv,
+    wait_for_ssh,
+)
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.firmware import extract_ovmf
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT
-from linuxkit_rules.core.boot.qemu import QemuConfig, Vm, extract_vmlinux, free_port, ssh_argv, wait_for_ssh
 
 CONSOLE = "console.log"
 
@@ -118,8 +125,14 @@ def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _boot_once(
-    m: Mapping[str, Any], cfg: QemuConfig, key: str | None, port: int | None,
-    boot: int, boots: int, deadline: float, report: dict[str, Any],
+    m: Mapping[str, Any],
+    cfg: QemuConfig,
+    key: str | None,
+    port: int | None,
+    boot: int,
+    boots: int,
+    deadline: float,
+    report: dict[str, Any],
 ) -> None:
     """One boot: wait for `ready` (and SSH), run the script with $BOOT set; on all
     but the last boot the script powers the guest off and QEMU must exit."""
@@ -133,16 +146,25 @@ def _boot_once(
         env["BOOT"] = str(boot)
         env["ARCH"] = m.get("arch") or DEFAULT_ARCH.value  # the image's: amd64 or arm64
         env["CONSOLE"] = os.path.abspath(CONSOLE)
-        env["WAIT_CONSOLE"] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boot.boottest wait-console"
+        env[
+            "WAIT_CONSOLE"
+        ] = f"{shlex.quote(sys.executable)} -m linuxkit_rules.core.boot.boottest wait-console"
         env["PYTHONPATH"] = os.path.abspath(".")
         if key and port:
             try:
-                wait_for_ssh(port, key, timeout=min(_ssh_budget(m), deadline - time.monotonic()), ssh=m["ssh"])
+                wait_for_ssh(
+                    port,
+                    key,
+                    timeout=min(_ssh_budget(m), deadline - time.monotonic()),
+                    ssh=m["ssh"],
+                )
             except LinuxkitError as e:
                 raise BootTestFailed(f"{e}; console:\n" + _tail(CONSOLE, 40)) from None
             report["ssh_s" + suffix] = round(time.monotonic() - start, 2)
             print(f"boot {boot}: ssh login after {report['ssh_s' + suffix]} s")
-            env["SSH"] = " ".join(shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1])
+            env["SSH"] = " ".join(
+                shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1]
+            )
         check = subprocess.run(
             ["/bin/sh", "-eu", m["script"]],
             env=env,
@@ -150,13 +172,16 @@ def _boot_once(
         )
         if check.returncode != 0:
             raise BootTestFailed(
-                f"{m['script']} exited {check.returncode} on boot {boot}; console:\n" + _tail(CONSOLE, 40)
+                f"{m['script']} exited {check.returncode} on boot {boot}; console:\n"
+                + _tail(CONSOLE, 40)
             )
         if boot < boots:
             try:
                 vm.wait_exit(min(120.0, max(1.0, deadline - time.monotonic())))
             except LinuxkitError as e:
-                raise BootTestFailed(f"boot {boot} of {boots}: the script must power the guest off: {e}") from None
+                raise BootTestFailed(
+                    f"boot {boot} of {boots}: the script must power the guest off: {e}"
+                ) from None
 
 
 def _ssh_budget(m: Mapping[str, Any]) -> float:
@@ -205,5 +230,8 @@ if __name__ == "__main__":
         if not ok:
             print(f"console did not match {sys.argv[2]!r} within {secs} s", file=sys.stderr)
         sys.exit(0 if ok else 1)
-    print("usage: python -m linuxkit_rules.core.boot.boottest wait-console REGEX [SECONDS]", file=sys.stderr)
+    print(
+        "usage: python -m linuxkit_rules.core.boot.boottest wait-console REGEX [SECONDS]",
+        file=sys.stderr,
+    )
     sys.exit(64)

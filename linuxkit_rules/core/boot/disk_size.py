@@ -13,10 +13,12 @@ class BadDiskSize(LinuxkitError):
 
 
 def parse_size(text: str, what: str = "disk size") -> int:
-    """"2G", "512M", "4096K" or plain bytes -> bytes (a multiple of 512, at least 1M)."""
+    """ "2G", "512M", "4096K" or plain bytes -> bytes (a multiple of 512, at least 1M)."""
     m = re.fullmatch(r"\s*([0-9]+)\s*([KMGT]?)i?B?\s*", text.upper()) if text else None
     if not m:
-        raise BadDiskSize(f"{what} {text!r} is not a size; use bytes or a number with K, M, G or T (e.g. \"2G\")")
+        raise BadDiskSize(
+            f'{what} {text!r} is not a size; use bytes or a number with K, M, G or T (e.g. "2G")'
+        )
     size = int(m.group(1)) * _UNITS[m.group(2)]
     if size < 1024**2 or size % 512:
         raise BadDiskSize(f"{what} {text!r} must be at least 1M and a multiple of 512 bytes")

@@ -8,7 +8,15 @@ import pytest
 from linuxkit_rules.core.boot.disk_size import BadDiskSize, make_blank_disk, parse_size
 
 
-@pytest.mark.parametrize("text,size", [("2G", 2 * 1024**3), ("512M", 512 * 1024**2), ("1048576", 1024**2), ("4096k", 4 * 1024**2)])
+@pytest.mark.parametrize(
+    "text,size",
+    [
+        ("2G", 2 * 1024**3),
+        ("512M", 512 * 1024**2),
+        ("1048576", 1024**2),
+        ("4096k", 4 * 1024**2),
+    ],
+)
 def test_sizes(text: str, size: int) -> None:
     assert parse_size(text) == size
 

@@ -114,11 +114,16 @@ class Vm:
         self.started_at = time.monotonic()
         try:
             self._proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
         except FileNotFoundError:
             self._log.close()
-            raise LinuxkitError(f"{self.argv[0]}: not found; install QEMU (Debian: {self.cfg.arch.qemu_package()})") from None
+            raise LinuxkitError(
+                f"{self.argv[0]}: not found; install QEMU (Debian: {self.cfg.arch.qemu_package()})"
+            ) from None
         self._reader = threading.Thread(target=self._read, name="qemu-console", daemon=True)
         self._reader.start()
 
@@ -237,7 +242,9 @@ def ssh_argv(port: int, key: str, command: str, ssh: str = "ssh") -> list[str]:
     ]  # fmt: skip
 
 
-def wait_for_ssh(port: int, key: str, timeout: float, command: str = "true", ssh: str = "ssh") -> float:
+def wait_for_ssh(
+    port: int, key: str, timeout: float, command: str = "true", ssh: str = "ssh"
+) -> float:
     """Retry an SSH login until `command` exits 0; seconds it took. Raises
     BootTimeout with the last SSH error when `timeout` passes."""
     start = time.monotonic()
@@ -245,7 +252,9 @@ def wait_for_ssh(port: int, key: str, timeout: float, command: str = "true", ssh
     while True:
         left = timeout - (time.monotonic() - start)
         if left <= 0:
-            raise BootTimeout(f"ssh root@127.0.0.1 -p {port} {command!r}: no success in {timeout:.0f}s: {last}")
+            raise BootTimeout(
+                f"ssh root@127.0.0.1 -p {port} {command!r}: no success in {timeout:.0f}s: {last}"
+            )
         try:
             r = subprocess.run(
                 ssh_argv(port, key, command, ssh),
@@ -297,7 +306,11 @@ def extract_vmlinux(bzimage: bytes) -> bytes | None:
     """The uncompressed ELF vmlinux inside a bzImage (xz or gzip; zstd when the
     `zstandard` module is there), or None. QEMU boots it with `-kernel` through
     PVH, which skips the kernel's own decompression (slow under TCG)."""
-    for magic, decompress in ((_XZ_MAGIC, _decompress_xz), (_GZIP_MAGIC, _decompress_gzip), (_ZSTD_MAGIC, _decompress_zstd)):
+    for magic, decompress in (
+        (_XZ_MAGIC, _decompress_xz),
+        (_GZIP_MAGIC, _decompress_gzip),
+        (_ZSTD_MAGIC, _decompress_zstd),
+    ):
         pos = bzimage.find(magic)
         while pos != -1:
             out = decompress(bzimage[pos:])
@@ -310,4 +323,12 @@ def extract_vmlinux(bzimage: bytes) -> bytes | None:
 def with_blank_disk(argv: Sequence[str], path: str, size: int) -> list[str]:
     """`argv` run after a sparse blank disk of `size` bytes is created at `path`
     (for `pants run`, whose directory exists only once the run starts)."""
-    return ["/bin/sh", "-c", 'truncate -s "$1" "$2" && shift 2 && exec "$@"', "sh", str(size), path, *argv]
+    return [
+        "/bin/sh",
+        "-c",
+        'truncate -s "$1" "$2" && shift 2 && exec "$@"',
+        "sh",
+        str(size),
+        path,
+        *argv,
+    ]

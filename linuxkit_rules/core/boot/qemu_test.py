@@ -71,11 +71,22 @@ def test_qemu_argv_arm64_and_disks(tmp_path: Path) -> None:
     qcow = tmp_path / "b.qcow2"
     qcow.write_bytes(b"QFI\xfb" + b"\0" * 508)
     argv = qemu_argv(
-        QemuConfig(kernel="k", arch=Arch.ARM64, memory_mb=512, cpus=2, accel="kvm", disks=(str(raw), str(qcow)))
+        QemuConfig(
+            kernel="k",
+            arch=Arch.ARM64,
+            memory_mb=512,
+            cpus=2,
+            accel="kvm",
+            disks=(str(raw), str(qcow)),
+        )
     )
     assert argv[0] == "qemu-system-aarch64"
     assert _option(argv, "-machine") == ["virt"] and _option(argv, "-cpu") == ["cortex-a57"]
-    assert _option(argv, "-accel") == ["kvm"] and _option(argv, "-m") == ["512"] and _option(argv, "-smp") == ["2"]
+    assert (
+        _option(argv, "-accel") == ["kvm"]
+        and _option(argv, "-m") == ["512"]
+        and _option(argv, "-smp") == ["2"]
+    )
     assert _option(argv, "-drive") == [
         f"file={raw},format=raw,if=virtio,index=0",
         f"file={qcow},format=qcow2,if=virtio,index=1",
@@ -84,12 +95,16 @@ def test_qemu_argv_arm64_and_disks(tmp_path: Path) -> None:
 
 def test_arch_values() -> None:
     assert Arch("amd64") is Arch.AMD64 and Arch.AMD64.console() == "ttyS0"
-    assert Arch("arm64").qemu_binary() == "qemu-system-aarch64" and Arch.ARM64.console() == "ttyAMA0"
+    assert (
+        Arch("arm64").qemu_binary() == "qemu-system-aarch64" and Arch.ARM64.console() == "ttyAMA0"
+    )
 
 
 def test_extract_vmlinux_xz_and_gzip_after_decoys() -> None:
     header = b"MZ" + b"\0" * 100 + b"\xfd7zXZ\x00garbage" + b"\x1f\x8b\x08broken"
-    xz = header + lzma.compress(FAKE_ELF, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32) + b"trailer"
+    xz = (
+        header + lzma.compress(FAKE_ELF, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32) + b"trailer"
+    )
     assert extract_vmlinux(xz) == FAKE_ELF
     gz = header + gzip.compress(FAKE_ELF, mtime=0) + b"\0" * 64
     assert extract_vmlinux(gz) == FAKE_ELF
@@ -171,7 +186,12 @@ def test_vm_missing_qemu_is_a_clear_error(tmp_path: Path) -> None:
             pass
 
 
-BOOTABLE = bool(VMLINUZ) and INITRD.exists() and KEY.exists() and shutil.which("qemu-system-x86_64") is not None
+BOOTABLE = (
+    bool(VMLINUZ)
+    and INITRD.exists()
+    and KEY.exists()
+    and shutil.which("qemu-system-x86_64") is not None
+)
 
 
 @pytest.mark.skipif(not BOOTABLE, reason="prototype initramfs, key or QEMU missing")
@@ -197,7 +217,9 @@ def test_boot_prototype_sshd(tmp_path: Path, kernel_kind: str) -> None:
         assert wait_for_ssh(port, str(KEY), timeout=30, command="poweroff") >= 0
         vm.wait_for(r"linuxkit-rules-test: onshutdown ran", timeout=60, start=pos)
         assert vm.wait_exit(60) == 0
-    print(f"\n{kernel_kind}: services started {started:.1f}s, ssh ok {ssh_ok:.1f}s after QEMU start")
+    print(
+        f"\n{kernel_kind}: services started {started:.1f}s, ssh ok {ssh_ok:.1f}s after QEMU start"
+    )
     if os.environ.get("LINUXKIT_QEMU_KEEP_LOG"):
         shutil.copy(log, f"/tmp/proto/out/boot-{kernel_kind}.log")
 
@@ -215,7 +237,9 @@ def test_firmware_boot_modes() -> None:
 def test_with_blank_disk_creates_the_disk_then_execs(tmp_path) -> None:  # type: ignore[no-untyped-def]
     disk = tmp_path / "blank.raw"
     out = tmp_path / "args"
-    argv = with_blank_disk(["/bin/sh", "-c", 'echo "$@" > "$0"', str(out), "a b", "c"], str(disk), 2 * 1024**3)
+    argv = with_blank_disk(
+        ["/bin/sh", "-c", 'echo "$@" > "$0"', str(out), "a b", "c"], str(disk), 2 * 1024**3
+    )
     subprocess.run(argv, check=True)
     assert disk.stat().st_size == 2 * 1024**3
     assert disk.stat().st_blocks == 0  # sparse: nothing written

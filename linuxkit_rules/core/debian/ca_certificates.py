@@ -15,7 +15,9 @@ def add_ca_bundle(tree: Tree) -> int:
     postinst's default selection takes all of them), and `etc/ssl/certs/NAME.pem`
     links. Returns the number of certificates; 0 (and no change) without any."""
     certs = [
-        e for e in tree.entries() if e.kind == "file" and e.path.startswith(CERTS_DIR + "/") and e.path.endswith(".crt")
+        e
+        for e in tree.entries()
+        if e.kind == "file" and e.path.startswith(CERTS_DIR + "/") and e.path.endswith(".crt")
     ]
     if not certs or BUNDLE in tree:
         return 0

@@ -22,7 +22,9 @@ APT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/apt"
 def _apt(tool: str) -> str:
     found = shutil.which(tool, path=APT_PATH)
     if not found:
-        raise DebianError(f"{tool} not found on {APT_PATH}: Debian packages are fetched through apt")
+        raise DebianError(
+            f"{tool} not found on {APT_PATH}: Debian packages are fetched through apt"
+        )
     return found
 
 
@@ -31,12 +33,19 @@ def machine_mirrors(architecture: str) -> dict[str, str]:
     listed = subprocess.run(
         [
             _apt("apt-get"),
-            "-o", f"APT::Architecture={architecture}",
-            "-o", "Dir::State::Lists=apt-lists",
-            "-o", "Dir::State::status=/dev/null",
-            "indextargets", "--no-release-info", "--format", INDEXTARGETS_FORMAT,
+            "-o",
+            f"APT::Architecture={architecture}",
+            "-o",
+            "Dir::State::Lists=apt-lists",
+            "-o",
+            "Dir::State::status=/dev/null",
+            "indextargets",
+            "--no-release-info",
+            "--format",
+            INDEXTARGETS_FORMAT,
         ],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if listed.returncode != 0:
         raise DebianError(f"apt-get indextargets failed: {listed.stderr.strip()}")
@@ -66,11 +75,21 @@ def fetch_deb(m: Mapping[str, Any]) -> Mapping[str, Any]:
     out = m["output"]
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     got = subprocess.run(
-        [_apt("apt-helper"), "-o", "Debug::NoLocking=1", "download-file", url, os.path.abspath(out)],
-        capture_output=True, text=True,
+        [
+            _apt("apt-helper"),
+            "-o",
+            "Debug::NoLocking=1",
+            "download-file",
+            url,
+            os.path.abspath(out),
+        ],
+        capture_output=True,
+        text=True,
     )
     if got.returncode != 0 or not os.path.exists(out):
-        raise DebianError(f"{where}: downloading {url} failed: {got.stderr.strip() or got.stdout.strip()}")
+        raise DebianError(
+            f"{where}: downloading {url} failed: {got.stderr.strip() or got.stdout.strip()}"
+        )
     sha256, size = sha256_file(out)
     if (sha256, size) != (m["sha256"], m["size"]):
         os.unlink(out)

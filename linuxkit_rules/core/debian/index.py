@@ -24,15 +24,14 @@ import gzip
 import lzma
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable
 
 from debian import deb822
 from debian.debian_support import Version
 
 from linuxkit_rules.core.errors import DebianError
-
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -50,6 +49,8 @@ _INDEX_FIELDS = [
     "Essential",
     "Priority",
 ]
+
+
 @dataclass(frozen=True)
 class DebPackage:
     """One stanza of a Packages index."""
@@ -71,9 +72,7 @@ class DebPackage:
 def parse_packages_index(text: str, suite: str) -> list[DebPackage]:
     """Parse the text of a Packages index; `suite` is recorded on every package."""
     packages = []
-    paragraphs = deb822.Deb822.iter_paragraphs(
-        text, fields=_INDEX_FIELDS, use_apt_pkg=False
-    )
+    paragraphs = deb822.Deb822.iter_paragraphs(text, fields=_INDEX_FIELDS, use_apt_pkg=False)
     for number, paragraph in enumerate(paragraphs, start=1):
         # A plain dict: Deb822's case-insensitive lookups dominate the run time.
         para = {key: _one_line(value) for key, value in paragraph.items()}
@@ -102,12 +101,8 @@ def parse_packages_index(text: str, suite: str) -> list[DebPackage]:
         try:
             deb_version(version)
         except ValueError:
-            raise DebianError(
-                f"{where}: Version {version!r} is not a Debian version"
-            ) from None
-        depends = ", ".join(
-            v for v in (para.get("Pre-Depends", ""), para.get("Depends", "")) if v
-        )
+            raise DebianError(f"{where}: Version {version!r} is not a Debian version") from None
+        depends = ", ".join(v for v in (para.get("Pre-Depends", ""), para.get("Depends", "")) if v)
         packages.append(
             DebPackage(
                 name=name,
@@ -175,9 +170,7 @@ class _TargetLine:
     repo_uri: str
 
 
-INDEXTARGETS_FORMAT = (
-    "$(FILENAME)\t$(RELEASE)\t$(IDENTIFIER)\t$(ARCHITECTURE)\t$(REPO_URI)"
-)
+INDEXTARGETS_FORMAT = "$(FILENAME)\t$(RELEASE)\t$(IDENTIFIER)\t$(ARCHITECTURE)\t$(REPO_URI)"
 """A `--format` for `apt-get indextargets` that `parse_indextargets` reads.
 
 It holds real tab characters; apt does not expand a typed backslash-t.
@@ -214,9 +207,7 @@ def mirror_uris(text: str) -> dict[str, str]:
     uris: dict[str, str] = {}
     for t in _parse_target_lines(text):
         if not t.repo_uri:
-            raise DebianError(
-                f"`apt-get indextargets` gives no repository URI for {t.path}"
-            )
+            raise DebianError(f"`apt-get indextargets` gives no repository URI for {t.path}")
         uri = t.repo_uri if t.repo_uri.endswith("/") else t.repo_uri + "/"
         if uris.setdefault(t.suite, uri) != uri:
             raise DebianError(
@@ -257,9 +248,7 @@ def _parse_target_lines(text: str) -> list[_TargetLine]:
             rows.append(
                 _TargetLine(
                     path=para["Filename"],
-                    suite=para.get("Release")
-                    or para.get("Codename")
-                    or para.get("Suite", ""),
+                    suite=para.get("Release") or para.get("Codename") or para.get("Suite", ""),
                     identifier=para["Identifier"],
                     architecture=para.get("Architecture", ""),
                     repo_uri=para.get("Repo-URI", ""),
@@ -268,9 +257,7 @@ def _parse_target_lines(text: str) -> list[_TargetLine]:
     rows = [r for r in rows if r.identifier == "Packages"]
     for r in rows:
         if not r.suite:
-            raise DebianError(
-                f"index {r.path} has no release name (a flat repository?)"
-            )
+            raise DebianError(f"index {r.path} has no release name (a flat repository?)")
     return rows
 
 
@@ -278,10 +265,9 @@ def read_packages(targets: Iterable[AptTarget]) -> list[DebPackage]:
     """Read and parse every target's Packages file."""
     packages: list[DebPackage] = []
     for target in targets:
-        packages.extend(
-            parse_packages_index(read_index_file(target.path), target.suite)
-        )
+        packages.extend(parse_packages_index(read_index_file(target.path), target.suite))
     return packages
+
 
 def _one_line(value: str) -> str:
     return " ".join(value.split())

@@ -19,12 +19,11 @@ from linuxkit_rules.core.debian.index import (
 )
 from linuxkit_rules.core.errors import DebianError
 
-
 TESTDATA = Path(__file__).parent / "testdata"
+
+
 def test_parse_packages_index_fields() -> None:
-    packages = parse_packages_index(
-        (TESTDATA / "bookworm_Packages").read_text(), "bookworm"
-    )
+    packages = parse_packages_index((TESTDATA / "bookworm_Packages").read_text(), "bookworm")
     by_name = {p.name: p for p in packages}
     assert len(packages) == 25
     libgcc = by_name["libgcc-s1"]
@@ -52,24 +51,18 @@ def test_parse_packages_index_fields() -> None:
 
 def test_parse_packages_index_missing_field() -> None:
     text = "Package: foo\nVersion: 1.0\nArchitecture: amd64\nSize: 3\nFilename: pool/f/foo.deb\n"
-    with pytest.raises(
-        DebianError, match=r"bookworm: stanza 1 \(foo\) has no SHA256 field"
-    ):
+    with pytest.raises(DebianError, match=r"bookworm: stanza 1 \(foo\) has no SHA256 field"):
         parse_packages_index(text, "bookworm")
 
 
 def test_parse_packages_index_bad_version() -> None:
     text = f"Package: foo\nVersion: not a version\nArchitecture: amd64\nSize: 3\nFilename: f.deb\nSHA256: {'a' * 64}\n"
-    with pytest.raises(
-        DebianError, match="Version 'not a version' is not a Debian version"
-    ):
+    with pytest.raises(DebianError, match="Version 'not a version' is not a Debian version"):
         parse_packages_index(text, "bookworm")
 
 
 @pytest.mark.parametrize("compress", [lambda b: b, gzip.compress, lzma.compress])
-def test_read_index_file_formats(
-    tmp_path: Path, compress: Callable[[bytes], bytes]
-) -> None:
+def test_read_index_file_formats(tmp_path: Path, compress: Callable[[bytes], bytes]) -> None:
     text = (TESTDATA / "bookworm-security_Packages").read_text()
     path = tmp_path / "Packages"
     path.write_bytes(compress(text.encode()))
@@ -132,9 +125,7 @@ def test_indextargets_format_has_real_tabs() -> None:
 
 def test_parse_indextargets_tab_format() -> None:
     assert parse_indextargets(TAB_OUTPUT, architecture="amd64") == [
-        AptTarget(
-            "/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages", "bookworm"
-        ),
+        AptTarget("/x/lists/deb_debian_dists_bookworm_main_binary-amd64_Packages", "bookworm"),
         AptTarget(
             "/x/lists/deb_security_dists_bookworm-security_main_binary-amd64_Packages",
             "bookworm-security",
@@ -178,9 +169,6 @@ def test_mirror_uris() -> None:
 
 
 def test_mirror_uris_conflict() -> None:
-    other = (
-        TAB_OUTPUT
-        + "/y/Packages\tbookworm\tPackages\tamd64\thttp://other.invalid/debian/\n"
-    )
+    other = TAB_OUTPUT + "/y/Packages\tbookworm\tPackages\tamd64\thttp://other.invalid/debian/\n"
     with pytest.raises(DebianError, match="bookworm comes from two repositories"):
         mirror_uris(other)

@@ -13,9 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Iterable
 
-from linuxkit_rules.core.errors import DebianError, SchemaError
 from linuxkit_rules.core.debian.index import NAME_RE, SHA256_RE, deb_version
-
+from linuxkit_rules.core.errors import DebianError, SchemaError
 
 LOCK_VERSION = 1
 LOCK_COMMENT = (
@@ -23,6 +22,8 @@ LOCK_COMMENT = (
     "Change the Debian packages a target asks for and regenerate."
 )
 _ARCH_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
 @dataclass(frozen=True)
 class LockedPackage:
     name: str
@@ -52,9 +53,7 @@ class DebianLock:
             + close_matches(name, [p.name for p in self.packages])
         )
 
-    def closure(
-        self, roots: Iterable[str], exclude: Iterable[str] = ()
-    ) -> list[LockedPackage]:
+    def closure(self, roots: Iterable[str], exclude: Iterable[str] = ()) -> list[LockedPackage]:
         """Packages reachable from `roots`, not entering `exclude`; sorted by name."""
         by_name = {p.name: p for p in self.packages}
         excluded = set(exclude)
@@ -162,9 +161,7 @@ def load_lock(text: str, file: str) -> DebianLock:
     )
     raw_packages = document["packages"]
     if not isinstance(raw_packages, list):
-        raise SchemaError(
-            file, None, "packages", raw_packages, "a list of package objects"
-        )
+        raise SchemaError(file, None, "packages", raw_packages, "a list of package objects")
     packages = [_load_package(file, i, raw) for i, raw in enumerate(raw_packages)]
     names = [p.name for p in packages]
     for name in sorted(set(names)):
@@ -185,9 +182,7 @@ def load_lock(text: str, file: str) -> DebianLock:
         raise SchemaError(file, None, "roots", roots, "a list of package names")
     for root in roots:
         if root not in names:
-            raise SchemaError(
-                file, None, "roots", root, "names of packages in this lock"
-            )
+            raise SchemaError(file, None, "roots", root, "names of packages in this lock")
     return DebianLock(
         suite=suite,
         architecture=architecture,
@@ -200,24 +195,16 @@ def _load_package(file: str, index: int, raw: object) -> LockedPackage:
     where = f"packages[{index}]"
     _check_object(file, where, raw, _PACKAGE_KEYS)
     assert isinstance(raw, dict)
-    name = _check_str(
-        file, f"{where}.name", raw["name"], NAME_RE, "a Debian package name"
-    )
+    name = _check_str(file, f"{where}.name", raw["name"], NAME_RE, "a Debian package name")
     where = f"packages.{name}"
-    version = _check_str(
-        file, f"{where}.version", raw["version"], None, "a Debian version"
-    )
+    version = _check_str(file, f"{where}.version", raw["version"], None, "a Debian version")
     try:
         deb_version(version)
     except ValueError:
-        raise SchemaError(
-            file, None, f"{where}.version", version, "a Debian version"
-        ) from None
+        raise SchemaError(file, None, f"{where}.version", version, "a Debian version") from None
     size = raw["size"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise SchemaError(
-            file, None, f"{where}.size", size, "a byte count (an integer >= 0)"
-        )
+        raise SchemaError(file, None, f"{where}.size", size, "a byte count (an integer >= 0)")
     filename = _check_str(
         file,
         f"{where}.filename",
@@ -225,11 +212,7 @@ def _load_package(file: str, index: int, raw: object) -> LockedPackage:
         None,
         "a path relative to the archive root",
     )
-    if (
-        filename.startswith("/")
-        or ".." in filename.split("/")
-        or not filename.endswith(".deb")
-    ):
+    if filename.startswith("/") or ".." in filename.split("/") or not filename.endswith(".deb"):
         raise SchemaError(
             file,
             None,
@@ -239,9 +222,7 @@ def _load_package(file: str, index: int, raw: object) -> LockedPackage:
         )
     depends = raw["depends"]
     if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
-        raise SchemaError(
-            file, None, f"{where}.depends", depends, "a list of package names"
-        )
+        raise SchemaError(file, None, f"{where}.depends", depends, "a list of package names")
     return LockedPackage(
         name=name,
         version=version,
@@ -268,9 +249,7 @@ def _load_package(file: str, index: int, raw: object) -> LockedPackage:
             NAME_RE,
             "a Debian source package name",
         ),
-        suite=_check_str(
-            file, f"{where}.suite", raw["suite"], NAME_RE, "a Debian suite name"
-        ),
+        suite=_check_str(file, f"{where}.suite", raw["suite"], NAME_RE, "a Debian suite name"),
         depends=tuple(sorted(set(depends))),
     )
 
@@ -302,6 +281,7 @@ def _check_str(
     ):
         raise SchemaError(file, None, field, value, allowed)
     return value
+
 
 def close_matches(name: str, names: Iterable[str]) -> str:
     matches = difflib.get_close_matches(name, sorted(names), n=5)

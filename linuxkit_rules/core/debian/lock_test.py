@@ -9,14 +9,12 @@ import pytest
 
 from linuxkit_rules.core.debian.lock import dump_lock, load_lock
 from linuxkit_rules.core.debian.resolver import resolve
-from linuxkit_rules.core.errors import DebianError, SchemaError
 from linuxkit_rules.core.debian.resolver_test import fixture_index
+from linuxkit_rules.core.errors import DebianError, SchemaError
 
 
 def test_closure_with_exclude() -> None:
-    lock = resolve(
-        ["openssh-server", "app-tools"], fixture_index(), "amd64", "bookworm"
-    )
+    lock = resolve(["openssh-server", "app-tools"], fixture_index(), "amd64", "bookworm")
     full = [p.name for p in lock.closure(["openssh-server"])]
     assert full == [
         "gcc-12-base",
@@ -56,9 +54,7 @@ def test_closure_root_excluded() -> None:
 
 def test_closure_unknown_exclude() -> None:
     lock = resolve(["openssh-server"], fixture_index(), "amd64", "bookworm")
-    with pytest.raises(
-        DebianError, match="excluded package 'libssl' .*did you mean: libssl3"
-    ):
+    with pytest.raises(DebianError, match="excluded package 'libssl' .*did you mean: libssl3"):
         lock.closure(["openssh-server"], exclude=["libssl"])
 
 
@@ -72,16 +68,13 @@ def test_get_unknown_suggests() -> None:
 
 
 def test_dump_load_round_trip_and_determinism() -> None:
-    lock = resolve(
-        ["app-tools", "openssh-server"], fixture_index(), "amd64", "bookworm"
-    )
+    lock = resolve(["app-tools", "openssh-server"], fixture_index(), "amd64", "bookworm")
     text = dump_lock(lock)
     assert text.endswith("}\n")
     document = json.loads(text)
     assert document["version"] == 1
     assert (
-        "pants generate-lockfiles" in document["comment"]
-        and "do not edit" in document["comment"]
+        "pants generate-lockfiles" in document["comment"] and "do not edit" in document["comment"]
     )
     assert list(document) == sorted(document)
     assert load_lock(text, "locks/bookworm-amd64.json") == lock

@@ -46,12 +46,16 @@ def generate_lock(m: Mapping[str, Any]) -> Mapping[str, Any]:
         raise DebianError(f"apt-get update failed:\n{update.stderr.strip()}")
     listed = subprocess.run(
         [m["apt_get"], *opts, "indextargets", "--format", INDEXTARGETS_FORMAT],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     wanted = suites_for(m["suite"])
     targets = [t for t in parse_indextargets(listed.stdout, m["architecture"]) if t.suite in wanted]
     if not targets:
-        raise DebianError(f"the machine's apt sources list no {m['suite']} indexes for {m['architecture']}")
+        raise DebianError(
+            f"the machine's apt sources list no {m['suite']} indexes for {m['architecture']}"
+        )
     lock = resolve(m["roots"], read_packages(targets), m["architecture"], m["suite"])
     os.makedirs(os.path.dirname(m["output"]) or ".", exist_ok=True)
     with open(m["output"], "w", encoding="utf-8") as f:

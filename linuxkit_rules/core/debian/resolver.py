@@ -10,10 +10,9 @@ from typing import Iterable, Mapping, Sequence
 
 from debian import deb822
 
-from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.debian.index import NAME_RE, DebPackage, deb_version
 from linuxkit_rules.core.debian.lock import DebianLock, LockedPackage, close_matches
-
+from linuxkit_rules.core.errors import DebianError
 
 # dpkg still accepts the obsolete "<" and ">", meaning "<=" and ">=".
 _OPERATORS = {
@@ -33,6 +32,8 @@ _PRIORITY_RANK = {
     "optional": 3,
     "extra": 4,
 }
+
+
 @dataclass(frozen=True)
 class _Relation:
     name: str
@@ -121,9 +122,7 @@ class _Resolver:
                 continue
             self.by_name.setdefault(package.name, []).append(package)
             for provide in _parse_provides(package):
-                self.providers.setdefault(provide.name, []).append(
-                    (package, provide.version)
-                )
+                self.providers.setdefault(provide.name, []).append((package, provide.version))
         for versions in self.by_name.values():
             # Highest version first; equal versions from two suites: by suite name.
             versions.sort(key=lambda p: p.suite)
@@ -139,12 +138,8 @@ class _Resolver:
                 f"{name!r} is a virtual package in {where}; name one that provides it: {', '.join(names)}"
             )
         if name in self.other_arch:
-            raise DebianError(
-                f"package {name!r} is not built for {self.architecture} in {where}"
-            )
-        raise DebianError(
-            f"package {name!r} is not in {where}" + close_matches(name, self.by_name)
-        )
+            raise DebianError(f"package {name!r} is not built for {self.architecture} in {where}")
+        raise DebianError(f"package {name!r} is not in {where}" + close_matches(name, self.by_name))
 
     def note_provides(self, package: DebPackage, provided: dict[str, set[str]]) -> None:
         for provide in _parse_provides(package):
@@ -166,9 +161,7 @@ class _Resolver:
             if provide.name == relation.name:
                 if relation.op is None:
                     return True
-                if provide.version is not None and _version_ok(
-                    provide.version, relation
-                ):
+                if provide.version is not None and _version_ok(provide.version, relation):
                     return True
         return False
 
@@ -192,9 +185,7 @@ class _Resolver:
                 if package.name in chosen or not self.satisfies(relation, package):
                     continue
                 current = best.get(package.name)
-                if current is None or deb_version(package.version) > deb_version(
-                    current.version
-                ):
+                if current is None or deb_version(package.version) > deb_version(current.version):
                     best[package.name] = package
             if best:
                 return min(
@@ -203,9 +194,7 @@ class _Resolver:
                 )
         return None
 
-    def _real(
-        self, relation: _Relation, chosen: Mapping[str, DebPackage]
-    ) -> DebPackage | None:
+    def _real(self, relation: _Relation, chosen: Mapping[str, DebPackage]) -> DebPackage | None:
         if relation.name in chosen:
             return None  # chosen with a version that does not satisfy: one version per name
         for package in self.by_name.get(relation.name, ()):
@@ -253,9 +242,7 @@ def _parse_group_cached(text: str) -> tuple[_Relation, ...] | None:
     for alt in parsed[0]:
         name = alt["name"]
         version = alt.get("version")
-        if not NAME_RE.match(name) or (
-            version is not None and version[0] not in _OPERATORS
-        ):
+        if not NAME_RE.match(name) or (version is not None and version[0] not in _OPERATORS):
             return None
         relations.append(
             _Relation(

@@ -19,7 +19,6 @@ from linuxkit_rules.core.debian.lock import DebianLock, dump_lock, load_lock
 from linuxkit_rules.core.debian.resolver import resolve
 from linuxkit_rules.core.errors import DebianError
 
-
 TESTDATA = Path(__file__).parent / "testdata"
 
 
@@ -27,9 +26,7 @@ def fixture_index() -> list[DebPackage]:
     return read_packages(
         [
             AptTarget(str(TESTDATA / "bookworm_Packages"), "bookworm"),
-            AptTarget(
-                str(TESTDATA / "bookworm-security_Packages"), "bookworm-security"
-            ),
+            AptTarget(str(TESTDATA / "bookworm-security_Packages"), "bookworm-security"),
         ]
     )
 
@@ -76,9 +73,7 @@ def test_resolve_prefers_chosen_alternative() -> None:
 
 
 def test_resolve_prefers_chosen_provider() -> None:
-    lock = resolve(
-        ["app-tools", "gawk", "postfix"], fixture_index(), "amd64", "bookworm"
-    )
+    lock = resolve(["app-tools", "gawk", "postfix"], fixture_index(), "amd64", "bookworm")
     names = set(versions_of(lock))
     assert {"gawk", "postfix"} <= names
     assert not {"mawk", "dma", "original-awk"} & names
@@ -116,34 +111,23 @@ def test_resolve_essential_only_when_asked() -> None:
     ],
 )
 def test_resolve_version_constraints(consumer: str, expected: str) -> None:
-    index = parse_packages_index(
-        (TESTDATA / "versions_Packages").read_text(), "bookworm"
-    )
+    index = parse_packages_index((TESTDATA / "versions_Packages").read_text(), "bookworm")
     lock = resolve([consumer], index, "amd64", "bookworm")
     assert lock.get("libv").version == expected
-    assert (
-        lock.get("libv").sha256
-        == {"1.0": "c0", "1.5": "c1", "2.0": "c2"}[expected] * 32
-    )
+    assert lock.get("libv").sha256 == {"1.0": "c0", "1.5": "c1", "2.0": "c2"}[expected] * 32
     assert lock.get(consumer).depends == ("libv",)
 
 
 def test_resolve_version_constraint_with_epoch_unsatisfiable() -> None:
-    index = parse_packages_index(
-        (TESTDATA / "versions_Packages").read_text(), "bookworm"
-    )
+    index = parse_packages_index((TESTDATA / "versions_Packages").read_text(), "bookworm")
     with pytest.raises(DebianError) as e:
         resolve(["dep-epoch"], index, "amd64", "bookworm")
     assert "'libv (>= 1:0.1)'" in str(e.value)
-    assert "only 2.0 (bookworm), 1.5 (bookworm), 1.0 (bookworm) available" in str(
-        e.value
-    )
+    assert "only 2.0 (bookworm), 1.5 (bookworm), 1.0 (bookworm) available" in str(e.value)
 
 
 def test_resolve_one_version_per_name() -> None:
-    index = parse_packages_index(
-        (TESTDATA / "versions_Packages").read_text(), "bookworm"
-    )
+    index = parse_packages_index((TESTDATA / "versions_Packages").read_text(), "bookworm")
     with pytest.raises(DebianError, match=r"libv \(<< 1.5\): 2.0 is already chosen"):
         resolve(["dep-lt", "libv"], index, "amd64", "bookworm")
 
@@ -194,9 +178,7 @@ def test_resolve_other_architecture_root() -> None:
 def test_resolve_does_not_depend_on_index_order() -> None:
     index = fixture_index()
     forward = resolve(["openssh-server", "app-tools"], index, "amd64", "bookworm")
-    backward = resolve(
-        ["app-tools", "openssh-server"], list(reversed(index)), "amd64", "bookworm"
-    )
+    backward = resolve(["app-tools", "openssh-server"], list(reversed(index)), "amd64", "bookworm")
     assert dump_lock(forward) == dump_lock(backward)
     assert forward.get("openssh-server").version == "1:9.2p1-2+deb12u5"
 
@@ -232,9 +214,7 @@ def _read_any(path: Path) -> str:
 @pytest.mark.skipif(
     not APT_GET.exists()
     or not APT_HELPER.exists()
-    or not any(
-        "_dists_bookworm_main_binary-amd64" in p.name for p in _real_bookworm_lists()
-    ),
+    or not any("_dists_bookworm_main_binary-amd64" in p.name for p in _real_bookworm_lists()),
     reason="no apt, or no bookworm amd64 Packages index in /var/lib/apt/lists",
 )
 def test_resolve_real_bookworm_index() -> None:
@@ -249,18 +229,10 @@ def test_resolve_real_bookworm_index() -> None:
         for t in parse_indextargets(listing, architecture="amd64")
         if t.suite.startswith("bookworm")
     ]
-    index = [
-        p
-        for t in targets
-        for p in parse_packages_index(_read_any(Path(t.path)), t.suite)
-    ]
-    lock = resolve(
-        ["openssh-server", "busybox-static", "runc"], index, "amd64", "bookworm"
-    )
+    index = [p for t in targets for p in parse_packages_index(_read_any(Path(t.path)), t.suite)]
+    lock = resolve(["openssh-server", "busybox-static", "runc"], index, "amd64", "bookworm")
     names = {p.name for p in lock.packages}
     assert {"libc6", "libssl3", "openssh-server", "busybox-static", "runc"} <= names
     assert load_lock(dump_lock(lock), "real.json") == lock
     closure = lock.closure(lock.roots)
-    print(
-        f"real closure: {len(closure)} packages, {sum(p.size for p in closure)} bytes of .deb"
-    )
+    print(f"real closure: {len(closure)} packages, {sum(p.size for p in closure)} bytes of .deb")

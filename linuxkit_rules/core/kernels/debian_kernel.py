@@ -13,8 +13,15 @@ from linuxkit_rules.core.archive.deb import read_deb
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.kernels.kconfig import check_required, parse_config
-from linuxkit_rules.core.kernels.kmod import Module, ModuleError, closure, decompress_module, make_module
-from linuxkit_rules.core.kernels.kmod import modules_alias, modules_dep
+from linuxkit_rules.core.kernels.kmod import (
+    Module,
+    ModuleError,
+    closure,
+    decompress_module,
+    make_module,
+    modules_alias,
+    modules_dep,
+)
 
 _MODULE_RE = re.compile(r"^lib/modules/([^/]+)/(.+\.ko(?:\.xz|\.gz|\.zst)?)$")
 
@@ -39,7 +46,11 @@ def build_kernel(m: Mapping[str, Any]) -> Mapping[str, Any]:
                 continue
             if name.startswith("boot/"):
                 base = posixpath.basename(name)
-                for prefix, key in (("vmlinuz-", "kernel"), ("System.map-", "System.map"), ("config-", "config")):
+                for prefix, key in (
+                    ("vmlinuz-", "kernel"),
+                    ("System.map-", "System.map"),
+                    ("config-", "config"),
+                ):
                     if base.startswith(prefix):
                         boot[key] = tar.extractfile(member).read()  # type: ignore[union-attr]
                         version = base[len(prefix) :]
@@ -55,13 +66,19 @@ def build_kernel(m: Mapping[str, Any]) -> Mapping[str, Any]:
     missing = [k for k in ("kernel", "System.map", "config") if k not in boot]
     if missing:
         raise ModuleError(f"{m['deb']}: not a kernel package (no {', '.join(missing)} under /boot)")
-    check_required(m.get("name", m["deb"]), m.get("required_options", ()), parse_config(boot["config"].decode()))
+    check_required(
+        m.get("name", m["deb"]),
+        m.get("required_options", ()),
+        parse_config(boot["config"].decode()),
+    )
     chosen = closure(modules, m["modules"])
     base = f"lib/modules/{version}"
     tree = Tree()
     for mod in chosen:
         tree.add(Entry(f"{base}/{mod.path}", "file", 0o644, data=kos[mod.name]))
-    tree.add(Entry(f"{base}/modules.dep", "file", 0o644, data=modules_dep(chosen, modules).encode()))
+    tree.add(
+        Entry(f"{base}/modules.dep", "file", 0o644, data=modules_dep(chosen, modules).encode())
+    )
     tree.add(Entry(f"{base}/modules.alias", "file", 0o644, data=modules_alias(chosen).encode()))
     if "modules.builtin" in extra:
         tree.add(Entry(f"{base}/modules.builtin", "file", 0o644, data=extra["modules.builtin"]))

@@ -126,13 +126,23 @@ def check_unknown(merged: Mapping[str, Setting], symbols: set[str]) -> None:
     unknown = [s for s in merged.values() if s.name not in symbols]
     if unknown:
         first = min(unknown, key=lambda s: (s.file, s.line))
-        more = "".join(f"\n{s.file}:{s.line}: {s.name} is not an option of this kernel" for s in unknown if s != first)
+        more = "".join(
+            f"\n{s.file}:{s.line}: {s.name} is not an option of this kernel"
+            for s in unknown
+            if s != first
+        )
         raise SchemaError(
-            first.file, first.line, "kernel option", first.name, "this kernel's Kconfig does not declare it" + more
+            first.file,
+            first.line,
+            "kernel option",
+            first.name,
+            "this kernel's Kconfig does not declare it" + more,
         )
 
 
-def dropped(merged: Mapping[str, Setting], resolved: Mapping[str, str]) -> list[tuple[Setting, str]]:
+def dropped(
+    merged: Mapping[str, Setting], resolved: Mapping[str, str]
+) -> list[tuple[Setting, str]]:
     """Each requested setting the resolved config does not hold, with the value it got."""
     out = []
     for name in sorted(merged):
@@ -164,6 +174,8 @@ def check_required(config_name: str, required: Sequence[str], resolved: Mapping[
         got = resolved.get(name, "n")
         ok = got == want if want else got in ("y", "m")
         if not ok:
-            missing.append(f"{name}{'=' + want if want else ''} (is {'not set' if got == 'n' else got})")
+            missing.append(
+                f"{name}{'=' + want if want else ''} (is {'not set' if got == 'n' else got})"
+            )
     if missing:
         raise KconfigError(f"{config_name}: required kernel options missing: " + ", ".join(missing))

@@ -29,7 +29,9 @@ def test_parse_fragment_values_and_comments() -> None:
     }
 
 
-@pytest.mark.parametrize("line", ["CONFIG_A=yes", "A=y", "CONFIG_A", 'CONFIG_A="open', "CONFIG_A = y"])
+@pytest.mark.parametrize(
+    "line", ["CONFIG_A=yes", "A=y", "CONFIG_A", 'CONFIG_A="open', "CONFIG_A = y"]
+)
 def test_parse_fragment_bad_line_names_file_and_line(line: str) -> None:
     with pytest.raises(SchemaError) as e:
         parse_fragment("k/f.config", f"# x\n{line}\n")
@@ -38,14 +40,18 @@ def test_parse_fragment_bad_line_names_file_and_line(line: str) -> None:
 
 
 def test_conflict_inside_one_fragment() -> None:
-    with pytest.raises(SchemaError, match=r"k/f.config:3: CONFIG_A: 'n'.*k/f.config:1 sets it to y"):
+    with pytest.raises(
+        SchemaError, match=r"k/f.config:3: CONFIG_A: 'n'.*k/f.config:1 sets it to y"
+    ):
         parse_fragment("k/f.config", "CONFIG_A=y\n\n# CONFIG_A is not set\n")
 
 
 def test_merge_conflict_names_both_fragments() -> None:
     a = parse_fragment("k/a.config", "CONFIG_A=y\nCONFIG_B=y\n")
     b = parse_fragment("k/b.config", "# x\nCONFIG_B=m\n")
-    with pytest.raises(SchemaError, match=r"k/b.config:2: CONFIG_B: 'm'.*k/a.config:2 sets it to y"):
+    with pytest.raises(
+        SchemaError, match=r"k/b.config:2: CONFIG_B: 'm'.*k/a.config:2 sets it to y"
+    ):
         merge([a, b])
 
 
@@ -61,7 +67,12 @@ def test_merge_agreeing_and_render_sorted() -> None:
 
 
 def test_check_resolved_lists_dropped_with_origin() -> None:
-    merged = merge([parse_fragment("k/base.config", "CONFIG_A=y\n"), parse_fragment("k/dm.config", "CONFIG_DM=y\nCONFIG_N=8\n")])
+    merged = merge(
+        [
+            parse_fragment("k/base.config", "CONFIG_A=y\n"),
+            parse_fragment("k/dm.config", "CONFIG_DM=y\nCONFIG_N=8\n"),
+        ]
+    )
     resolved = parse_config("CONFIG_A=y\n# CONFIG_DM is not set\nCONFIG_N=4\n")
     with pytest.raises(KconfigError) as e:
         check_resolved(merged, resolved)
@@ -92,7 +103,9 @@ def test_check_required() -> None:
     resolved = parse_config("CONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_HZ=250\n")
     check_required("//kernel:x", ["CONFIG_A", "CONFIG_B", "CONFIG_HZ=250"], resolved)
     with pytest.raises(KconfigError) as e:
-        check_required("//kernel:x", ["CONFIG_A", "CONFIG_C", "CONFIG_D", "CONFIG_HZ=1000"], resolved)
+        check_required(
+            "//kernel:x", ["CONFIG_A", "CONFIG_C", "CONFIG_D", "CONFIG_HZ=1000"], resolved
+        )
     assert str(e.value) == (
         "//kernel:x: required kernel options missing: CONFIG_C (is not set), CONFIG_D (is not set), "
         "CONFIG_HZ=1000 (is 250)"

@@ -18,7 +18,7 @@ def modinfo(ko: bytes) -> list[tuple[str, str]]:
     """The key=value pairs of an ELF64 little-endian module's `.modinfo` section."""
     if ko[:4] != b"\x7fELF" or ko[4] != 2 or ko[5] != 1:
         raise ModuleError("not an ELF64 little-endian kernel module")
-    shoff, = struct.unpack_from("<Q", ko, 0x28)
+    (shoff,) = struct.unpack_from("<Q", ko, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", ko, 0x3A)
 
     def section(i: int) -> tuple[int, int, int]:

@@ -53,14 +53,25 @@ def extract_source(deb_path: str, dest: str, env: Mapping[str, str]) -> None:
     with tarfile.open(fileobj=io.BytesIO(deb.data), mode="r|*") as tar:
         for member in tar:
             name = member.name.lstrip("./")
-            if name.startswith("usr/src/linux-source-") and name.endswith(".tar.xz") and member.isfile():
+            if (
+                name.startswith("usr/src/linux-source-")
+                and name.endswith(".tar.xz")
+                and member.isfile()
+            ):
                 with open(tarball, "wb") as out:
                     shutil.copyfileobj(tar.extractfile(member), out)  # type: ignore[arg-type]
                 break
         else:
-            raise KernelBuildError(f"{deb_path}: no usr/src/linux-source-*.tar.xz (not a linux-source package)")
+            raise KernelBuildError(
+                f"{deb_path}: no usr/src/linux-source-*.tar.xz (not a linux-source package)"
+            )
     os.makedirs(dest, exist_ok=True)
-    _run(["tar", "-xJf", tarball, "-C", dest, "--strip-components=1"], ".", "unpacking the kernel source", env)
+    _run(
+        ["tar", "-xJf", tarball, "-C", dest, "--strip-components=1"],
+        ".",
+        "unpacking the kernel source",
+        env,
+    )
     os.unlink(tarball)
 
 
@@ -88,7 +99,9 @@ def _env(m: Mapping[str, Any]) -> dict[str, str]:
 
 def _run(argv: Sequence[str], cwd: str, what: str, env: Mapping[str, str] | None = None) -> str:
     """Run `argv`; its output goes to a log, whose tail is the error on failure."""
-    proc = subprocess.run(list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.run(
+        list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     text = proc.stdout.decode(errors="replace")
     if proc.returncode != 0:
         tail = "\n".join(text.splitlines()[-40:])
@@ -99,7 +112,9 @@ def _run(argv: Sequence[str], cwd: str, what: str, env: Mapping[str, str] | None
 def _check_headers() -> None:
     missing = [pkg for path, pkg in HEADERS.items() if not os.path.exists(path)]
     if missing:
-        raise KernelBuildError(f"kernel build headers missing; install the Debian packages {', '.join(missing)}")
+        raise KernelBuildError(
+            f"kernel build headers missing; install the Debian packages {', '.join(missing)}"
+        )
 
 
 def resolve_config(m: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -159,7 +174,11 @@ def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
     values = parse_config(config)
     targets = [image_target] + (["modules"] if values.get("CONFIG_MODULES") == "y" else [])
     _run([*make, *targets], src, "make " + " ".join(targets), env)
-    release = _run(["make", "-s", "kernelrelease"], src, "make kernelrelease", env).strip().splitlines()[-1]
+    release = (
+        _run(["make", "-s", "kernelrelease"], src, "make kernelrelease", env)
+        .strip()
+        .splitlines()[-1]
+    )
     stats = ""
     if m.get("ccache_dir"):
         stats = _run(["ccache", "--print-stats"], src, "ccache --print-stats", env)
@@ -172,8 +191,12 @@ def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
     tree = Tree()
     if "modules" in targets:
         mods = os.path.abspath("modroot")
-        _run([*make, "modules_install", f"INSTALL_MOD_PATH={mods}", "INSTALL_MOD_STRIP=1"], src,
-             "make modules_install", env)
+        _run(
+            [*make, "modules_install", f"INSTALL_MOD_PATH={mods}", "INSTALL_MOD_STRIP=1"],
+            src,
+            "make modules_install",
+            env,
+        )
         _add_dir(tree, mods, "")
     with open(os.path.join(out, "kernel.tar"), "wb") as f:
         write_tar(tree.entries(), f, int(os.environ["SOURCE_DATE_EPOCH"]))
@@ -193,7 +216,14 @@ def _add_dir(tree: Tree, root: str, prefix: str) -> None:
             if os.path.islink(path):
                 continue  # modules_install's build/source links point into the sandbox
             with open(path, "rb") as f:
-                tree.add(Entry(os.path.normpath(os.path.join(prefix, rel, name)), "file", 0o644, data=f.read()))
+                tree.add(
+                    Entry(
+                        os.path.normpath(os.path.join(prefix, rel, name)),
+                        "file",
+                        0o644,
+                        data=f.read(),
+                    )
+                )
 
 
 def _ccache_counts(stats: str) -> dict[str, int]:
@@ -201,6 +231,9 @@ def _ccache_counts(stats: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for line in stats.splitlines():
         key, _, value = line.partition("\t")
-        if key in ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss") and value.strip().isdigit():
+        if (
+            key in ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss")
+            and value.strip().isdigit()
+        ):
             counts[key] = int(value)
     return counts

@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 from unittest import mock
 
-from linuxkit_rules.core.media.disk import ALIGN, SECTOR, DiskTooSmall, gpt_disk, gpt_overhead_sectors, pad_disk
-from linuxkit_rules.core.media.fat import min_size, write_fat32
 from linuxkit_rules.core.archive.deb import read_deb
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.media.disk import (
+    ALIGN,
+    SECTOR,
+    DiskTooSmall,
+    gpt_disk,
+    gpt_overhead_sectors,
+    pad_disk,
+)
+from linuxkit_rules.core.media.fat import min_size, write_fat32
 
 # Files each boot loader package provides: package -> {path in the .deb: name}
 LOADER_FILES: dict[str, dict[str, str]] = {
@@ -65,7 +72,9 @@ def _need(inputs: BootInputs, name: str) -> bytes:
     try:
         return inputs.loaders[name]
     except KeyError:
-        raise LinuxkitError(f"boot loader file {name} missing from the boot loader packages") from None
+        raise LinuxkitError(
+            f"boot loader file {name} missing from the boot loader packages"
+        ) from None
 
 
 def isolinux_cfg(cmdline: str) -> bytes:
@@ -97,7 +106,9 @@ class _FixedClock:
         time.tzset()
 
 
-def _iso(files: list[tuple[str, bytes]], label: str, mtime: int, boot: str, efi_image: bytes = b"") -> bytes:
+def _iso(
+    files: list[tuple[str, bytes]], label: str, mtime: int, boot: str, efi_image: bytes = b""
+) -> bytes:
     import pycdlib
 
     with _FixedClock(mtime):
@@ -107,7 +118,9 @@ def _iso(files: list[tuple[str, bytes]], label: str, mtime: int, boot: str, efi_
         for d in dirs:
             iso.add_directory(d.upper(), rr_name=d.rsplit("/", 1)[1])
         for path, data in files:
-            iso.add_fp(io.BytesIO(data), len(data), path.upper() + ";1", rr_name=path.rsplit("/", 1)[1])
+            iso.add_fp(
+                io.BytesIO(data), len(data), path.upper() + ";1", rr_name=path.rsplit("/", 1)[1]
+            )
         if boot == "bios":
             iso.add_eltorito(
                 "/ISOLINUX/ISOLINUX.BIN;1", bootcatfile="/ISOLINUX/BOOT.CAT;1", rr_bootcatname="boot.cat",

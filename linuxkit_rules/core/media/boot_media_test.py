@@ -17,7 +17,11 @@ INPUTS = BootInputs(
     kernel=b"K" * 300000,
     initrd=b"I" * 200000,
     cmdline="console=ttyS0",
-    loaders={"isolinux.bin": ISOLINUX, "ldlinux.c32": b"L" * 1000, "systemd-bootx64.efi": b"MZ" + b"E" * 1000},
+    loaders={
+        "isolinux.bin": ISOLINUX,
+        "ldlinux.c32": b"L" * 1000,
+        "systemd-bootx64.efi": b"MZ" + b"E" * 1000,
+    },
     mtime=1704067200,
     name="t",
 )
@@ -27,7 +31,9 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("writer", [iso_bios, iso_efi, lambda i: raw_bios(i, None), lambda i: raw_efi(i, None)])
+@pytest.mark.parametrize(
+    "writer", [iso_bios, iso_efi, lambda i: raw_bios(i, None), lambda i: raw_efi(i, None)]
+)
 def test_reproducible_across_directories_and_time_zones(writer, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     first = writer(INPUTS)
@@ -50,5 +56,8 @@ def test_raw_efi_is_gpt_and_sized() -> None:
 
 @pytest.mark.parametrize("writer", [raw_bios, raw_efi])
 def test_disk_too_small_says_how_much(writer) -> None:
-    with pytest.raises(DiskTooSmall, match=r"disk size 1048576 bytes \(1 MiB\) is too small; the content needs at least \d+ bytes \(\d+ MiB\)"):
+    with pytest.raises(
+        DiskTooSmall,
+        match=r"disk size 1048576 bytes \(1 MiB\) is too small; the content needs at least \d+ bytes \(\d+ MiB\)",
+    ):
         writer(dataclasses.replace(INPUTS, kernel=b"K" * (3 << 20)), 1 << 20)

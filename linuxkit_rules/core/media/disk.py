@@ -50,7 +50,9 @@ def mbr(partitions: list[Partition], boot_code: bytes = b"", disk_id: int = 0x4C
     struct.pack_into("<I", out, 440, disk_id)
     for i, p in enumerate(partitions):
         last = p.start + p.sectors - 1
-        entry = bytes([0x80 if p.bootable else 0]) + _chs(p.start) + bytes([p.mbr_type]) + _chs(last)
+        entry = (
+            bytes([0x80 if p.bootable else 0]) + _chs(p.start) + bytes([p.mbr_type]) + _chs(last)
+        )
         entry += struct.pack("<II", p.start, p.sectors)
         out[446 + 16 * i : 462 + 16 * i] = entry
     out[510:512] = b"\x55\xaa"
@@ -62,7 +64,9 @@ def gpt_overhead_sectors() -> int:
     return ALIGN + _GPT_ENTRY_SECTORS + 1
 
 
-def gpt_disk(volume: bytes, name: str, part_name: str = "EFI System", part_type: uuid.UUID = ESP_TYPE) -> bytes:
+def gpt_disk(
+    volume: bytes, name: str, part_name: str = "EFI System", part_type: uuid.UUID = ESP_TYPE
+) -> bytes:
     """A GPT disk with one partition at 1 MiB holding `volume` (padded to sectors)."""
     if len(volume) % SECTOR:
         volume += b"\0" * (SECTOR - len(volume) % SECTOR)

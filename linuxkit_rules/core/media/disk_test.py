@@ -19,7 +19,10 @@ def test_mbr_entries() -> None:
 
 def test_pad_disk_too_small() -> None:
     assert len(pad_disk(b"x" * 512, 4 << 20, "d")) == 4 << 20
-    with pytest.raises(DiskTooSmall, match=r"d: disk size 1048576 bytes \(1 MiB\) is too small; the content needs at least 3145728 bytes \(3 MiB\)"):
+    with pytest.raises(
+        DiskTooSmall,
+        match=r"d: disk size 1048576 bytes \(1 MiB\) is too small; the content needs at least 3145728 bytes \(3 MiB\)",
+    ):
         pad_disk(b"x" * (3 << 20), 1 << 20, "d")
 
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from linuxkit_rules.core.media.disk import DiskTooSmall
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.media.disk import DiskTooSmall
 
 SECTOR = 512
 RESERVED_SECTORS = 32
@@ -85,14 +85,28 @@ def _lfn_entries(name: str, short: bytes) -> bytes:
     for i in range(len(chunks), 0, -1):
         c = chunks[i - 1]
         order = i | (0x40 if i == len(chunks) else 0)
-        out += struct.pack("<B10sBBB12sH4s", order, c[0:10], _ATTR_LFN, 0, csum, c[10:22], 0, c[22:26])
+        out += struct.pack(
+            "<B10sBBB12sH4s", order, c[0:10], _ATTR_LFN, 0, csum, c[10:22], 0, c[22:26]
+        )
     return out
 
 
 def _dirent(short: bytes, attr: int, cluster: int, size: int, mtime: int) -> bytes:
     date, tod = dos_datetime(mtime)
     return struct.pack(
-        "<11sBBBHHHHHHHI", short, attr, 0, 0, tod, date, date, cluster >> 16, tod, date, cluster & 0xFFFF, size
+        "<11sBBBHHHHHHHI",
+        short,
+        attr,
+        0,
+        0,
+        tod,
+        date,
+        date,
+        cluster >> 16,
+        tod,
+        date,
+        cluster & 0xFFFF,
+        size,
     )
 
 
@@ -245,7 +259,9 @@ def write_fat32(
             if isinstance(c, _Dir):
                 out += _dirent(short, _ATTR_DIR, c.cluster, 0, mtime)
             else:
-                out += _dirent(short, _ATTR_ARCHIVE, file_clusters.get((id(d), name), 0), len(c), mtime)
+                out += _dirent(
+                    short, _ATTR_ARCHIVE, file_clusters.get((id(d), name), 0), len(c), mtime
+                )
         start = (layout.data_start + (d.cluster - 2) * layout.sectors_per_cluster) * SECTOR
         data[start : start + len(out)] = out
 

@@ -35,7 +35,9 @@ def test_too_small_says_how_much() -> None:
         write_fat32(FILES, MTIME, size=1 << 20)
 
 
-@pytest.mark.skipif(shutil.which("fsck.fat") is None or shutil.which("mcopy") is None, reason="dosfstools/mtools")
+@pytest.mark.skipif(
+    shutil.which("fsck.fat") is None or shutil.which("mcopy") is None, reason="dosfstools/mtools"
+)
 def test_fsck_and_mtools_read_it(tmp_path) -> None:
     image = tmp_path / "esp.img"
     image.write_bytes(write_fat32(FILES, MTIME, size=40 << 20))
@@ -44,7 +46,11 @@ def test_fsck_and_mtools_read_it(tmp_path) -> None:
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
     for path, data in FILES.items():
         out = tmp_path / "out"
-        subprocess.run(["mcopy", "-n", "-o", "-i", str(image), "::" + path, str(out)], check=True, env=env)
+        subprocess.run(
+            ["mcopy", "-n", "-o", "-i", str(image), "::" + path, str(out)], check=True, env=env
+        )
         assert out.read_bytes() == data, path
-    listing = subprocess.run(["mdir", "-i", str(image), "::loader/entries"], capture_output=True, text=True, env=env)
+    listing = subprocess.run(
+        ["mdir", "-i", str(image), "::loader/entries"], capture_output=True, text=True, env=env
+    )
     assert "linuxkit.conf" in listing.stdout

@@ -40,19 +40,26 @@ class Format(enum.Enum):
         if self is Format.KERNEL_SQUASHFS:
             # LinuxKit's three files, plus the loader initramfs that mounts the
             # squashfs when the kernel has its drivers as modules (core/squashfs.py).
-            return (f"{name}-kernel", f"{name}-squashfs.img", f"{name}-cmdline", f"{name}-squashfs-initrd.img")
-        return ({
-            Format.TAR: f"{name}.tar",
-            Format.TAR_KERNEL_INITRD: f"{name}-initrd.tar",
-            Format.ISO_BIOS: f"{name}.iso",
-            Format.ISO_EFI: f"{name}-efi.iso",
-            Format.RAW_BIOS: f"{name}-bios.img",
-            Format.RAW_EFI: f"{name}-efi.img",
-            Format.QCOW2_BIOS: f"{name}.qcow2",
-            Format.QCOW2_EFI: f"{name}-efi.qcow2",
-            Format.GCP: f"{name}.img.tar.gz",
-            Format.DOCKER: f"{name}-docker.tar",
-        }[self],)
+            return (
+                f"{name}-kernel",
+                f"{name}-squashfs.img",
+                f"{name}-cmdline",
+                f"{name}-squashfs-initrd.img",
+            )
+        return (
+            {
+                Format.TAR: f"{name}.tar",
+                Format.TAR_KERNEL_INITRD: f"{name}-initrd.tar",
+                Format.ISO_BIOS: f"{name}.iso",
+                Format.ISO_EFI: f"{name}-efi.iso",
+                Format.RAW_BIOS: f"{name}-bios.img",
+                Format.RAW_EFI: f"{name}-efi.img",
+                Format.QCOW2_BIOS: f"{name}.qcow2",
+                Format.QCOW2_EFI: f"{name}-efi.qcow2",
+                Format.GCP: f"{name}.img.tar.gz",
+                Format.DOCKER: f"{name}-docker.tar",
+            }[self],
+        )
 
     def needs_kernel(self) -> bool:
         return self not in (Format.TAR, Format.DOCKER)

@@ -12,7 +12,11 @@ def test_output_names_follow_linuxkit() -> None:
     assert Format.RAW_EFI.outputs("sshd") == ("sshd-efi.img",)
     assert Format.GCP.outputs("sshd") == ("sshd.img.tar.gz",)
     assert Format.TAR.outputs("sshd") == ("sshd.tar",)
-    assert Format.KERNEL_INITRD.outputs("sshd") == ("sshd-kernel", "sshd-initrd.img", "sshd-cmdline")
+    assert Format.KERNEL_INITRD.outputs("sshd") == (
+        "sshd-kernel",
+        "sshd-initrd.img",
+        "sshd-cmdline",
+    )
     assert Format.QCOW2_EFI.outputs("sshd") == ("sshd-efi.qcow2",)
     assert Format.KERNEL_SQUASHFS.outputs("sshd") == (
         "sshd-kernel", "sshd-squashfs.img", "sshd-cmdline", "sshd-squashfs-initrd.img",
@@ -25,7 +29,9 @@ def test_output_names_follow_linuxkit() -> None:
 
 
 def test_unknown_format_lists_valid_ones() -> None:
-    with pytest.raises(UnknownFormat, match=r"unknown format 'iso'; valid formats: kernel\+initrd, tar, .*docker"):
+    with pytest.raises(
+        UnknownFormat, match=r"unknown format 'iso'; valid formats: kernel\+initrd, tar, .*docker"
+    ):
         Format.parse("iso")
     assert "qcow2-bios" in FORMAT_NAMES
 
@@ -36,7 +42,10 @@ def test_boot_behaviour() -> None:
     assert Format.DOCKER.boot_media() == "none" and not Format.DOCKER.needs_kernel()
     assert Format.RAW_EFI.boot_loader_packages() == ("systemd-boot-efi",)
     assert Format.QCOW2_EFI.firmware() == "efi" and Format.QCOW2_EFI.needs_qemu_img()
-    assert Format.KERNEL_SQUASHFS.boot_media() == "squashfs" and Format.KERNEL_SQUASHFS.needs_mksquashfs()
+    assert (
+        Format.KERNEL_SQUASHFS.boot_media() == "squashfs"
+        and Format.KERNEL_SQUASHFS.needs_mksquashfs()
+    )
     assert Format.KERNEL_SQUASHFS.boot_files("s") == {
         "kernel": "s-kernel", "image": "s-squashfs.img", "cmdline": "s-cmdline", "initrd": "s-squashfs-initrd.img",
     }  # fmt: skip

@@ -14,9 +14,20 @@ import yaml
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc, write_tar
-from linuxkit_rules.core.media.boot_media import BootInputs, extract_loader_files, iso_bios, iso_efi, raw_bios, raw_efi
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
+from linuxkit_rules.core.media.boot_media import (
+    BootInputs,
+    extract_loader_files,
+    iso_bios,
+    iso_efi,
+    raw_bios,
+    raw_efi,
+)
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT, Format
+from linuxkit_rules.core.media.squashfs import loader_initramfs, read_kernel_config, write_squashfs
+from linuxkit_rules.core.oci.layout import OciImage, read_oci_layout
+from linuxkit_rules.core.oci.package_build import MOBY_CONFIG_LABEL
+from linuxkit_rules.core.reports.sbom import write_sbom
 from linuxkit_rules.core.spec.container import VOLUMES_DIR, ContainerSpec, config_to_json
 from linuxkit_rules.core.spec.image_yaml import (
     FileSpec,
@@ -26,9 +37,6 @@ from linuxkit_rules.core.spec.image_yaml import (
     merge_images,
     with_volume_paths,
 )
-from linuxkit_rules.core.oci.layout import OciImage, read_oci_layout
-from linuxkit_rules.core.oci.package_build import MOBY_CONFIG_LABEL
-from linuxkit_rules.core.reports.sbom import write_sbom
 from linuxkit_rules.core.spec.runtime_config import (
     ImageDefaults,
     namespace_hooks,
@@ -37,7 +45,6 @@ from linuxkit_rules.core.spec.runtime_config import (
     runtime_config,
     runtime_json,
 )
-from linuxkit_rules.core.media.squashfs import loader_initramfs, read_kernel_config, write_squashfs
 
 
 def _load_spec(paths: list[str]) -> ImageSpec:
@@ -157,7 +164,10 @@ def add_file(tree: Tree, spec: FileSpec, image: ImageSpec, present: set[str]) ->
             if spec.optional:
                 return
             raise SchemaError(
-                spec.file or image.file, spec.line, "files.source", spec.source,
+                spec.file or image.file,
+                spec.line,
+                "files.source",
+                spec.source,
                 "the file does not exist; add it, or set `optional: true` to skip it when missing",
             )
         with open(source, "rb") as f:
@@ -193,7 +203,10 @@ def _file_id(tree: Tree, image: ImageSpec, spec: FileSpec, field: str) -> int:
     if value in table:
         return table[value]
     raise SchemaError(
-        spec.file or image.file, spec.line, f"files.{field}", value,
+        spec.file or image.file,
+        spec.line,
+        f"files.{field}",
+        value,
         f"a name must be a container of the image ({', '.join(sorted(ids)) or 'none'}) or be listed in "
         f"the image's /{db} ({', '.join(sorted(table)) or 'no such file'})",
     )
@@ -204,9 +217,18 @@ def metadata_yaml(image: ImageSpec) -> bytes:
     doc: dict[str, Any] = {}
     if image.kernel is not None:
         k = image.kernel
-        doc["kernel"] = {"image": k.image, "cmdline": k.cmdline, "binary": k.binary, "tar": k.tar or "none"}
+        doc["kernel"] = {
+            "image": k.image,
+            "cmdline": k.cmdline,
+            "binary": k.binary,
+            "tar": k.tar or "none",
+        }
     doc["init"] = list(image.init)
-    for key, items in (("onboot", image.onboot), ("onshutdown", image.onshutdown), ("services", image.services)):
+    for key, items in (
+        ("onboot", image.onboot),
+        ("onshutdown", image.onshutdown),
+        ("services", image.services),
+    ):
         if items:
             doc[key] = [config_to_json(c) for c in items]
     files = []
@@ -267,7 +289,9 @@ def _kernel_parts(
     spec: ImageSpec, images: Images, tree: Tree, mtime: int, initrd: bool = True
 ) -> tuple[bytes, bytes, str]:
     if spec.kernel is None:
-        raise SchemaError(spec.file, None, "kernel", None, "a bootable format needs a `kernel` section")
+        raise SchemaError(
+            spec.file, None, "kernel", None, "a bootable format needs a `kernel` section"
+        )
     with open(os.path.join(images.kernel_dir(spec.kernel.image), spec.kernel.binary), "rb") as f:
         kernel = f.read()
     buf = io.BytesIO()
@@ -293,16 +317,26 @@ def docker_archive(tree: Tree, name: str, mtime: int) -> bytes:
     layer = _tar(tree.entries(), mtime)
     layer_id = hashlib.sha256(layer).hexdigest()
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
-    config = _json({
-        "architecture": "amd64",
-        "os": "linux",
-        "created": created,
-        "config": {"Cmd": ["/init"]},
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_id}"]},
-        "history": [{"created": created, "created_by": "linuxkit-rules"}],
-    })
+    config = _json(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": created,
+            "config": {"Cmd": ["/init"]},
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_id}"]},
+            "history": [{"created": created, "created_by": "linuxkit-rules"}],
+        }
+    )
     config_name = hashlib.sha256(config).hexdigest() + ".json"
-    manifest = _json([{"Config": config_name, "RepoTags": [f"{name}:latest"], "Layers": [f"{layer_id}/layer.tar"]}])
+    manifest = _json(
+        [
+            {
+                "Config": config_name,
+                "RepoTags": [f"{name}:latest"],
+                "Layers": [f"{layer_id}/layer.tar"],
+            }
+        ]
+    )
     return _tar(
         [
             Entry(layer_id, "dir", 0o755),
@@ -318,11 +352,15 @@ def _qcow2(raw: bytes, qemu_img: str, out: str) -> None:
     tmp = out + ".raw"
     _write(tmp, raw)
     try:
-        r = subprocess.run([qemu_img, "convert", "-f", "raw", "-O", "qcow2", tmp, out], capture_output=True)
+        r = subprocess.run(
+            [qemu_img, "convert", "-f", "raw", "-O", "qcow2", tmp, out], capture_output=True
+        )
     finally:
         os.unlink(tmp)
     if r.returncode != 0:
-        raise LinuxkitError(f"{qemu_img} convert failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
+        raise LinuxkitError(
+            f"{qemu_img} convert failed ({r.returncode}): {r.stderr.decode(errors='replace')}"
+        )
 
 
 def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -336,7 +374,11 @@ def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
     size = int(size_mib) << 20 if size_mib else None
     report: dict[str, Any] = {"files": len(tree), "bytes": tree.file_bytes()}
     needs_initrd = any(f.needs_kernel() and f is not Format.KERNEL_SQUASHFS for f in formats)
-    parts = _kernel_parts(spec, images, tree, mtime, needs_initrd) if any(f.needs_kernel() for f in formats) else None
+    parts = (
+        _kernel_parts(spec, images, tree, mtime, needs_initrd)
+        if any(f.needs_kernel() for f in formats)
+        else None
+    )
     loaders = extract_loader_files(m.get("loader_debs", []))
     boot = BootInputs(*parts, loaders, mtime, name) if parts else None  # type: ignore[misc]
     raw_bios_cache: list[bytes] = []

@@ -11,9 +11,15 @@ import yaml
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.media.image_build import Images, add_file, image_tree, metadata_yaml, source_path
-from linuxkit_rules.core.spec.image_yaml import load_image_yaml, merge_images
+from linuxkit_rules.core.media.image_build import (
+    Images,
+    add_file,
+    image_tree,
+    metadata_yaml,
+    source_path,
+)
 from linuxkit_rules.core.oci.layout import ImageConfig, write_oci_layout
+from linuxkit_rules.core.spec.image_yaml import load_image_yaml, merge_images
 
 
 def spec_of(text: str, file: str = "images/x.yml"):  # type: ignore[no-untyped-def]
@@ -28,9 +34,13 @@ def test_source_paths_relative_to_their_yaml_and_home() -> None:
 
 
 def test_file_owner_by_name_from_passwd_and_group() -> None:
-    spec = spec_of("files:\n  - path: srv/data\n    contents: x\n    mode: '0640'\n    uid: www\n    gid: staff\n")
+    spec = spec_of(
+        "files:\n  - path: srv/data\n    contents: x\n    mode: '0640'\n    uid: www\n    gid: staff\n"
+    )
     tree = Tree()
-    tree.add(Entry("etc/passwd", "file", data=b"root:x:0:0::/root:/bin/sh\nwww:x:33:33::/:/bin/false\n"))
+    tree.add(
+        Entry("etc/passwd", "file", data=b"root:x:0:0::/root:/bin/sh\nwww:x:33:33::/:/bin/false\n")
+    )
     tree.add(Entry("etc/group", "file", data=b"root:x:0:\nstaff:x:50:\n"))
     add_file(tree, spec.files[0], spec, set())
     entry = tree.get("srv/data")
@@ -38,7 +48,9 @@ def test_file_owner_by_name_from_passwd_and_group() -> None:
 
 
 def test_file_owner_by_container_name() -> None:
-    spec = spec_of("services:\n  - name: web\n    image: a/b:1\nfiles:\n  - path: w\n    contents: x\n    uid: web\n")
+    spec = spec_of(
+        "services:\n  - name: web\n    image: a/b:1\nfiles:\n  - path: w\n    contents: x\n    uid: web\n"
+    )
     tree = Tree()
     add_file(tree, spec.files[0], spec, set())
     assert tree.get("w").uid == 100  # type: ignore[union-attr]
@@ -52,7 +64,9 @@ def test_unknown_owner_name_is_one_clear_error() -> None:
 
 
 def test_missing_source_skipped_only_when_optional(tmp_path: Path) -> None:
-    spec = spec_of("files:\n  - path: a\n    source: a.txt\n    optional: true\n  - path: b\n    source: b.txt\n")
+    spec = spec_of(
+        "files:\n  - path: a\n    source: a.txt\n    optional: true\n  - path: b\n    source: b.txt\n"
+    )
     tree = Tree()
     add_file(tree, spec.files[0], spec, set())
     assert "a" not in tree
@@ -72,7 +86,10 @@ def test_present_source_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_metadata_yaml_is_the_merged_config() -> None:
-    base = spec_of("kernel:\n  image: //kernel:debian\n  cmdline: console=ttyS0\ninit: [linuxkit/init:1]\n", "a.yml")
+    base = spec_of(
+        "kernel:\n  image: //kernel:debian\n  cmdline: console=ttyS0\ninit: [linuxkit/init:1]\n",
+        "a.yml",
+    )
     extra = spec_of(
         "services:\n  - name: getty\n    image: linuxkit/getty:1\n    env: [INSECURE=true]\n"
         "files:\n  - path: etc/linuxkit.yml\n    metadata: yaml\n",
@@ -81,7 +98,9 @@ def test_metadata_yaml_is_the_merged_config() -> None:
     merged = merge_images([base, extra])
     doc = yaml.safe_load(metadata_yaml(merged))
     assert doc["kernel"]["cmdline"] == "console=ttyS0"
-    assert doc["services"] == [{"name": "getty", "image": "linuxkit/getty:1", "env": ["INSECURE=true"]}]
+    assert doc["services"] == [
+        {"name": "getty", "image": "linuxkit/getty:1", "env": ["INSECURE=true"]}
+    ]
     tree = Tree()
     add_file(tree, merged.files[0], merged, set())
     assert yaml.safe_load(tree.get("etc/linuxkit.yml").data) == doc  # type: ignore[union-attr]
@@ -105,21 +124,33 @@ def test_volumes_in_the_tree_and_bound_by_containers(tmp_path: Path) -> None:
         "onboot:\n  - name: a\n    image: x/app:1\n    binds: [blank:/b, 'data:/d:ro']\n"
     )
     refs = {
-        "x/data:1": {"path": _layout(tmp_path, "data", Entry("hello", "file", 0o644, data=b"hi\n"))},
+        "x/data:1": {
+            "path": _layout(tmp_path, "data", Entry("hello", "file", 0o644, data=b"hi\n"))
+        },
         "x/app:1": {"path": _layout(tmp_path, "app", Entry("bin/sh", "file", 0o755, data=b"#!"))},
     }
     tree = image_tree(spec, Images(refs), set())
-    kinds = {p: tree.get(p).kind for p in (  # type: ignore[union-attr]
-        "containers/volumes/blank/lower", "containers/volumes/blank/merged",
-        "containers/volumes/data/lower", "containers/volumes/data/merged",
-    )}
+    kinds = {
+        p: tree.get(p).kind
+        for p in (  # type: ignore[union-attr]
+            "containers/volumes/blank/lower",
+            "containers/volumes/blank/merged",
+            "containers/volumes/data/lower",
+            "containers/volumes/data/merged",
+        )
+    }
     assert set(kinds.values()) == {"dir"}
     assert tree.get("containers/volumes/data/lower/hello").data == b"hi\n"  # type: ignore[union-attr]
     assert tree.get("containers/volumes/data/readonly") is not None
     assert tree.get("containers/volumes/blank/readonly") is None
-    assert [e.path for e in tree.entries() if e.path.startswith("containers/volumes/blank/lower/")] == []
+    assert [
+        e.path for e in tree.entries() if e.path.startswith("containers/volumes/blank/lower/")
+    ] == []
     config = json.loads(tree.get("containers/onboot/000-a/config.json").data)  # type: ignore[union-attr]
     mounts = {m["destination"]: m for m in config["mounts"]}
     assert mounts["/b"]["source"] == "/containers/volumes/blank/merged"
-    assert mounts["/d"]["source"] == "/containers/volumes/data/merged" and "ro" in mounts["/d"]["options"]
+    assert (
+        mounts["/d"]["source"] == "/containers/volumes/data/merged"
+        and "ro" in mounts["/d"]["options"]
+    )
     assert "volumes" in yaml.safe_load(metadata_yaml(spec))

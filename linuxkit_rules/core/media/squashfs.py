@@ -70,7 +70,9 @@ def pseudo_definitions(entries: Iterable[Entry], mtime: int, blob_path: Mapping[
         if e.kind == "dir":
             lines.append(head)
         elif e.kind == "file":
-            lines.append(f"/{e.path} F {mtime} {e.mode:o} {e.uid} {e.gid} /bin/cat {blob_path[e.path]}")
+            lines.append(
+                f"/{e.path} F {mtime} {e.mode:o} {e.uid} {e.gid} /bin/cat {blob_path[e.path]}"
+            )
         elif e.kind == "symlink":
             lines.append(f"/{e.path} S {mtime} 777 {e.uid} {e.gid} {e.target}")
         elif e.kind == "hardlink":
@@ -120,7 +122,9 @@ def write_squashfs(tree: Tree, out: str, mtime: int, mksquashfs: str) -> None:
 
 def _module_paths(tree: Tree) -> tuple[str, dict[str, str], dict[str, list[str]]]:
     """(modules dir, module name -> path, path -> dependency paths) from the tree's modules.dep."""
-    deps_files = [e for e in tree.entries() if re.fullmatch(r"lib/modules/[^/]+/modules\.dep", e.path)]
+    deps_files = [
+        e for e in tree.entries() if re.fullmatch(r"lib/modules/[^/]+/modules\.dep", e.path)
+    ]
     if not deps_files:
         return "", {}, {}
     base = posixpath.dirname(deps_files[0].path)
@@ -223,4 +227,3 @@ def loader_initramfs(tree: Tree, config_text: str, kernel: str, root: str, mtime
 def read_kernel_config(kernel_dir: str) -> str:
     with open(os.path.join(kernel_dir, "config"), encoding="utf-8", errors="replace") as f:
         return f.read()
-

@@ -21,7 +21,8 @@ from linuxkit_rules.core.media.squashfs import (
 
 MKSQUASHFS = shutil.which("mksquashfs") or "/usr/bin/mksquashfs"
 needs_tools = pytest.mark.skipif(
-    shutil.which("mksquashfs") is None or shutil.which("unsquashfs") is None, reason="squashfs-tools not installed"
+    shutil.which("mksquashfs") is None or shutil.which("unsquashfs") is None,
+    reason="squashfs-tools not installed",
 )
 MTIME = 1700000000
 UTC = {"PATH": "/usr/bin:/bin", "TZ": "UTC"}
@@ -39,7 +40,9 @@ def sample(order: int = 1) -> Tree:
         Entry("home/user", "dir", 0o700, uid=1000, gid=1000),
     ]
     tree = Tree()
-    for e in sorted(entries[::order], key=lambda e: e.kind == "hardlink"):  # a link after its target
+    for e in sorted(
+        entries[::order], key=lambda e: e.kind == "hardlink"
+    ):  # a link after its target
         tree.add(e)
     return tree
 
@@ -50,8 +53,13 @@ def test_squashfs_is_reproducible_and_keeps_metadata(tmp_path: Path) -> None:
     write_squashfs(sample(1), str(a), MTIME, MKSQUASHFS)
     write_squashfs(sample(-1), str(b), MTIME, MKSQUASHFS)  # other insertion order, same tree
     assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
-    listing = subprocess.run(["unsquashfs", "-lln", str(a)], capture_output=True, text=True, check=True, env=UTC).stdout
-    lines = {line.split()[-1] if "->" not in line else line.split()[-3]: line.split() for line in listing.splitlines()}
+    listing = subprocess.run(
+        ["unsquashfs", "-lln", str(a)], capture_output=True, text=True, check=True, env=UTC
+    ).stdout
+    lines = {
+        line.split()[-1] if "->" not in line else line.split()[-3]: line.split()
+        for line in listing.splitlines()
+    }
     assert lines["squashfs-root/bin/busybox"][:2] == ["-rwxr-xr-x", "0/0"]
     assert lines["squashfs-root/etc/secret"][:2] == ["-rw-------", "1000/100"]
     assert lines["squashfs-root/etc/link"][:2] == ["lrwxrwxrwx", "5/6"]
@@ -64,9 +72,13 @@ def test_squashfs_is_reproducible_and_keeps_metadata(tmp_path: Path) -> None:
         assert lines[f"squashfs-root/{d}"][:2] == ["drwxr-xr-x", "0/0"]
     # one timestamp everywhere, the file system's own included
     assert set(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", listing)) == {"2023-11-14 22:13"}
-    stat = subprocess.run(["unsquashfs", "-s", str(a)], capture_output=True, text=True, check=True, env=UTC).stdout
+    stat = subprocess.run(
+        ["unsquashfs", "-s", str(a)], capture_output=True, text=True, check=True, env=UTC
+    ).stdout
     assert "Creation or last append time Tue Nov 14 22:13:20 2023" in stat
-    hard = subprocess.run(["unsquashfs", "-cat", str(a), "etc/hard"], capture_output=True, check=True).stdout
+    hard = subprocess.run(
+        ["unsquashfs", "-cat", str(a), "etc/hard"], capture_output=True, check=True
+    ).stdout
     assert hard == b"s"
 
 
@@ -82,7 +94,9 @@ def test_content_change_changes_bytes(tmp_path: Path) -> None:
 def test_names_mksquashfs_cannot_hold_are_rejected() -> None:
     tree = Tree()
     tree.add(Entry("etc/with space", "file", 0o644, data=b""))
-    with pytest.raises(SquashfsError, match=r"kernel\+squashfs: 'etc/with space'.*white space or a quote"):
+    with pytest.raises(
+        SquashfsError, match=r"kernel\+squashfs: 'etc/with space'.*white space or a quote"
+    ):
         pseudo_definitions(squashfs_entries(tree), MTIME, {"etc/with space": "/blob"})
 
 
@@ -127,7 +141,9 @@ def test_loader_names_the_missing_module_and_option() -> None:
     with pytest.raises(SquashfsError, match=r"//kernel:x has CONFIG_SQUASHFS=m but its kernel.tar does not carry "
                        r"'squashfs'; add 'squashfs' to the kernel target's `modules`"):  # fmt: skip
         loader_modules(config, sample(), "//kernel:x")
-    with pytest.raises(SquashfsError, match=r"//kernel:x has no CONFIG_SQUASHFS \(neither =y nor =m\)"):
+    with pytest.raises(
+        SquashfsError, match=r"//kernel:x has no CONFIG_SQUASHFS \(neither =y nor =m\)"
+    ):
         loader_modules("CONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_BLK=y\n", sample(), "//kernel:x")
 
 

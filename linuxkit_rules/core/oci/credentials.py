@@ -34,7 +34,9 @@ def credentials_for(registry: str, env: Mapping[str, str]) -> tuple[str, str] | 
         if eq and host == registry:
             user, colon, password = userpass.partition(":")
             if not colon:
-                raise RegistryError(f"REGISTRY_AUTH: the entry for {registry} must be {registry}=USER:PASSWORD")
+                raise RegistryError(
+                    f"REGISTRY_AUTH: the entry for {registry} must be {registry}=USER:PASSWORD"
+                )
             return user, password
     auths = _docker_config(env).get("auths") or {}
     for key in (registry, f"https://{registry}", f"http://{registry}", f"https://{registry}/v2/"):

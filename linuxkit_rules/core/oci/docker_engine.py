@@ -17,7 +17,12 @@ from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import LinuxkitError
-from linuxkit_rules.core.oci.layout import ImageConfig, config_json, read_oci_layout, write_oci_layout
+from linuxkit_rules.core.oci.layout import (
+    ImageConfig,
+    config_json,
+    read_oci_layout,
+    write_oci_layout,
+)
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 MOBY_CONFIG_LABEL = "org.mobyproject.config"
@@ -28,7 +33,11 @@ class DockerEngineError(LinuxkitError):
 
 
 def write_docker_archive(
-    layers: Sequence[bytes], config: ImageConfig, repo_tags: Iterable[str], fileobj: BinaryIO, mtime: int
+    layers: Sequence[bytes],
+    config: ImageConfig,
+    repo_tags: Iterable[str],
+    fileobj: BinaryIO,
+    mtime: int,
 ) -> str:
     """Write a `docker save`-format tar (manifest.json, config, one tar per layer);
     return the image id (the config digest). Deterministic for the same inputs."""
@@ -42,13 +51,17 @@ def write_docker_archive(
         tree.add(Entry(path, "file", data=layer))
         layer_paths.append(path)
     tree.add(Entry(f"{config_hex}.json", "file", data=config_bytes))
-    manifest = [{"Config": f"{config_hex}.json", "RepoTags": sorted(set(repo_tags)), "Layers": layer_paths}]
+    manifest = [
+        {"Config": f"{config_hex}.json", "RepoTags": sorted(set(repo_tags)), "Layers": layer_paths}
+    ]
     tree.add(Entry("manifest.json", "file", data=json.dumps(manifest, sort_keys=True).encode()))
     write_tar(tree.entries(), fileobj, mtime)
     return f"sha256:{config_hex}"
 
 
-def oci_layout_to_docker_archive(layout: BinaryIO, repo_tags: Iterable[str], out: BinaryIO, mtime: int) -> str:
+def oci_layout_to_docker_archive(
+    layout: BinaryIO, repo_tags: Iterable[str], out: BinaryIO, mtime: int
+) -> str:
     image = read_oci_layout(layout)
     return write_docker_archive(image.layers, image.config, repo_tags, out, mtime)
 
@@ -67,7 +80,9 @@ def read_docker_archive(fileobj: BinaryIO) -> tuple[list[bytes], dict[str, Any]]
         config = json.loads(files[entry["Config"]])
         layers = [files[os.path.normpath(p)] for p in entry["Layers"]]
     except (KeyError, ValueError) as e:
-        raise DockerEngineError(f"the engine's image archive is not a single-image docker save tar ({e})") from None
+        raise DockerEngineError(
+            f"the engine's image archive is not a single-image docker save tar ({e})"
+        ) from None
     return layers, config
 
 
@@ -106,7 +121,9 @@ def load_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     if m.get("layout"):
         buf = io.BytesIO()
         with open(m["layout"], "rb") as f:
-            oci_layout_to_docker_archive(f, m["repo_tags"], buf, int(os.environ.get("SOURCE_DATE_EPOCH", "0")))
+            oci_layout_to_docker_archive(
+                f, m["repo_tags"], buf, int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+            )
         data = buf.getvalue()
     else:
         with open(m["archive"], "rb") as f:
@@ -118,7 +135,9 @@ def load_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
                 repository, _, name = tag.rpartition(":")
                 image.tag(repository, name)
     except Exception as e:  # docker-py raises several types: one line is what matters
-        raise DockerEngineError(f"loading {m['address']} into Docker at {docker_host(os.environ)}: {_short(e)}") from None
+        raise DockerEngineError(
+            f"loading {m['address']} into Docker at {docker_host(os.environ)}: {_short(e)}"
+        ) from None
     for tag in m.get("repo_tags") or ():
         print(f"loaded {tag} into {docker_host(os.environ)}")
     return {"images": [i.id for i in images]}
@@ -154,16 +173,24 @@ def dockerfile_build_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
 
     try:
         image, _ = client.images.build(
-            path=m["context"], dockerfile=m["dockerfile"], rm=True, forcerm=True, pull=False,
+            path=m["context"],
+            dockerfile=m["dockerfile"],
+            rm=True,
+            forcerm=True,
+            pull=False,
             buildargs=dict(m.get("build_args") or {}),
         )
         data = b"".join(image.save(named=False))
     except docker.errors.BuildError as e:
         log = "".join(str(chunk.get("stream") or chunk.get("error") or "") for chunk in e.build_log)
         tail = " | ".join(line for line in log.strip().splitlines()[-3:])
-        raise DockerEngineError(f"{m['address']}: docker build of {m['dockerfile']} failed: {e.msg} ({tail})") from None
+        raise DockerEngineError(
+            f"{m['address']}: docker build of {m['dockerfile']} failed: {e.msg} ({tail})"
+        ) from None
     except docker.errors.APIError as e:
-        raise DockerEngineError(f"{m['address']}: docker build of {m['dockerfile']} failed: {_short(e)}") from None
+        raise DockerEngineError(
+            f"{m['address']}: docker build of {m['dockerfile']} failed: {_short(e)}"
+        ) from None
     layers, config_doc = read_docker_archive(io.BytesIO(data))
     tree = _flatten(layers)
     layer = io.BytesIO()
@@ -174,4 +201,9 @@ def dockerfile_build_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     os.makedirs(os.path.dirname(m["output"]) or ".", exist_ok=True)
     with open(m["output"], "wb") as out:
         digest = write_oci_layout([layer.getvalue()], config, m["ref"], out, mtime)
-    return {"size": tree.file_bytes(), "files": len(tree), "digest": digest, "engine_image": image.id}
+    return {
+        "size": tree.file_bytes(),
+        "files": len(tree),
+        "digest": digest,
+        "engine_image": image.id,
+    }

@@ -55,7 +55,9 @@ def test_docker_archive_is_deterministic() -> None:
 
 def test_no_engine_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
-    with pytest.raises(DockerEngineError, match=r"needs a Docker engine, and none answers at unix://") as e:
+    with pytest.raises(
+        DockerEngineError, match=r"needs a Docker engine, and none answers at unix://"
+    ) as e:
         load_command({"address": "//x", "archive": "unused", "repo_tags": []})
     assert "\n" not in str(e.value)
 
@@ -68,7 +70,13 @@ def test_load_oci_layout_into_docker(env: str, tmp_path: Path) -> None:
         write_oci_layout(
             [one_file_layer("etc/greeting", b"hi\n")], ImageConfig(env=("A=1",)), "t/p:1", f, MTIME
         )
-    load_command({"address": "//pkg/p", "layout": str(layout), "repo_tags": ["example/p:abc", "example/p:v1"]})
+    load_command(
+        {
+            "address": "//pkg/p",
+            "layout": str(layout),
+            "repo_tags": ["example/p:abc", "example/p:v1"],
+        }
+    )
     client = docker.DockerClient(base_url=env)
     image = client.images.get("example/p:v1")
     assert "A=1" in image.attrs["Config"]["Env"]
@@ -120,9 +128,19 @@ def test_dockerfile_package(env: str, tmp_path: Path) -> None:
 
 def test_failing_dockerfile_is_one_line(env: str, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY missing /missing\n")
-    with pytest.raises(DockerEngineError, match=r"//pkg/bad: docker build of Dockerfile failed") as e:
+    with pytest.raises(
+        DockerEngineError, match=r"//pkg/bad: docker build of Dockerfile failed"
+    ) as e:
         dockerfile_build_command(
-            {"address": "//pkg/bad", "context": str(tmp_path), "dockerfile": "Dockerfile", "labels": {},
-             "build_yml": {}, "arch": "amd64", "ref": "b/b:1", "output": str(tmp_path / "o.tar")}
+            {
+                "address": "//pkg/bad",
+                "context": str(tmp_path),
+                "dockerfile": "Dockerfile",
+                "labels": {},
+                "build_yml": {},
+                "arch": "amd64",
+                "ref": "b/b:1",
+                "output": str(tmp_path / "o.tar"),
+            }
         )
     assert "\n" not in str(e.value)

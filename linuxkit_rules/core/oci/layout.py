@@ -56,7 +56,9 @@ class OciImage:
 
 
 def _json(obj: object) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def _sha256(data: bytes) -> str:
@@ -120,7 +122,9 @@ def write_oci_layout(
     if not ref_name:
         raise ArchiveError("OCI layout: the reference name must not be empty")
     if not isinstance(mtime, int) or mtime < 0:
-        raise ArchiveError(f"mtime {mtime!r} is not allowed; a non-negative integer (SOURCE_DATE_EPOCH)")
+        raise ArchiveError(
+            f"mtime {mtime!r} is not allowed; a non-negative integer (SOURCE_DATE_EPOCH)"
+        )
     blobs: dict[str, bytes] = {}
 
     def blob(data: bytes, media_type: str) -> dict[str, Any]:
@@ -142,7 +146,9 @@ def write_oci_layout(
     manifest_descriptor = blob(manifest, MEDIA_MANIFEST)
     manifest_descriptor["annotations"] = {REF_NAME_ANNOTATION: ref_name}
     manifest_descriptor["platform"] = {"architecture": config.architecture, "os": config.os}
-    index = _json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [manifest_descriptor]})
+    index = _json(
+        {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [manifest_descriptor]}
+    )
 
     tree = Tree()
     tree.add(Entry("oci-layout", "file", data=_json({"imageLayoutVersion": "1.0.0"})))
@@ -179,7 +185,9 @@ def _verified_blobs(tree: Tree) -> dict[str, bytes]:
         try:
             actual = hashlib.new(algorithm, data).hexdigest()
         except ValueError:
-            raise ArchiveError(f"OCI layout: {e.path}: unknown digest algorithm {algorithm!r}") from None
+            raise ArchiveError(
+                f"OCI layout: {e.path}: unknown digest algorithm {algorithm!r}"
+            ) from None
         if actual != hexdigest:
             raise ArchiveError(f"OCI layout: blob {e.path} is corrupt: its {algorithm} is {actual}")
         blobs[f"{algorithm}:{hexdigest}"] = data
@@ -270,7 +278,9 @@ def read_oci_layout(fileobj: BinaryIO) -> OciImage:
         if media_type in _MANIFEST_TYPES:
             break
         if media_type not in _INDEX_TYPES:
-            raise ArchiveError(f"OCI layout: {manifest_digest} has unsupported media type {media_type!r}")
+            raise ArchiveError(
+                f"OCI layout: {manifest_digest} has unsupported media type {media_type!r}"
+            )
     else:
         raise ArchiveError("OCI layout: indexes nested too deeply")
     _, config_data = _fetch(blobs, doc.get("config"), "manifest config")
@@ -286,8 +296,12 @@ def read_oci_layout(fileobj: BinaryIO) -> OciImage:
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     actual = [_sha256(layer) for layer in layers]
     if diff_ids != actual:
-        raise ArchiveError(f"OCI layout: config diff_ids {diff_ids} do not match the layers {actual}")
-    return OciImage(config=_image_config(config_doc), layers=tuple(layers), manifest_digest=manifest_digest)
+        raise ArchiveError(
+            f"OCI layout: config diff_ids {diff_ids} do not match the layers {actual}"
+        )
+    return OciImage(
+        config=_image_config(config_doc), layers=tuple(layers), manifest_digest=manifest_digest
+    )
 
 
 __all__ = ["ImageConfig", "OciImage", "config_json", "read_oci_layout", "write_oci_layout"]

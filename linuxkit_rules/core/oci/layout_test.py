@@ -40,12 +40,16 @@ def layer_tar(*entries: Entry) -> bytes:
 
 
 LAYERS = (
-    layer_tar(Entry("bin/sh", "file", 0o755, data=b"#!sh"), Entry("etc/hostname", "file", data=b"lk\n")),
+    layer_tar(
+        Entry("bin/sh", "file", 0o755, data=b"#!sh"), Entry("etc/hostname", "file", data=b"lk\n")
+    ),
     layer_tar(Entry("usr/sbin/sshd", "file", 0o755, data=b"sshd" * 1000)),
 )
 
 
-def layout(layers: tuple[bytes, ...] = LAYERS, config: ImageConfig = CONFIG, mtime: int = MTIME) -> tuple[bytes, str]:
+def layout(
+    layers: tuple[bytes, ...] = LAYERS, config: ImageConfig = CONFIG, mtime: int = MTIME
+) -> tuple[bytes, str]:
     buf = io.BytesIO()
     digest = write_oci_layout(layers, config, "linuxkit/sshd:abc123", buf, mtime)
     return buf.getvalue(), digest
@@ -81,11 +85,15 @@ def test_layout_structure_and_json() -> None:
     # compact, sorted JSON
     manifest = json.loads(manifest_bytes)
     assert manifest_bytes == json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-    assert [layer["mediaType"] for layer in manifest["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 2
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    ] * 2
     config = json.loads(files["blobs/sha256/" + manifest["config"]["digest"].split(":")[1]])
     assert config["created"] == "2023-11-14T22:13:20Z"
     assert "history" not in config
-    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in LAYERS]
+    assert config["rootfs"]["diff_ids"] == [
+        "sha256:" + hashlib.sha256(layer).hexdigest() for layer in LAYERS
+    ]
     assert config["config"]["Labels"]["org.mobyproject.config"] == '{"binds":["/etc:/etc"]}'
     for layer in manifest["layers"]:
         blob = files["blobs/sha256/" + layer["digest"].split(":")[1]]
@@ -130,7 +138,9 @@ def test_missing_blob_and_bad_index() -> None:
     t = Tree()
     for name, body in files.items():
         blob = name.count("/") == 2
-        if (blob or not name.startswith("blobs")) and name != "blobs/sha256/" + config_digest.split(":")[1]:
+        if (blob or not name.startswith("blobs")) and name != "blobs/sha256/" + config_digest.split(
+            ":"
+        )[1]:
             t.add(Entry(name, "file", data=body))
     buf = io.BytesIO()
     write_tar(t.entries(), buf, MTIME)

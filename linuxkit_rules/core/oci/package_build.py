@@ -9,8 +9,8 @@ from typing import Any, Mapping
 from linuxkit_rules.core.archive.deb import add_deb
 from linuxkit_rules.core.archive.tree import Tree
 from linuxkit_rules.core.archive.writers import write_tar
-from linuxkit_rules.core.oci.layout import ImageConfig, read_oci_layout, write_oci_layout
 from linuxkit_rules.core.debian.ca_certificates import add_ca_bundle
+from linuxkit_rules.core.oci.layout import ImageConfig, read_oci_layout, write_oci_layout
 
 MOBY_CONFIG_LABEL = "org.mobyproject.config"
 

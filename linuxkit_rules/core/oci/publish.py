@@ -95,9 +95,15 @@ def _read_layout(fileobj: BinaryIO, where: str) -> tuple[dict[str, bytes], list[
     for descriptor in index.get("manifests", []):
         digest = descriptor["digest"]
         if descriptor.get("mediaType") != MEDIA_MANIFEST or digest not in blobs:
-            raise RegistryError(f"{where}: index entry {digest} is not an image manifest in the layout")
+            raise RegistryError(
+                f"{where}: index entry {digest} is not an image manifest in the layout"
+            )
         entry = {k: v for k, v in descriptor.items() if k != "annotations"}
-        annotations = {k: v for k, v in (descriptor.get("annotations") or {}).items() if k != REF_NAME_ANNOTATION}
+        annotations = {
+            k: v
+            for k, v in (descriptor.get("annotations") or {}).items()
+            if k != REF_NAME_ANNOTATION
+        }
         if annotations:
             entry["annotations"] = annotations
         entries.append(entry)
@@ -196,7 +202,15 @@ def pull_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     }
     tree = Tree()
     tree.add(Entry("oci-layout", "file", data=canonical_json({"imageLayoutVersion": "1.0.0"})))
-    tree.add(Entry("index.json", "file", data=canonical_json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [descriptor]})))
+    tree.add(
+        Entry(
+            "index.json",
+            "file",
+            data=canonical_json(
+                {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [descriptor]}
+            ),
+        )
+    )
     for blob in (Blob(image.digest, image.manifest), *image.blobs):
         algorithm, hexdigest = blob.digest.split(":", 1)
         tree.add(Entry(f"blobs/{algorithm}/{hexdigest}", "file", data=blob.data))

@@ -8,12 +8,12 @@ from typing import Mapping
 
 from linuxkit_rules.core.errors import RegistryError
 from linuxkit_rules.core.oci.registry import (
-    Blob,
+    _DOCKER_MANIFEST,
     INDEX_TYPES,
     MEDIA_MANIFEST,
+    Blob,
     Reference,
     RegistryClient,
-    _DOCKER_MANIFEST,
     sha256_digest,
 )
 
@@ -31,11 +31,15 @@ class PulledImage:
         return sha256_digest(self.manifest)
 
 
-def pull(ref: Reference, env: Mapping[str, str], os_name: str = "linux", architecture: str = "amd64") -> PulledImage:
+def pull(
+    ref: Reference, env: Mapping[str, str], os_name: str = "linux", architecture: str = "amd64"
+) -> PulledImage:
     """Fetch the image `ref` names (it must carry a digest), picking `os/architecture`
     from an index. Every manifest and blob is verified against its digest."""
     if not ref.digest:
-        raise RegistryError(f"base image {ref}: name it by digest (…@sha256:<hex>) so that builds are reproducible")
+        raise RegistryError(
+            f"base image {ref}: name it by digest (…@sha256:<hex>) so that builds are reproducible"
+        )
     client = RegistryClient(ref.registry, env)
     media_type, body = client.get_manifest(ref.repository, ref.digest)
     for _ in range(4):
@@ -53,7 +57,9 @@ def pull(ref: Reference, env: Mapping[str, str], os_name: str = "linux", archite
                 f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
                 for m in doc.get("manifests", [])
             )
-            raise RegistryError(f"base image {ref}: no {os_name}/{architecture} entry; it has {found}")
+            raise RegistryError(
+                f"base image {ref}: no {os_name}/{architecture} entry; it has {found}"
+            )
         media_type, body = client.get_manifest(ref.repository, choices[0]["digest"])
     if media_type not in (MEDIA_MANIFEST, _DOCKER_MANIFEST):
         raise RegistryError(f"base image {ref}: unsupported manifest media type {media_type!r}")
@@ -63,6 +69,8 @@ def pull(ref: Reference, env: Mapping[str, str], os_name: str = "linux", archite
     for d in descriptors:
         data = client.get_blob(ref.repository, d["digest"])
         if "size" in d and d["size"] != len(data):
-            raise RegistryError(f"base image {ref}: blob {d['digest']} has {len(data)} bytes, expected {d['size']}")
+            raise RegistryError(
+                f"base image {ref}: blob {d['digest']} has {len(data)} bytes, expected {d['size']}"
+            )
         blobs.append(Blob(d["digest"], data))
     return PulledImage(media_type, body, tuple(blobs))

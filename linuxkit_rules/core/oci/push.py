@@ -52,7 +52,8 @@ def push(
     clients: dict[str, RegistryClient] = {}
     for target in targets:
         client = clients.setdefault(
-            target.registry, RegistryClient(target.registry, env, insecure=target.registry in insecure)
+            target.registry,
+            RegistryClient(target.registry, env, insecure=target.registry in insecure),
         )
         uploaded = skipped = 0
         for blob in plan.blobs:

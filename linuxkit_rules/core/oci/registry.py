@@ -20,7 +20,6 @@ from typing import Mapping
 from linuxkit_rules.core.errors import RegistryError
 from linuxkit_rules.core.oci.credentials import credentials_for
 
-
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 _DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -29,9 +28,10 @@ MANIFEST_TYPES = (MEDIA_INDEX, MEDIA_MANIFEST, _DOCKER_LIST, _DOCKER_MANIFEST)
 INDEX_TYPES = (MEDIA_INDEX, _DOCKER_LIST)
 
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-_REPO_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_REPO_RE = re.compile(
+    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ class Reference:
 
 def parse_reference(text: str, what: str = "image reference") -> Reference:
     """Parse `host[:port]/repo/name[:tag][@sha256:...]`; a RegistryError names what is wrong."""
-    allowed = "expected REGISTRY/REPOSITORY[:TAG][@sha256:HEX], e.g. 127.0.0.1:5000/linuxkit/sshd:v1"
+    allowed = (
+        "expected REGISTRY/REPOSITORY[:TAG][@sha256:HEX], e.g. 127.0.0.1:5000/linuxkit/sshd:v1"
+    )
     rest, _, digest = text.partition("@")
     if digest and not _DIGEST_RE.match(digest):
         raise RegistryError(f"{what} {text!r}: digest {digest!r} is not sha256:<64 hex>; {allowed}")
@@ -84,6 +86,8 @@ def sha256_digest(data: bytes) -> str:
 
 def canonical_json(obj: object) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _is_loopback(registry: str) -> bool:
     host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
     return host in ("localhost", "127.0.0.1", "[::1]") or host.startswith("127.")
@@ -135,7 +139,9 @@ class RegistryClient:
                 status, reply, body = e.code, dict(e.headers or {}), e.read() or b""
             except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as e:
                 reason = getattr(e, "reason", e)
-                raise RegistryError(f"registry {self.registry}: {what}: cannot connect ({reason})") from None
+                raise RegistryError(
+                    f"registry {self.registry}: {what}: cannot connect ({reason})"
+                ) from None
             self.requests_made.append((method, path, status))
             if status == 401 and attempt == 1 and self._authenticate(reply, what):
                 continue
@@ -152,7 +158,9 @@ class RegistryClient:
         if scheme.lower() == "basic":
             if creds is None:
                 return False
-            self._authorization = "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
+            self._authorization = (
+                "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
+            )
             return True
         if scheme.lower() != "bearer":
             return False
@@ -164,7 +172,8 @@ class RegistryClient:
         token_request = urllib.request.Request(url)
         if creds is not None:
             token_request.add_header(
-                "Authorization", "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
+                "Authorization",
+                "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode(),
             )
         try:
             with urllib.request.urlopen(token_request, timeout=self.timeout) as response:
@@ -175,7 +184,9 @@ class RegistryClient:
                 f"({_explain(e.code, e.read() or b'')})"
             ) from None
         except (urllib.error.URLError, OSError, ValueError) as e:
-            raise RegistryError(f"registry {self.registry}: {what}: token service failed ({e})") from None
+            raise RegistryError(
+                f"registry {self.registry}: {what}: token service failed ({e})"
+            ) from None
         token = doc.get("token") or doc.get("access_token")
         if not token:
             return False
@@ -186,16 +197,23 @@ class RegistryClient:
 
     def has_blob(self, repository: str, digest: str) -> bool:
         status, _, _ = self.request(
-            "HEAD", f"/v2/{repository}/blobs/{digest}", ok=(200, 404), what=f"check blob {digest[:19]}"
+            "HEAD",
+            f"/v2/{repository}/blobs/{digest}",
+            ok=(200, 404),
+            what=f"check blob {digest[:19]}",
         )
         return status == 200
 
     def upload_blob(self, repository: str, digest: str, data: bytes) -> None:
         what = f"upload blob {digest[:19]} to {repository}"
-        _, headers, _ = self.request("POST", f"/v2/{repository}/blobs/uploads/", ok=(202,), what=what)
+        _, headers, _ = self.request(
+            "POST", f"/v2/{repository}/blobs/uploads/", ok=(202,), what=what
+        )
         location = next((v for k, v in headers.items() if k.lower() == "location"), "")
         if not location:
-            raise RegistryError(f"registry {self.registry}: {what}: no upload Location in the reply")
+            raise RegistryError(
+                f"registry {self.registry}: {what}: no upload Location in the reply"
+            )
         location = urllib.parse.urljoin(self.base + "/", location)
         sep = "&" if "?" in location else "?"
         self.request(
@@ -208,7 +226,9 @@ class RegistryClient:
         )
 
     def get_blob(self, repository: str, digest: str) -> bytes:
-        _, _, body = self.request("GET", f"/v2/{repository}/blobs/{digest}", what=f"get blob {digest[:19]}")
+        _, _, body = self.request(
+            "GET", f"/v2/{repository}/blobs/{digest}", what=f"get blob {digest[:19]}"
+        )
         if sha256_digest(body) != digest:
             raise RegistryError(
                 f"registry {self.registry}: blob {digest} of {repository} does not match its digest "
@@ -274,6 +294,8 @@ def _explain(status: int, body: bytes) -> str:
     except (ValueError, AttributeError):
         detail = ""
     return f"{meaning}: {detail}" if detail else meaning
+
+
 @dataclass(frozen=True)
 class Blob:
     digest: str

@@ -10,9 +10,9 @@ from typing import Iterator
 
 import pytest
 
+from linuxkit_rules.core.errors import RegistryError
 from linuxkit_rules.core.oci.layout import ImageConfig, write_oci_layout
 from linuxkit_rules.core.oci.publish import plan_from_layout
-from linuxkit_rules.core.errors import RegistryError
 from linuxkit_rules.core.oci.pull import pull
 from linuxkit_rules.core.oci.push import PushPlan, push
 from linuxkit_rules.core.oci.registry import Blob, Reference, RegistryClient, parse_reference
@@ -40,6 +40,7 @@ def test_parse_reference() -> None:
     for bad in ("sshd:v1", "host/UPPER:v1", "host/x@sha256:abc", "host/x:bad tag"):
         with pytest.raises(RegistryError, match="expected REGISTRY/REPOSITORY"):
             parse_reference(bad)
+
 
 def test_push_pull_and_push_again(registry: str) -> None:
     plan = plan_from_layout(io.BytesIO(layout(b"layer one")), "test")

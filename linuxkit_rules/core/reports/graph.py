@@ -75,10 +75,16 @@ def _q(text: str) -> str:
 def to_dot(g: nx.DiGraph, cycles: Sequence[Sequence[str]] = (), name: str = "linuxkit") -> str:
     """Graphviz DOT text; nodes coloured by kind, cycle edges red. Deterministic."""
     red = _cycle_edges(cycles)
-    lines = [f"digraph {_q(name)} {{", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontname="sans-serif"];']
+    lines = [
+        f"digraph {_q(name)} {{",
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded,filled", fontname="sans-serif"];',
+    ]
     for n in sorted(g.nodes):
         d = g.nodes[n]
-        lines.append(f"  {_q(n)} [label={_q(d['label'])}, fillcolor={_q(_COLORS[d['kind']])}, kind={_q(d['kind'])}];")
+        lines.append(
+            f"  {_q(n)} [label={_q(d['label'])}, fillcolor={_q(_COLORS[d['kind']])}, kind={_q(d['kind'])}];"
+        )
     for a, b in sorted(g.edges):
         attrs = ' [color="red", penwidth=2]' if (a, b) in red else ""
         lines.append(f"  {_q(a)} -> {_q(b)}{attrs};")
@@ -115,8 +121,12 @@ def to_svg(g: nx.DiGraph, cycles: Sequence[Sequence[str]] = ()) -> str:
         c, r = pos[n]
         return 10 + c * (_W + _GAP_X), _GAP_Y + r * (_H + _GAP_Y)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">']
-    out.append('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#888"/></marker></defs>')
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">'
+    ]
+    out.append(
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#888"/></marker></defs>'
+    )
     for a, b in sorted(g.edges):
         (x1, y1), (x2, y2) = xy(a), xy(b)
         if pos[a][0] == pos[b][0]:  # same column (deb -> deb): arc on the right
@@ -124,7 +134,9 @@ def to_svg(g: nx.DiGraph, cycles: Sequence[Sequence[str]] = ()) -> str:
         else:
             path = f"M{x1 + _W},{y1 + _H // 2} L{x2},{y2 + _H // 2}"
         color, w = ("red", 2) if (a, b) in red else ("#888", 1)
-        out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="{w}" marker-end="url(#arrow)"><title>{html.escape(g.nodes[a]["label"])} -&gt; {html.escape(g.nodes[b]["label"])}</title></path>')
+        out.append(
+            f'<path d="{path}" fill="none" stroke="{color}" stroke-width="{w}" marker-end="url(#arrow)"><title>{html.escape(g.nodes[a]["label"])} -&gt; {html.escape(g.nodes[b]["label"])}</title></path>'
+        )
     for n in sorted(g.nodes):
         d = g.nodes[n]
         x, y = xy(n)
@@ -138,19 +150,26 @@ def to_svg(g: nx.DiGraph, cycles: Sequence[Sequence[str]] = ()) -> str:
     return "\n".join(out)
 
 
-def to_html(g: nx.DiGraph, cycles: Sequence[Sequence[str]] = (), title: str = "linuxkit graph") -> str:
+def to_html(
+    g: nx.DiGraph, cycles: Sequence[Sequence[str]] = (), title: str = "linuxkit graph"
+) -> str:
     """A self-contained page (inline SVG, no scripts or external files)."""
-    counts = ", ".join(f"{sum(1 for _, d in g.nodes(data=True) if d['kind'] == k)} {k}" for k in KINDS)
+    counts = ", ".join(
+        f"{sum(1 for _, d in g.nodes(data=True) if d['kind'] == k)} {k}" for k in KINDS
+    )
     legend = " ".join(
-        f'<span style="background:{_COLORS[k]};padding:2px 6px;border-radius:4px">{k}</span>' for k in KINDS
+        f'<span style="background:{_COLORS[k]};padding:2px 6px;border-radius:4px">{k}</span>'
+        for k in KINDS
     )
     if cycles:
         items = "".join(f"<li>{html.escape(describe_cycle(g, c))}</li>" for c in cycles)
-        cycle_html = f'<h2>Cycles among packages ({len(cycles)})</h2><ul class="cycles">{items}</ul>'
+        cycle_html = (
+            f'<h2>Cycles among packages ({len(cycles)})</h2><ul class="cycles">{items}</ul>'
+        )
     else:
         cycle_html = "<h2>Cycles among packages</h2><p>none</p>"
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:1em}.cycles li{color:#b00}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{counts}</p><p>{legend}</p>{cycle_html}"

@@ -5,7 +5,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from linuxkit_rules.core.reports.graph import Node, build_graph, describe_cycle, package_cycles, to_dot, to_html, to_svg
+from linuxkit_rules.core.reports.graph import (
+    Node,
+    build_graph,
+    describe_cycle,
+    package_cycles,
+    to_dot,
+    to_html,
+    to_svg,
+)
 
 NODES = [
     Node("image:sshd", "image", "//images:sshd"),
@@ -38,7 +46,9 @@ def test_cycles_are_reported_whole() -> None:
 
 
 def test_no_cycles_in_a_tree() -> None:
-    g = build_graph(NODES, [e for e in EDGES if e not in (("pkg:c", "pkg:a"), ("deb:libgcc-s1", "deb:libc6"))])
+    g = build_graph(
+        NODES, [e for e in EDGES if e not in (("pkg:c", "pkg:a"), ("deb:libgcc-s1", "deb:libc6"))]
+    )
     assert package_cycles(g) == []
 
 

@@ -38,7 +38,14 @@ def packages_from_spdx(document: Mapping[str, Any]) -> dict[str, str]:
 def config_lines(text: str) -> tuple[str, ...]:
     """The settings of a kernel .config: `CONFIG_X=...` and `# CONFIG_X is not set`."""
     lines = [line.strip() for line in text.splitlines()]
-    return tuple(sorted(line for line in lines if line.startswith("CONFIG_") or (line.startswith("# CONFIG_") and line.endswith(" is not set"))))
+    return tuple(
+        sorted(
+            line
+            for line in lines
+            if line.startswith("CONFIG_")
+            or (line.startswith("# CONFIG_") and line.endswith(" is not set"))
+        )
+    )
 
 
 def _config_map(lines: tuple[str, ...]) -> dict[str, str]:
@@ -61,19 +68,32 @@ def compare_images(before: ImageSnapshot | None, after: ImageSnapshot | None) ->
     report["packages"] = {
         "added": {k: a[k] for k in sorted(set(a) - set(b))},
         "removed": {k: b[k] for k in sorted(set(b) - set(a))},
-        "changed": {k: {"before": b[k], "after": a[k]} for k in sorted(set(a) & set(b)) if a[k] != b[k]},
+        "changed": {
+            k: {"before": b[k], "after": a[k]} for k in sorted(set(a) & set(b)) if a[k] != b[k]
+        },
     }
     bc, ac = _config_map(before.kernel_config), _config_map(after.kernel_config)
     report["kernel_config"] = {
-        k: {"before": bc.get(k), "after": ac.get(k)} for k in sorted(set(bc) | set(ac)) if bc.get(k) != ac.get(k)
+        k: {"before": bc.get(k), "after": ac.get(k)}
+        for k in sorted(set(bc) | set(ac))
+        if bc.get(k) != ac.get(k)
     }
-    report["cmdline"] = None if before.cmdline == after.cmdline else {"before": before.cmdline, "after": after.cmdline}
+    report["cmdline"] = (
+        None
+        if before.cmdline == after.cmdline
+        else {"before": before.cmdline, "after": after.cmdline}
+    )
     report["digests"] = {
         k: {"before": before.digests.get(k), "after": after.digests.get(k)}
         for k in sorted(set(before.digests) | set(after.digests))
         if before.digests.get(k) != after.digests.get(k)
     }
-    if any(report["packages"].values()) or report["kernel_config"] or report["cmdline"] or report["digests"]:
+    if (
+        any(report["packages"].values())
+        or report["kernel_config"]
+        or report["cmdline"]
+        or report["digests"]
+    ):
         report["status"] = "changed"
     return report
 
@@ -95,11 +115,19 @@ def format_table(reports: Mapping[str, Mapping[str, Any]]) -> str:
         p = r["packages"]
         rows += [(image, "package added", k, "-", v) for k, v in p["added"].items()]
         rows += [(image, "package removed", k, v, "-") for k, v in p["removed"].items()]
-        rows += [(image, "package changed", k, v["before"], v["after"]) for k, v in p["changed"].items()]
-        rows += [(image, "kernel config", k, _short(v["before"]), _short(v["after"])) for k, v in r["kernel_config"].items()]
+        rows += [
+            (image, "package changed", k, v["before"], v["after"]) for k, v in p["changed"].items()
+        ]
+        rows += [
+            (image, "kernel config", k, _short(v["before"]), _short(v["after"]))
+            for k, v in r["kernel_config"].items()
+        ]
         if r["cmdline"]:
             rows.append((image, "cmdline", "", r["cmdline"]["before"], r["cmdline"]["after"]))
-        rows += [(image, "output", k, _short(v["before"]), _short(v["after"])) for k, v in r["digests"].items()]
+        rows += [
+            (image, "output", k, _short(v["before"]), _short(v["after"]))
+            for k, v in r["digests"].items()
+        ]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -123,6 +151,14 @@ def output_name(address: str) -> tuple[str, str]:
 def is_output_of(filename: str, base: str) -> bool:
     """Whether `filename` is an output of the image whose outputs start with `base`
     (and not of the same image for another architecture, `base-ARCH...`)."""
-    if filename != f"{base}.spdx.json" and not filename.startswith(f"{base}-") and not filename.startswith(f"{base}."):
+    if (
+        filename != f"{base}.spdx.json"
+        and not filename.startswith(f"{base}-")
+        and not filename.startswith(f"{base}.")
+    ):
         return False
-    return not any(filename.startswith(f"{base}{a.suffix()}") for a in Arch if a.suffix() and not base.endswith(a.suffix()))
+    return not any(
+        filename.startswith(f"{base}{a.suffix()}")
+        for a in Arch
+        if a.suffix() and not base.endswith(a.suffix())
+    )

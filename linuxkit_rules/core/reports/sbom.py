@@ -82,7 +82,9 @@ class SbomComponent:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> SbomComponent:
         if raw.get("kind") not in ("package", "kernel"):
-            raise SbomError(f"SBOM component {raw.get('address')!r}: kind {raw.get('kind')!r}; allowed: package, kernel")
+            raise SbomError(
+                f"SBOM component {raw.get('address')!r}: kind {raw.get('kind')!r}; allowed: package, kernel"
+            )
         return cls(
             kind=raw["kind"],
             address=raw["address"],
@@ -151,7 +153,11 @@ def spdx_document(image: str, components: Sequence[SbomComponent], epoch: int) -
                 "sourceInfo": f"built from the Debian source package {d.source}",
                 "checksums": [{"algorithm": "SHA256", "checksumValue": d.sha256}],
                 "externalRefs": [
-                    {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": d.purl}
+                    {
+                        "referenceCategory": "PACKAGE-MANAGER",
+                        "referenceType": "purl",
+                        "referenceLocator": d.purl,
+                    }
                 ],
                 "supplier": "Organization: Debian",
                 "comment": f"architecture {d.architecture}; source package {d.source}",
@@ -186,13 +192,22 @@ def dump_spdx(document: Mapping[str, Any]) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
 
-REQUIRED_DOCUMENT_FIELDS = ("spdxVersion", "dataLicense", "SPDXID", "name", "documentNamespace", "creationInfo")
+REQUIRED_DOCUMENT_FIELDS = (
+    "spdxVersion",
+    "dataLicense",
+    "SPDXID",
+    "name",
+    "documentNamespace",
+    "creationInfo",
+)
 REQUIRED_PACKAGE_FIELDS = ("SPDXID", "name", "downloadLocation")
 
 
 def validate_spdx(document: Mapping[str, Any]) -> list[str]:
     """Problems with the fields SPDX 2.3 requires; empty when the document is valid."""
-    problems = [f"missing document field {f}" for f in REQUIRED_DOCUMENT_FIELDS if f not in document]
+    problems = [
+        f"missing document field {f}" for f in REQUIRED_DOCUMENT_FIELDS if f not in document
+    ]
     if document.get("spdxVersion") != SPDX_VERSION:
         problems.append(f"spdxVersion is {document.get('spdxVersion')!r}, not {SPDX_VERSION}")
     if document.get("dataLicense") != "CC0-1.0":
@@ -204,17 +219,25 @@ def validate_spdx(document: Mapping[str, Any]) -> list[str]:
         problems.append("creationInfo.creators is empty")
     ids = set()
     for p in document.get("packages", ()):
-        problems += [f"package {p.get('name')!r}: missing {f}" for f in REQUIRED_PACKAGE_FIELDS if f not in p]
+        problems += [
+            f"package {p.get('name')!r}: missing {f}" for f in REQUIRED_PACKAGE_FIELDS if f not in p
+        ]
         sid = str(p.get("SPDXID", ""))
         if not re.fullmatch(r"SPDXRef-[A-Za-z0-9.-]+", sid):
-            problems.append(f"package {p.get('name')!r}: SPDXID {sid!r} is not SPDXRef-[A-Za-z0-9.-]+")
+            problems.append(
+                f"package {p.get('name')!r}: SPDXID {sid!r} is not SPDXRef-[A-Za-z0-9.-]+"
+            )
         if sid in ids:
             problems.append(f"duplicate SPDXID {sid}")
         ids.add(sid)
         if p.get("filesAnalyzed", True) and "packageVerificationCode" not in p:
-            problems.append(f"package {p.get('name')!r}: filesAnalyzed needs packageVerificationCode")
+            problems.append(
+                f"package {p.get('name')!r}: filesAnalyzed needs packageVerificationCode"
+            )
         for c in p.get("checksums", ()):
-            if c.get("algorithm") == "SHA256" and not re.fullmatch(r"[0-9a-f]{64}", c.get("checksumValue", "")):
+            if c.get("algorithm") == "SHA256" and not re.fullmatch(
+                r"[0-9a-f]{64}", c.get("checksumValue", "")
+            ):
                 problems.append(f"package {p.get('name')!r}: bad SHA256 {c.get('checksumValue')!r}")
     ids.add("SPDXRef-DOCUMENT")
     for r in document.get("relationships", ()):

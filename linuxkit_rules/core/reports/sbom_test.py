@@ -22,9 +22,27 @@ SSH = {
     "suite": "bookworm-security",
 }
 COMPONENTS = [
-    {"kind": "package", "address": "pkg/sshd:sshd", "name": "linuxkit/sshd", "version": "0123abcd", "debs": [SSH, LIBC]},
-    {"kind": "package", "address": "pkg/init:init", "name": "linuxkit/init", "version": "4567ef", "debs": [LIBC]},
-    {"kind": "kernel", "address": "kernel:debian", "name": "linux-image-6.1.0-56-amd64", "version": "6.1.0-56-amd64", "debs": []},
+    {
+        "kind": "package",
+        "address": "pkg/sshd:sshd",
+        "name": "linuxkit/sshd",
+        "version": "0123abcd",
+        "debs": [SSH, LIBC],
+    },
+    {
+        "kind": "package",
+        "address": "pkg/init:init",
+        "name": "linuxkit/init",
+        "version": "4567ef",
+        "debs": [LIBC],
+    },
+    {
+        "kind": "kernel",
+        "address": "kernel:debian",
+        "name": "linux-image-6.1.0-56-amd64",
+        "version": "6.1.0-56-amd64",
+        "debs": [],
+    },
 ]
 
 
@@ -49,7 +67,9 @@ def test_document_has_every_package_and_required_fields(tmp_path: Path) -> None:
     )
     assert by_name["linuxkit/sshd"]["versionInfo"] == "0123abcd"
     contains = {
-        (r["spdxElementId"], r["relatedSpdxElement"]) for r in doc["relationships"] if r["relationshipType"] == "CONTAINS"
+        (r["spdxElementId"], r["relatedSpdxElement"])
+        for r in doc["relationships"]
+        if r["relationshipType"] == "CONTAINS"
     }
     libc_id = by_name["libc6"]["SPDXID"]
     assert (by_name["linuxkit/sshd"]["SPDXID"], libc_id) in contains
@@ -70,7 +90,9 @@ def test_namespace_changes_with_content() -> None:
 
 
 def test_validate_reports_missing_fields() -> None:
-    problems = validate_spdx({"spdxVersion": "SPDX-2.2", "packages": [{"SPDXID": "bad id", "name": "x"}]})
+    problems = validate_spdx(
+        {"spdxVersion": "SPDX-2.2", "packages": [{"SPDXID": "bad id", "name": "x"}]}
+    )
     text = "\n".join(problems)
     assert "missing document field documentNamespace" in text
     assert "spdxVersion" in text

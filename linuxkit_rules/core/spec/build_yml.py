@@ -12,7 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from linuxkit_rules.core.spec.container import ContainerDefaults, config_to_json, parse_container_config
+from linuxkit_rules.core.spec.container import (
+    ContainerDefaults,
+    config_to_json,
+    parse_container_config,
+)
 from linuxkit_rules.core.spec.strict_yaml import Loc, MapReader, load_yaml
 
 KNOWN_ARCHES = ("amd64", "arm64", "riscv64", "s390x")
@@ -36,8 +40,12 @@ class BuildYml:
     org: str = "linuxkit"
     tag: str = "{{.Hash}}"
     arches: tuple[str, ...] = DEFAULT_ARCHES
-    config: ContainerDefaults = ContainerDefaults()  # the `config:` section, parsed like a container
-    extra_sources: tuple[tuple[str, str], ...] = ()  # (source relative to the package dir, destination)
+    config: ContainerDefaults = (
+        ContainerDefaults()
+    )  # the `config:` section, parsed like a container
+    extra_sources: tuple[
+        tuple[str, str], ...
+    ] = ()  # (source relative to the package dir, destination)
     gitrepo: str = ""
     labels: tuple[tuple[str, str], ...] = ()  # sorted pairs, extra OCI labels
 
@@ -72,21 +80,42 @@ def load_build_yml(text: str, file: str) -> BuildYml:
             if key in doc:
                 raise top.key(key, lines.get(key)).error(doc[key], f"not supported: {why}")
     r = MapReader(
-        doc, top,
-        ("image", "org", "tag", "arches", "config", "extra-sources", "gitrepo", "labels", "network", "disable-cache"),
+        doc,
+        top,
+        (
+            "image",
+            "org",
+            "tag",
+            "arches",
+            "config",
+            "extra-sources",
+            "gitrepo",
+            "labels",
+            "network",
+            "disable-cache",
+        ),
         what="a build.yml",
     )
     image = r.required_str("image")
     if not _NAME.match(image):
-        raise r.at("image").error(image, "an image name uses lower-case letters, digits and '.', '_' or '-'")
+        raise r.at("image").error(
+            image, "an image name uses lower-case letters, digits and '.', '_' or '-'"
+        )
     org = r.get_str("org")
     if org is not None and not _NAME.match(org):
         raise r.at("org").error(org, "an org uses lower-case letters, digits and '.', '_' or '-'")
     tag = r.get_str("tag")
     if tag is not None:
         rest = _TAG_TEMPLATE.sub("x", tag)
-        if not tag or "{{" in rest or "}}" in rest or not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", rest):
-            raise r.at("tag").error(tag, "a tag is a Docker tag where '{{.Hash}}' is the only template")
+        if (
+            not tag
+            or "{{" in rest
+            or "}}" in rest
+            or not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", rest)
+        ):
+            raise r.at("tag").error(
+                tag, "a tag is a Docker tag where '{{.Hash}}' is the only template"
+            )
     arches = r.get_strs("arches")
     if arches is not None:
         if not arches:
@@ -96,7 +125,11 @@ def load_build_yml(text: str, file: str) -> BuildYml:
                 raise r.at("arches").index(i, None).error(a, "allowed: " + ", ".join(KNOWN_ARCHES))
     for key in ("network", "disable-cache"):
         if r.get_bool(key):
-            why = "builds have no network access" if key == "network" else "every build step is cached by content"
+            why = (
+                "builds have no network access"
+                if key == "network"
+                else "every build step is cached by content"
+            )
             raise r.at(key).error(True, f"only false is supported: {why}")
     extra = []
     for loc, value in r.items("extra-sources") or ():
@@ -104,7 +137,9 @@ def load_build_yml(text: str, file: str) -> BuildYml:
         if len(parts) != 2 or not parts[0] or not parts[1].startswith("/"):
             raise loc.error(value, "an extra source is 'path/relative/to/package:/destination'")
         if parts[0].startswith(("/", "~")):
-            raise loc.error(value, "the source of an extra source is relative to the package directory")
+            raise loc.error(
+                value, "the source of an extra source is relative to the package directory"
+            )
         extra.append((parts[0], parts[1]))
     config = ContainerDefaults()
     if r.has("config"):

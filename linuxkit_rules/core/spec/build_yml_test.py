@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.errors import SchemaError
+from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.spec.container import ContainerDefaults, Device, parse_label
 
 GETTY = """\
@@ -34,7 +34,12 @@ def error(text: str) -> SchemaError:
 
 def test_linuxkit_build_yml() -> None:
     b = load_build_yml(GETTY, "pkg/getty/build.yml")
-    assert (b.image, b.org, b.tag, b.arches) == ("getty", "linuxkit", "{{.Hash}}", ("amd64", "arm64"))
+    assert (b.image, b.org, b.tag, b.arches) == (
+        "getty",
+        "linuxkit",
+        "{{.Hash}}",
+        ("amd64", "arm64"),
+    )
     assert b.config.pid == "host" and b.config.capabilities == ("all",)
     assert b.config.devices == (Device("/dev/console", "c", 5, 1, 0o666),)
     assert b.config_json == {
@@ -64,7 +69,10 @@ def test_all_accepted_fields() -> None:
     assert b.org == "acme" and b.arches == ("amd64",)
     assert b.render_tag("abc") == "v1-abc" and b.reference("abc") == "acme/tool:v1-abc"
     assert b.extra_sources == (("../common", "/common"),)
-    assert b.oci_labels() == {"a": "1", "org.opencontainers.image.source": "https://example.invalid/repo"}
+    assert b.oci_labels() == {
+        "a": "1",
+        "org.opencontainers.image.source": "https://example.invalid/repo",
+    }
 
 
 def test_unknown_key() -> None:
@@ -73,8 +81,14 @@ def test_unknown_key() -> None:
     assert "allowed keys" in str(e)
 
 
-@pytest.mark.parametrize("key,value", [("dockerfile", "Dockerfile"), ("buildArgs", "[A=1]"),
-                                       ("depends", "{docker-images: {list: [a]}}")])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("dockerfile", "Dockerfile"),
+        ("buildArgs", "[A=1]"),
+        ("depends", "{docker-images: {list: [a]}}"),
+    ],
+)
 def test_docker_only_fields_refused(key: str, value: str) -> None:
     e = error(f"image: x\n{key}: {value}\n")
     assert e.field == key and e.line == 2 and "not supported" in str(e)
@@ -92,13 +106,16 @@ def test_config_errors_have_path() -> None:
     assert e.field == "config.name"
 
 
-@pytest.mark.parametrize("text,field", [
-    ("org: x\n", "<document>"),
-    ("image: Bad_Name\n", "image"),
-    ("image: x\ntag: '{{.Other}}'\n", "tag"),
-    ("image: x\narches: [i386]\n", "arches[0]"),
-    ("image: x\nextra-sources: ['nocolon']\n", "extra-sources[0]"),
-    ("image: x\nlabels: {org.mobyproject.config: '{}'}\n", "labels"),
-])
+@pytest.mark.parametrize(
+    "text,field",
+    [
+        ("org: x\n", "<document>"),
+        ("image: Bad_Name\n", "image"),
+        ("image: x\ntag: '{{.Other}}'\n", "tag"),
+        ("image: x\narches: [i386]\n", "arches[0]"),
+        ("image: x\nextra-sources: ['nocolon']\n", "extra-sources[0]"),
+        ("image: x\nlabels: {org.mobyproject.config: '{}'}\n", "labels"),
+    ],
+)
 def test_field_errors(text: str, field: str) -> None:
     assert error(text).field == field

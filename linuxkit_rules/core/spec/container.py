@@ -29,7 +29,6 @@ from linuxkit_rules.core.spec.strict_yaml import (
     type_name,
 )
 
-
 # Linux capabilities known to kernel 6.1 (and runc 1.1), in kernel order.
 ALL_CAPABILITIES: tuple[str, ...] = tuple(
     "CAP_" + c
@@ -50,7 +49,16 @@ RLIMITS: tuple[str, ...] = tuple(
 )
 RLIM_INFINITY = 2**64 - 1
 
-ROOTFS_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable")
+ROOTFS_PROPAGATIONS = (
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+)
 NAMESPACE_TYPES = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
 
 VOLUME_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -97,7 +105,12 @@ class Device:
     def to_json(self) -> dict[str, Any]:
         if self.path == "all":
             return {"path": self.path, "type": self.type}
-        d: dict[str, Any] = {"path": self.path, "type": self.type, "major": self.major, "minor": self.minor}
+        d: dict[str, Any] = {
+            "path": self.path,
+            "type": self.type,
+            "major": self.major,
+            "minor": self.minor,
+        }
         if self.mode is not None:
             d["mode"] = f"0{self.mode:o}"
         return d
@@ -235,8 +248,10 @@ CONTAINER_KEYS: Mapping[str, str] = {
     "runtime": "runtime",
 }
 assert set(CONTAINER_KEYS) == {f.name for f in fields(ContainerDefaults)}
+
+
 def normalize_capability(value: str, loc: Loc) -> str:
-    """"sys_admin", "SYS_ADMIN", "CAP_SYS_ADMIN" -> "CAP_SYS_ADMIN"; "all"/"none" kept."""
+    """ "sys_admin", "SYS_ADMIN", "CAP_SYS_ADMIN" -> "CAP_SYS_ADMIN"; "all"/"none" kept."""
     lower = value.strip().lower()
     if lower in ("all", "none"):
         return lower
@@ -244,7 +259,9 @@ def normalize_capability(value: str, loc: Loc) -> str:
     if not cap.startswith("CAP_"):
         cap = "CAP_" + cap
     if cap not in ALL_CAPABILITIES:
-        raise loc.error(value, "unknown capability; use a name like CAP_NET_ADMIN, or a single 'all' or 'none'")
+        raise loc.error(
+            value, "unknown capability; use a name like CAP_NET_ADMIN, or a single 'all' or 'none'"
+        )
     return cap
 
 
@@ -257,12 +274,14 @@ def _capabilities(r: MapReader, key: str) -> tuple[str, ...] | None:
     if special and len(caps) > 1:
         raise r.at(key).error(list(caps), "'all' and 'none' must be the only entry of the list")
     if special and key == "capabilities.add":
-        raise r.at(key).error(list(caps), "capabilities.add takes capability names, not 'all' or 'none'")
+        raise r.at(key).error(
+            list(caps), "capabilities.add takes capability names, not 'all' or 'none'"
+        )
     return caps
 
 
 def parse_bind(value: str, loc: Loc, *, volumes: bool = False) -> Mount:
-    """"/src:/dst[:opt,opt]" -> a bind Mount (LinuxKit: default options rw,rbind,rshared).
+    """ "/src:/dst[:opt,opt]" -> a bind Mount (LinuxKit: default options rw,rbind,rshared).
 
     With `volumes`, the source may also be the name of an image volume (`volumes:`)."""
     parts = value.split(":")
@@ -273,7 +292,11 @@ def parse_bind(value: str, loc: Loc, *, volumes: bool = False) -> Mount:
         raise loc.error(
             value,
             "the bind source must be an absolute path"
-            + (" or the name of one of the image's volumes" if volumes else " (volumes are named in an image YAML only)"),
+            + (
+                " or the name of one of the image's volumes"
+                if volumes
+                else " (volumes are named in an image YAML only)"
+            ),
         )
     if not dst.startswith("/"):
         raise loc.error(value, "the bind destination must be an absolute path")
@@ -290,7 +313,7 @@ def parse_bind(value: str, loc: Loc, *, volumes: bool = False) -> Mount:
 
 
 def parse_tmpfs(value: str, loc: Loc) -> Mount:
-    """"/dst[:opt,opt]" -> a tmpfs Mount."""
+    """ "/dst[:opt,opt]" -> a tmpfs Mount."""
     parts = value.split(":")
     if len(parts) > 2 or not parts[0].startswith("/"):
         raise loc.error(value, "a tmpfs is '/destination' or '/destination:opt1,opt2'")
@@ -329,7 +352,9 @@ def _mount(value: object, loc: Loc) -> Mount:
     if not dest:
         dest = _DEFAULT_MOUNTPOINTS.get(tp, "")
     if not dest.startswith("/"):
-        raise loc.error(dict(r.value), f"the mount needs an absolute 'destination' (no default for type {tp!r})")
+        raise loc.error(
+            dict(r.value), f"the mount needs an absolute 'destination' (no default for type {tp!r})"
+        )
     return Mount(destination=dest, type=tp, source=src, options=options)
 
 
@@ -375,7 +400,7 @@ def parse_id(value: object, loc: Loc) -> int | str:
 
 
 def parse_rlimit(value: str, loc: Loc) -> tuple[str, int, int]:
-    """"nofile,100,200" -> ("RLIMIT_NOFILE", 100, 200); "unlimited" is RLIM_INFINITY."""
+    """ "nofile,100,200" -> ("RLIMIT_NOFILE", 100, 200); "unlimited" is RLIM_INFINITY."""
     parts = [p.strip() for p in value.split(",")]
     if len(parts) != 3:
         raise loc.error(value, "an rlimit is 'name,soft,hard', e.g. 'nofile,1024,4096'")
@@ -383,7 +408,9 @@ def parse_rlimit(value: str, loc: Loc) -> tuple[str, int, int]:
     if not name.startswith("RLIMIT_"):
         name = "RLIMIT_" + name
     if name not in RLIMITS:
-        raise loc.error(value, "unknown limit; allowed: " + ", ".join(r[7:].lower() for r in RLIMITS))
+        raise loc.error(
+            value, "unknown limit; allowed: " + ", ".join(r[7:].lower() for r in RLIMITS)
+        )
     nums = []
     for p in parts[1:]:
         if p.lower() == "unlimited":
@@ -402,19 +429,32 @@ _THROTTLE: Any = [{"major": int, "minor": int, "rate": int}]
 _RESOURCES_SCHEMA: Mapping[str, Any] = {
     "devices": [{"allow": bool, "type": str, "major": int, "minor": int, "access": str}],
     "memory": {
-        "limit": int, "reservation": int, "swap": int, "kernel": int, "kernelTCP": int,
-        "swappiness": int, "disableOOMKiller": bool,
+        "limit": int,
+        "reservation": int,
+        "swap": int,
+        "kernel": int,
+        "kernelTCP": int,
+        "swappiness": int,
+        "disableOOMKiller": bool,
     },
     "cpu": {
-        "shares": int, "quota": int, "period": int, "realtimeRuntime": int,
-        "realtimePeriod": int, "cpus": str, "mems": str,
+        "shares": int,
+        "quota": int,
+        "period": int,
+        "realtimeRuntime": int,
+        "realtimePeriod": int,
+        "cpus": str,
+        "mems": str,
     },
     "pids": {"limit": int},
     "blockIO": {
-        "weight": int, "leafWeight": int,
+        "weight": int,
+        "leafWeight": int,
         "weightDevice": [{"major": int, "minor": int, "weight": int, "leafWeight": int}],
-        "throttleReadBpsDevice": _THROTTLE, "throttleWriteBpsDevice": _THROTTLE,
-        "throttleReadIOPSDevice": _THROTTLE, "throttleWriteIOPSDevice": _THROTTLE,
+        "throttleReadBpsDevice": _THROTTLE,
+        "throttleWriteBpsDevice": _THROTTLE,
+        "throttleReadIOPSDevice": _THROTTLE,
+        "throttleWriteIOPSDevice": _THROTTLE,
     },
     "hugepageLimits": [{"pageSize": str, "limit": int}],
     "network": {"classID": int, "priorities": [{"name": str, "priority": int}]},
@@ -452,7 +492,8 @@ def _check_schema(value: object, schema: Any, loc: Loc) -> Any:
 def _runtime(value: object, loc: Loc) -> RuntimeSpec:
     if isinstance(value, Mapping) and "namespace" in value:
         raise loc.key("namespace", getattr(value, "key_lines", {}).get("namespace")).error(
-            value["namespace"], "not supported: containers are run by runc, there is no containerd namespace"
+            value["namespace"],
+            "not supported: containers are run by runc, there is no containerd namespace",
         )
     r = MapReader(value, loc, ("cgroups", "mounts", "mkdir", "interfaces", "bindNS"))
     mounts = r.items("mounts")
@@ -463,7 +504,9 @@ def _runtime(value: object, loc: Loc) -> RuntimeSpec:
     cgroups = r.get_strs("cgroups")
     for i, c in enumerate(cgroups or ()):
         if not c or c.startswith("/") or ".." in c.split("/"):
-            raise r.at("cgroups").index(i, None).error(c, "a cgroup is a relative path under /sys/fs/cgroup")
+            raise r.at("cgroups").index(i, None).error(
+                c, "a cgroup is a relative path under /sys/fs/cgroup"
+            )
     interfaces = None
     items = r.items("interfaces")
     if items is not None:
@@ -471,7 +514,9 @@ def _runtime(value: object, loc: Loc) -> RuntimeSpec:
         for iloc, v in items:
             ir = MapReader(v, iloc, ("name", "add", "peer", "createInRoot"))
             intf = Interface(
-                name=ir.get_str("name") or "", add=ir.get_str("add") or "", peer=ir.get_str("peer") or "",
+                name=ir.get_str("name") or "",
+                add=ir.get_str("add") or "",
+                peer=ir.get_str("peer") or "",
                 create_in_root=bool(ir.get_bool("createInRoot")),
             )
             if intf.peer and not intf.add:
@@ -622,18 +667,24 @@ def config_to_json(config: ContainerDefaults) -> dict[str, Any]:
     return out
 
 
-def parse_label(label: Mapping[str, Any] | str, source: str = "org.mobyproject.config label") -> ContainerDefaults:
+def parse_label(
+    label: Mapping[str, Any] | str, source: str = "org.mobyproject.config label"
+) -> ContainerDefaults:
     """Parse an `org.mobyproject.config` label (JSON text or its decoded object)."""
     if isinstance(label, str):
         try:
             label = json.loads(label)
         except ValueError as e:
-            raise SchemaError(source, None, "<label>", label, f"must be a JSON object ({e})") from None
+            raise SchemaError(
+                source, None, "<label>", label, f"must be a JSON object ({e})"
+            ) from None
     if not isinstance(label, Mapping):
         raise SchemaError(source, None, "<label>", label, "must be a JSON object")
     for key in ("name", "image"):
         if key in label:
-            raise SchemaError(source, None, key, label[key], "name and image cannot be set in a label")
+            raise SchemaError(
+                source, None, key, label[key], "name and image cannot be set in a label"
+            )
     config, _ = parse_container_config(label, Loc(source, "", None))
     return config
 
@@ -643,7 +694,9 @@ def parse_container(value: object, loc: Loc) -> ContainerSpec:
     config, r = parse_container_config(value, loc, extra_keys=("name", "image"), volumes=True)
     name = r.required_str("name")
     if not re.match(r"^[a-z0-9][a-z0-9_.-]*$", name):
-        raise r.at("name").error(name, "a name uses a-z, 0-9, '_', '-' and '.', and starts with a letter or digit")
+        raise r.at("name").error(
+            name, "a name uses a-z, 0-9, '_', '-' and '.', and starts with a letter or digit"
+        )
     image = r.required_str("image")
     values = {f.name: getattr(config, f.name) for f in fields(ContainerDefaults)}
     return ContainerSpec(name=name, image=image, line=loc.line, file=loc.file, **values)

@@ -4,7 +4,13 @@ from __future__ import annotations
 import pytest
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.container import CONTAINER_KEYS, Device, Mount, config_to_json, parse_label
+from linuxkit_rules.core.spec.container import (
+    CONTAINER_KEYS,
+    Device,
+    Mount,
+    config_to_json,
+    parse_label,
+)
 from linuxkit_rules.core.spec.image_yaml import load_image_yaml
 
 
@@ -18,7 +24,9 @@ def error(text: str) -> SchemaError:
     return e.value
 
 
-@pytest.mark.parametrize("key,value", [("net", "bridge"), ("pid", "none"), ("ipc", "root"), ("uts", "private")])
+@pytest.mark.parametrize(
+    "key,value", [("net", "bridge"), ("pid", "none"), ("ipc", "root"), ("uts", "private")]
+)
 def test_unknown_namespace_value(key: str, value: str) -> None:
     e = error(f"services:\n  - name: a\n    image: b/c:1\n    {key}: {value}\n")
     assert e.field == f"services[0].{key}" and e.value == value
@@ -27,7 +35,8 @@ def test_unknown_namespace_value(key: str, value: str) -> None:
 
 def test_namespace_values_accepted() -> None:
     spec = load_image_yaml(
-        "services:\n  - name: a\n    image: b/c:1\n    net: none\n    pid: host\n    ipc: new\n    uts: /run/netns/x\n", "x"
+        "services:\n  - name: a\n    image: b/c:1\n    net: none\n    pid: host\n    ipc: new\n    uts: /run/netns/x\n",
+        "x",
     )
     c = spec.services[0]
     assert (c.net, c.pid, c.ipc, c.uts) == ("none", "host", "new", "/run/netns/x")
@@ -84,7 +93,10 @@ services:
     c = load_image_yaml(text, "x").services[0]
     assert c.capabilities == ("CAP_SYS_ADMIN", "CAP_NET_ADMIN")
     assert c.capabilities_add == ("CAP_MKNOD",) and c.ambient == ("CAP_NET_RAW",)
-    assert c.mounts == (Mount("/run", "tmpfs", "tmpfs", ("nosuid",)), Mount("/proc", "proc", "proc", ()))
+    assert c.mounts == (
+        Mount("/run", "tmpfs", "tmpfs", ("nosuid",)),
+        Mount("/proc", "proc", "proc", ()),
+    )
     assert c.devices == (Device("/dev/console", "c", 5, 1, 0o666), Device("all", "b"))
     assert c.uid == 100 and c.gid == "full" and c.additional_gids == (1, "other")
     assert c.sysctl == (("kernel.a", "2"), ("net.ipv4.ip_forward", "1"))
@@ -132,6 +144,7 @@ def test_container_field_errors(field: str, value: str, expect: str) -> None:
 def test_missing_name_or_image() -> None:
     assert "'image' is required" in str(error("services:\n  - name: a\n"))
     assert "'name' is required" in str(error("services:\n  - image: a/b:1\n"))
+
 
 def test_label_refuses_name() -> None:
     with pytest.raises(SchemaError):

@@ -11,15 +11,15 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.strict_yaml import Loc, MapReader, items_of, load_yaml
 from linuxkit_rules.core.spec.container import (
+    VOLUME_NAME,
+    VOLUMES_DIR,
     ContainerSpec,
     Mount,
-    VOLUMES_DIR,
-    VOLUME_NAME,
-    parse_id,
     parse_container,
+    parse_id,
 )
+from linuxkit_rules.core.spec.strict_yaml import Loc, MapReader, items_of, load_yaml
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,14 @@ class ImageSpec:
             places.setdefault(ref, []).append(f"init[{i}]")
         for v in self.volumes:
             if v.image:
-                places.setdefault(v.image, []).append(f"volumes.{v.name}" + (f" (line {v.line})" if v.line else ""))
-        for section, items in (("onboot", self.onboot), ("onshutdown", self.onshutdown), ("services", self.services)):
+                places.setdefault(v.image, []).append(
+                    f"volumes.{v.name}" + (f" (line {v.line})" if v.line else "")
+                )
+        for section, items in (
+            ("onboot", self.onboot),
+            ("onshutdown", self.onshutdown),
+            ("services", self.services),
+        ):
             for c in items:
                 line = f" (line {c.line})" if c.line else ""
                 places.setdefault(c.image, []).append(f"{section}.{c.name}{line}")
@@ -108,6 +114,8 @@ class ImageSpec:
         """LinuxKit's per-container ids that `uid: <name>` refers to: 100, 101... in
         onboot, onshutdown, services order."""
         return {c.name: 100 + i for i, c in enumerate(self.containers())}
+
+
 def _kernel(value: object, loc: Loc) -> KernelSpec:
     r = MapReader(value, loc, ("image", "cmdline", "binary", "tar", "ucode"))
     tar = r.get_str("tar")
@@ -122,9 +130,22 @@ def _kernel(value: object, loc: Loc) -> KernelSpec:
 
 
 def _file(value: object, loc: Loc) -> FileSpec:
-    r = MapReader(value, loc, (
-        "path", "directory", "symlink", "contents", "source", "metadata", "optional", "mode", "uid", "gid",
-    ))
+    r = MapReader(
+        value,
+        loc,
+        (
+            "path",
+            "directory",
+            "symlink",
+            "contents",
+            "source",
+            "metadata",
+            "optional",
+            "mode",
+            "uid",
+            "gid",
+        ),
+    )
     path = r.required_str("path")
     if path.startswith("/") or ".." in path.split("/"):
         raise r.at("path").error(path, "a file path is relative to the image root and has no '..'")
@@ -133,9 +154,17 @@ def _file(value: object, loc: Loc) -> FileSpec:
     symlink = r.get_str("symlink") or ""
     metadata = r.get_str("metadata") or ""
     directory = bool(r.get_bool("directory"))
-    set_keys = [k for k, on in (("contents", contents is not None), ("source", bool(source)),
-                                ("symlink", bool(symlink)), ("metadata", bool(metadata)),
-                                ("directory", directory)) if on]
+    set_keys = [
+        k
+        for k, on in (
+            ("contents", contents is not None),
+            ("source", bool(source)),
+            ("symlink", bool(symlink)),
+            ("metadata", bool(metadata)),
+            ("directory", directory),
+        )
+        if on
+    ]
     if len(set_keys) > 1:
         raise loc.error(
             {k: r.raw(k) for k in set_keys},
@@ -191,7 +220,10 @@ def load_image_yaml(text: str, file: str) -> ImageSpec:
             if key in doc:
                 raise top.key(key, getattr(doc, "key_lines", {}).get(key)).error(doc[key], why)
     r = MapReader(
-        doc, top, ("kernel", "init", "onboot", "onshutdown", "services", "files", "volumes"), what="an image YAML"
+        doc,
+        top,
+        ("kernel", "init", "onboot", "onshutdown", "services", "files", "volumes"),
+        what="an image YAML",
     )
     kernel = _kernel(r.raw("kernel"), r.at("kernel")) if r.has("kernel") else None
     init = r.get_strs("init") or ()
@@ -223,16 +255,23 @@ def _volume(value: object, loc: Loc) -> VolumeSpec:
     r = MapReader(value, loc, ("name", "image", "readonly", "format", "platforms"))
     name = r.required_str("name")
     if not VOLUME_NAME.match(name):
-        raise r.at("name").error(name, "a volume name uses a-z, 0-9, '_', '-' and '.', and starts with a letter or digit")
+        raise r.at("name").error(
+            name, "a volume name uses a-z, 0-9, '_', '-' and '.', and starts with a letter or digit"
+        )
     fmt = r.get_str("format")
     if fmt not in (None, "", "filesystem"):
         raise r.at("format").error(
-            fmt, "only 'filesystem' (the image's files in the volume) is supported; 'oci' layouts are not"
+            fmt,
+            "only 'filesystem' (the image's files in the volume) is supported; 'oci' layouts are not",
         )
     if r.has("platforms"):
-        raise r.at("platforms").error(r.raw("platforms"), "platforms apply to 'format: oci' volumes, which are not supported")
+        raise r.at("platforms").error(
+            r.raw("platforms"), "platforms apply to 'format: oci' volumes, which are not supported"
+        )
     image = r.get_str("image") or ""
-    return VolumeSpec(name=name, image=image, readonly=bool(r.get_bool("readonly")), line=loc.line, file=loc.file)
+    return VolumeSpec(
+        name=name, image=image, readonly=bool(r.get_bool("readonly")), line=loc.line, file=loc.file
+    )
 
 
 def _check_volumes(spec: ImageSpec) -> None:
@@ -243,7 +282,10 @@ def _check_volumes(spec: ImageSpec) -> None:
         if v.name in vols:
             first = vols[v.name]
             raise SchemaError(
-                v.file or spec.file, v.line, "volumes.name", v.name,
+                v.file or spec.file,
+                v.line,
+                "volumes.name",
+                v.name,
                 f"volume names must be unique (first used at {first.file or spec.file}:{first.line})",
             )
         vols[v.name] = v
@@ -257,18 +299,28 @@ def _check_volumes(spec: ImageSpec) -> None:
                 where = (c.file or spec.file, c.line, f"{c.name}.{key}[{i}]")
                 vol = vols.get(parts[0])
                 if vol is None:
-                    raise SchemaError(*where, b, f"no volume {parts[0]!r} in `volumes:` (volumes: {known})")
+                    raise SchemaError(
+                        *where, b, f"no volume {parts[0]!r} in `volumes:` (volumes: {known})"
+                    )
                 if vol.readonly and (len(parts) < 3 or "ro" not in parts[2].split(",")):
-                    raise SchemaError(*where, b, f"volume {vol.name!r} is readonly: bind it with ':ro'")
+                    raise SchemaError(
+                        *where, b, f"volume {vol.name!r} is readonly: bind it with ':ro'"
+                    )
         for i, m in enumerate(c.mounts or ()):
             if m.type != "bind" or m.source.startswith("/"):
                 continue
             where = (c.file or spec.file, c.line, f"{c.name}.mounts[{i}].source")
             vol = vols.get(m.source)
             if vol is None:
-                raise SchemaError(*where, m.source, f"a bind source is an absolute path or a volume (volumes: {known})")
+                raise SchemaError(
+                    *where,
+                    m.source,
+                    f"a bind source is an absolute path or a volume (volumes: {known})",
+                )
             if vol.readonly and "ro" not in m.options:
-                raise SchemaError(*where, m.source, f"volume {vol.name!r} is readonly: add 'ro' to the options")
+                raise SchemaError(
+                    *where, m.source, f"volume {vol.name!r} is readonly: add 'ro' to the options"
+                )
 
 
 def with_volume_paths(c: ContainerSpec, volumes: Sequence[VolumeSpec]) -> ContainerSpec:
@@ -301,7 +353,10 @@ def _check_unique(spec: ImageSpec) -> None:
         first = seen.get(c.name)
         if first is not None:
             raise SchemaError(
-                c.file or spec.file, c.line, "name", c.name,
+                c.file or spec.file,
+                c.line,
+                "name",
+                c.name,
                 f"container names must be unique across onboot, onshutdown and services "
                 f"(first used at {first.file or spec.file}:{first.line})",
             )

@@ -5,8 +5,12 @@ import pytest
 
 from linuxkit_rules.core.errors import SchemaError
 from linuxkit_rules.core.spec.container import ContainerSpec, parse_label
-from linuxkit_rules.core.spec.image_yaml import KernelSpec, load_image_yaml, merge_images, with_volume_paths
-
+from linuxkit_rules.core.spec.image_yaml import (
+    KernelSpec,
+    load_image_yaml,
+    merge_images,
+    with_volume_paths,
+)
 
 SSHD = """\
 kernel:
@@ -57,24 +61,41 @@ def test_loads_sections_in_order() -> None:
     assert sshd.line == 15 and sshd.file == "img.yml"
     assert spec.services[0].env == ("INSECURE=true",)
     f = spec.files[0]
-    assert (f.path, f.source, f.mode, f.optional, f.line) == ("root/.ssh/authorized_keys", "keys/id.pub", 0o600, True, 20)
+    assert (f.path, f.source, f.mode, f.optional, f.line) == (
+        "root/.ssh/authorized_keys",
+        "keys/id.pub",
+        0o600,
+        True,
+        20,
+    )
 
 
 def test_image_refs_ordered_unique() -> None:
     text = SSHD + "onshutdown:\n  - name: bye\n    image: linuxkit/getty:abc\n"
     assert load_image_yaml(text, "x").image_refs() == [
-        "linuxkit/kernel:6.1", "linuxkit/init:abc", "linuxkit/runc:abc",
-        "linuxkit/sysctl:abc", "linuxkit/getty:abc", "linuxkit/sshd:abc",
+        "linuxkit/kernel:6.1",
+        "linuxkit/init:abc",
+        "linuxkit/runc:abc",
+        "linuxkit/sysctl:abc",
+        "linuxkit/getty:abc",
+        "linuxkit/sshd:abc",
     ]
 
 
 def test_id_map_follows_linuxkit_order() -> None:
     text = SSHD + "onshutdown:\n  - name: bye\n    image: x/y:1\n"
-    assert load_image_yaml(text, "x").id_map() == {"sysctl": 100, "bye": 101, "getty": 102, "sshd": 103}
+    assert load_image_yaml(text, "x").id_map() == {
+        "sysctl": 100,
+        "bye": 101,
+        "getty": 102,
+        "sshd": 103,
+    }
 
 
 def test_unknown_key_names_path_and_line() -> None:
-    e = error("services:\n  - name: a\n    image: b/c:1\n  - name: d\n    image: e/f:1\n    nmae: x\n")
+    e = error(
+        "services:\n  - name: a\n    image: b/c:1\n  - name: d\n    image: e/f:1\n    nmae: x\n"
+    )
     assert (e.file, e.line, e.field) == ("img.yml", 6, "services[1].nmae")
     assert "allowed keys:" in str(e) and "binds.add" in str(e)
 
@@ -119,7 +140,10 @@ def test_file_mode_not_octal(mode: str) -> None:
 
 
 def test_file_mode_unquoted_is_read_as_octal_digits() -> None:
-    spec = load_image_yaml("files:\n  - path: a\n    contents: x\n    mode: 0644\n  - path: b\n    directory: true\n    mode: 755\n", "x")
+    spec = load_image_yaml(
+        "files:\n  - path: a\n    contents: x\n    mode: 0644\n  - path: b\n    directory: true\n    mode: 755\n",
+        "x",
+    )
     assert [f.mode for f in spec.files] == [0o644, 0o755]
 
 
@@ -130,7 +154,9 @@ def test_file_source_must_be_relative_or_home(source: str) -> None:
 
 
 def test_file_source_in_home_is_accepted() -> None:
-    spec = load_image_yaml("files:\n  - path: a\n    source: ~/.ssh/id.pub\n    optional: true\n", "i/x.yml")
+    spec = load_image_yaml(
+        "files:\n  - path: a\n    source: ~/.ssh/id.pub\n    optional: true\n", "i/x.yml"
+    )
     assert (spec.files[0].source, spec.files[0].file) == ("~/.ssh/id.pub", "i/x.yml")
 
 
@@ -146,17 +172,21 @@ VOLUMES = (
 
 def test_volumes_parse_and_their_images_are_refs() -> None:
     spec = load_image_yaml(
-        VOLUMES + "services:\n  - name: a\n    image: b/c:1\n    binds: [blank:/b, 'data:/d:ro', /etc:/e]\n",
+        VOLUMES
+        + "services:\n  - name: a\n    image: b/c:1\n    binds: [blank:/b, 'data:/d:ro', /etc:/e]\n",
         "img.yml",
     )
     assert [(v.name, v.image, v.readonly, v.line) for v in spec.volumes] == [
-        ("blank", "", False, 2), ("data", "linuxkit/data:1", True, 3),
+        ("blank", "", False, 2),
+        ("data", "linuxkit/data:1", True, 3),
     ]
     assert spec.image_refs() == ["linuxkit/data:1", "b/c:1"]
     assert spec.ref_places()["linuxkit/data:1"] == ["volumes.data (line 3)"]
     c = with_volume_paths(spec.services[0], spec.volumes)
     assert c.binds == (
-        "/containers/volumes/blank/merged:/b", "/containers/volumes/data/merged:/d:ro", "/etc:/e",
+        "/containers/volumes/blank/merged:/b",
+        "/containers/volumes/data/merged:/d:ro",
+        "/etc:/e",
     )
 
 
@@ -173,10 +203,26 @@ def test_volume_bind_mount_source_is_replaced() -> None:
 @pytest.mark.parametrize(
     "body,field,expect",
     [
-        ("    binds: [nope:/x]\n", "a.binds[0]", "no volume 'nope' in `volumes:` (volumes: blank, data)"),
-        ("    binds.add: [data:/x]\n", "a.binds.add[0]", "volume 'data' is readonly: bind it with ':ro'"),
-        ("    mounts: [{type: bind, source: data, destination: /d}]\n", "a.mounts[0].source", "add 'ro'"),
-        ("    mounts: [{type: bind, source: nope, destination: /d}]\n", "a.mounts[0].source", "absolute path or a volume"),
+        (
+            "    binds: [nope:/x]\n",
+            "a.binds[0]",
+            "no volume 'nope' in `volumes:` (volumes: blank, data)",
+        ),
+        (
+            "    binds.add: [data:/x]\n",
+            "a.binds.add[0]",
+            "volume 'data' is readonly: bind it with ':ro'",
+        ),
+        (
+            "    mounts: [{type: bind, source: data, destination: /d}]\n",
+            "a.mounts[0].source",
+            "add 'ro'",
+        ),
+        (
+            "    mounts: [{type: bind, source: nope, destination: /d}]\n",
+            "a.mounts[0].source",
+            "absolute path or a volume",
+        ),
     ],
 )
 def test_volume_bind_errors(body: str, field: str, expect: str) -> None:
@@ -215,7 +261,10 @@ def test_label_binds_cannot_name_volumes() -> None:
 
 def test_merge_images() -> None:
     a = load_image_yaml(SSHD, "a.yml")
-    b = load_image_yaml("kernel:\n  image: other/kernel:2\ninit:\n  - x/extra:1\nservices:\n  - name: web\n    image: x/web:1\n", "b.yml")
+    b = load_image_yaml(
+        "kernel:\n  image: other/kernel:2\ninit:\n  - x/extra:1\nservices:\n  - name: web\n    image: x/web:1\n",
+        "b.yml",
+    )
     m = merge_images([a, b])
     assert m.kernel == KernelSpec(image="other/kernel:2")
     assert m.init == a.init + ("x/extra:1",)

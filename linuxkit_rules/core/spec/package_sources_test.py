@@ -20,7 +20,9 @@ def test_package_at_the_root() -> None:
 
 
 def test_other_build_yml_name() -> None:
-    s = split_package_sources("pkg/a:a", "pkg/a", ["pkg/a/alt.yml", "pkg/a/rootfs/f"], "alt.yml", None)
+    s = split_package_sources(
+        "pkg/a:a", "pkg/a", ["pkg/a/alt.yml", "pkg/a/rootfs/f"], "alt.yml", None
+    )
     assert s.build_yml == "pkg/a/alt.yml"
 
 
@@ -33,7 +35,10 @@ def test_missing_build_yml_names_field_value_and_sources() -> None:
 
 
 def test_stray_file_without_dockerfile_is_an_error() -> None:
-    with pytest.raises(PackageSourcesError, match=r"pkg/a/Dockerfile is in the target's `sources`.*set `dockerfile`"):
+    with pytest.raises(
+        PackageSourcesError,
+        match=r"pkg/a/Dockerfile is in the target's `sources`.*set `dockerfile`",
+    ):
         split_package_sources("pkg/a:a", "pkg/a", [*FILES, "pkg/a/Dockerfile"], "build.yml", None)
 
 
@@ -53,4 +58,6 @@ def test_rootfs_prefix_is_the_package_directory() -> None:
     # pkg/a's sources never include another package's rootfs, but a file named
     # like one must not pass as this package's rootfs.
     with pytest.raises(PackageSourcesError, match="pkg/a/sub/rootfs/f"):
-        split_package_sources("pkg/a:a", "pkg/a", ["pkg/a/build.yml", "pkg/a/sub/rootfs/f"], "build.yml", None)
+        split_package_sources(
+            "pkg/a:a", "pkg/a", ["pkg/a/build.yml", "pkg/a/sub/rootfs/f"], "build.yml", None
+        )

@@ -34,7 +34,7 @@ def linuxkit_ref_to_address(ref: str, org_map: Mapping[str, str]) -> str | None:
 NOT_IN_CATALOGUE: Mapping[str, str] = {
     "kernel": (
         "LinuxKit's kernel images are not built here; kernels are targets (//kernel:debian, "
-        "//kernel:linux...): keep the YAML and set `kernel=\"//kernel:debian\"` on the linuxkit_image target"
+        '//kernel:linux...): keep the YAML and set `kernel="//kernel:debian"` on the linuxkit_image target'
     ),
     "containerd": (
         "there is no containerd here: pkg/init runs onboot containers and services with runc "

@@ -83,7 +83,9 @@ def resolve_container(
         mine = getattr(container, f.name)
         values[f.name] = mine if mine is not None else getattr(base, f.name)
     if container.binds is None:
-        values["binds"] = _merge_unique(base.binds, _merge_unique(base.binds_add, container.binds_add))
+        values["binds"] = _merge_unique(
+            base.binds, _merge_unique(base.binds_add, container.binds_add)
+        )
     if container.capabilities is None:
         values["capabilities"] = _merge_unique(
             base.capabilities, _merge_unique(base.capabilities_add, container.capabilities_add)
@@ -131,7 +133,12 @@ def _caps(c: ContainerSpec, caps: tuple[str, ...] | None, field: str) -> list[st
             continue
         name = cap.upper() if cap.upper().startswith("CAP_") else "CAP_" + cap.upper()
         if name not in ALL_CAPABILITIES:
-            raise _error(c, field, cap, "unknown capability; use a name like CAP_NET_ADMIN, or a single 'all'")
+            raise _error(
+                c,
+                field,
+                cap,
+                "unknown capability; use a name like CAP_NET_ADMIN, or a single 'all'",
+            )
         out.add(name)
     return sorted(out)
 
@@ -141,13 +148,23 @@ def default_mounts(readonly: bool) -> dict[str, Mount]:
     ro = ("ro",) if readonly else ()
     return {
         "/proc": Mount("/proc", "proc", "proc", ("nosuid", "nodev", "noexec", "relatime")),
-        "/dev": Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k") + ro),
-        "/dev/pts": Mount("/dev/pts", "devpts", "devpts",
-                          ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")),
-        "/dev/shm": Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
+        "/dev": Mount(
+            "/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k") + ro
+        ),
+        "/dev/pts": Mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"),
+        ),
+        "/dev/shm": Mount(
+            "/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")
+        ),
         "/dev/mqueue": Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
         "/sys": Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev") + ro),
-        "/sys/fs/cgroup": Mount("/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", "ro")),
+        "/sys/fs/cgroup": Mount(
+            "/sys/fs/cgroup", "cgroup", "cgroup", ("nosuid", "noexec", "nodev", "relatime", "ro")
+        ),
     }
 
 
@@ -167,7 +184,10 @@ def _mounts(c: ContainerSpec) -> list[dict[str, Any]]:
 def _namespaces(c: ContainerSpec) -> list[dict[str, str]]:
     out = []
     for kind, value, default in (
-        ("network", c.net, "host"), ("ipc", c.ipc, "host"), ("uts", c.uts, "host"), ("pid", c.pid, "new"),
+        ("network", c.net, "host"),
+        ("ipc", c.ipc, "host"),
+        ("uts", c.uts, "host"),
+        ("pid", c.pid, "new"),
     ):
         value = value or default
         if value == "host":
@@ -180,7 +200,9 @@ def _namespaces(c: ContainerSpec) -> list[dict[str, str]]:
     return sorted(out, key=lambda n: n["type"])
 
 
-def _numeric_id(c: ContainerSpec, field: str, value: int | str | None, id_map: Mapping[str, int]) -> int:
+def _numeric_id(
+    c: ContainerSpec, field: str, value: int | str | None, id_map: Mapping[str, int]
+) -> int:
     if value is None or value in ("", "root"):
         return 0
     if isinstance(value, int):
@@ -190,7 +212,9 @@ def _numeric_id(c: ContainerSpec, field: str, value: int | str | None, id_map: M
     if value in id_map:
         return id_map[value]
     known = ", ".join(sorted(id_map)) or "none"
-    raise _error(c, field, value, f"a uid/gid is a number, 'root', or a container name (known: {known})")
+    raise _error(
+        c, field, value, f"a uid/gid is a number, 'root', or a container name (known: {known})"
+    )
 
 
 def _user(c: ContainerSpec, image: ImageDefaults, id_map: Mapping[str, int]) -> dict[str, Any]:
@@ -200,13 +224,21 @@ def _user(c: ContainerSpec, image: ImageDefaults, id_map: Mapping[str, int]) -> 
         # there is no passwd lookup at build time).
         u, _, g = image.user.partition(":")
         if not u.isdigit() or (g and not g.isdigit()):
-            raise _error(c, "uid", image.user,
-                         "the image's User must be numeric ('uid' or 'uid:gid'); set uid/gid in the YAML")
+            raise _error(
+                c,
+                "uid",
+                image.user,
+                "the image's User must be numeric ('uid' or 'uid:gid'); set uid/gid in the YAML",
+            )
         uid, gid = int(u), int(g) if g else 0
-    user: dict[str, Any] = {"uid": _numeric_id(c, "uid", uid, id_map), "gid": _numeric_id(c, "gid", gid, id_map)}
+    user: dict[str, Any] = {
+        "uid": _numeric_id(c, "uid", uid, id_map),
+        "gid": _numeric_id(c, "gid", gid, id_map),
+    }
     if c.additional_gids:
         user["additionalGids"] = [
-            _numeric_id(c, f"additionalGids[{i}]", g, id_map) for i, g in enumerate(c.additional_gids)
+            _numeric_id(c, f"additionalGids[{i}]", g, id_map)
+            for i, g in enumerate(c.additional_gids)
         ]
     return user
 
@@ -222,7 +254,9 @@ def _devices(c: ContainerSpec, resources: dict[str, Any]) -> list[dict[str, Any]
         if d.mode is not None:
             node["fileMode"] = d.mode
         nodes.append(node)
-        rules.append({"allow": True, "type": d.type, "major": d.major, "minor": d.minor, "access": "rwm"})
+        rules.append(
+            {"allow": True, "type": d.type, "major": d.major, "minor": d.minor, "access": "rwm"}
+        )
     resources["devices"] = rules
     return nodes
 
@@ -247,7 +281,9 @@ def runtime_config(
     env = list(c.env) if c.env is not None else list(image.env)
     cwd = c.cwd or image.working_dir or "/"
     if c.hostname and (c.uts or "host") == "host":
-        raise _error(c, "hostname", c.hostname, "a hostname needs its own uts namespace: add 'uts: new'")
+        raise _error(
+            c, "hostname", c.hostname, "a hostname needs its own uts namespace: add 'uts: new'"
+        )
 
     caps = _caps(c, c.capabilities, "capabilities")
     ambient = _caps(c, c.ambient, "ambient")
@@ -309,7 +345,9 @@ def runtime_config(
     return config
 
 
-def runtime_json(container: ContainerSpec, label: Mapping[str, Any] | ContainerDefaults | None) -> dict[str, Any]:
+def runtime_json(
+    container: ContainerSpec, label: Mapping[str, Any] | ContainerDefaults | None
+) -> dict[str, Any]:
     """LinuxKit's `runtime.json`: cgroups, mounts, mkdir, interfaces, bindNS (always all keys)."""
     rt = resolve_container(container, label).runtime or RuntimeSpec()
     return {
@@ -321,7 +359,9 @@ def runtime_json(container: ContainerSpec, label: Mapping[str, Any] | ContainerD
     }
 
 
-def prestart_script(container: ContainerSpec, label: Mapping[str, Any] | ContainerDefaults | None) -> str:
+def prestart_script(
+    container: ContainerSpec, label: Mapping[str, Any] | ContainerDefaults | None
+) -> str:
     """POSIX sh run in the root namespace before the container is created: creates
     `runtime.cgroups` under /sys/fs/cgroup, `runtime.mkdir` directories and
     `runtime.mounts` (making missing mount points). "" when there is nothing to do."""
@@ -340,7 +380,16 @@ def prestart_script(container: ContainerSpec, label: Mapping[str, Any] | Contain
     return "#!/bin/sh\nset -e\n" + "\n".join(lines) + "\n"
 
 
-_PROPAGATION = ("shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable")
+_PROPAGATION = (
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "private",
+    "rprivate",
+    "unbindable",
+    "runbindable",
+)
 
 
 def _mount_commands(m: Mount) -> list[list[str]]:
@@ -358,7 +407,15 @@ def _mount_commands(m: Mount) -> list[list[str]]:
     return cmds
 
 
-_NS_PROC = {"cgroup": "cgroup", "ipc": "ipc", "mnt": "mnt", "net": "net", "pid": "pid", "user": "user", "uts": "uts"}
+_NS_PROC = {
+    "cgroup": "cgroup",
+    "ipc": "ipc",
+    "mnt": "mnt",
+    "net": "net",
+    "pid": "pid",
+    "user": "user",
+    "uts": "uts",
+}
 
 
 # busybox's `ip` (1.35) ignores `peer name X` and calls the peer vethN: rename it,
@@ -382,10 +439,16 @@ HOOK_PATH = "PATH=/sbin:/usr/sbin:/bin:/usr/bin"
 def namespace_hooks(script: str) -> dict[str, Any]:
     """The OCI `hooks` that make runc run `script` (a `namespace_script` at that absolute
     path in the image) in the root namespace once the container's namespaces exist."""
-    return {"createRuntime": [{"path": "/bin/busybox", "args": ["busybox", "sh", script], "env": [HOOK_PATH]}]}
+    return {
+        "createRuntime": [
+            {"path": "/bin/busybox", "args": ["busybox", "sh", script], "env": [HOOK_PATH]}
+        ]
+    }
 
 
-def namespace_script(container: ContainerSpec, label: Mapping[str, Any] | ContainerDefaults | None) -> str:
+def namespace_script(
+    container: ContainerSpec, label: Mapping[str, Any] | ContainerDefaults | None
+) -> str:
     """POSIX sh run in the root namespace once the container's namespaces exist, with the
     container's pid as "$1" (or, as a runc hook, in the state JSON on stdin): sets up
     `runtime.interfaces` (busybox `ip`, `nsenter`) and binds the namespaces listed in

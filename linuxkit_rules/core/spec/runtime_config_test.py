@@ -18,15 +18,21 @@ from linuxkit_rules.core.spec.runtime_config import (
     runtime_json,
 )
 
-IMAGE = ImageDefaults(env=("PATH=/bin",), entrypoint=("/init",), cmd=("--flag",), working_dir="/work")
+IMAGE = ImageDefaults(
+    env=("PATH=/bin",), entrypoint=("/init",), cmd=("--flag",), working_dir="/work"
+)
 
 
 def container(body: str = "") -> ContainerSpec:
-    text = "services:\n  - name: c\n    image: x/c:1\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    text = "services:\n  - name: c\n    image: x/c:1\n" + "".join(
+        f"    {line}\n" for line in body.splitlines()
+    )
     return load_image_yaml(text, "img.yml").services[0]
 
 
-def config(body: str = "", label: dict | None = None, image: ImageDefaults = IMAGE, **kw: object) -> dict:
+def config(
+    body: str = "", label: dict | None = None, image: ImageDefaults = IMAGE, **kw: object
+) -> dict:
     return runtime_config(container(body), label, image, **kw)  # type: ignore[arg-type]
 
 
@@ -62,15 +68,24 @@ def test_minimal_container_defaults() -> None:
     # net/ipc/uts are the host's, pid and mount are new
     assert cfg["linux"]["namespaces"] == [{"type": "mount"}, {"type": "pid"}]
     assert sorted(mounts_by_dest(cfg)) == [
-        "/dev", "/dev/mqueue", "/dev/pts", "/dev/shm", "/proc", "/sys", "/sys/fs/cgroup",
+        "/dev",
+        "/dev/mqueue",
+        "/dev/pts",
+        "/dev/shm",
+        "/proc",
+        "/sys",
+        "/sys/fs/cgroup",
     ]
-    assert [m["destination"] for m in cfg["mounts"]] == sorted(m["destination"] for m in cfg["mounts"])
+    assert [m["destination"] for m in cfg["mounts"]] == sorted(
+        m["destination"] for m in cfg["mounts"]
+    )
     assert cfg["linux"]["resources"] == {"devices": []}
     assert "hostname" not in cfg and "annotations" not in cfg
 
 
 def test_minimal_config_accepted_by_runc_if_present(tmp_path) -> None:
     import shutil
+
     runc = shutil.which("runc")
     if runc is None:
         pytest.skip("runc not installed")
@@ -88,7 +103,11 @@ def test_minimal_config_accepted_by_runc_if_present(tmp_path) -> None:
 
 
 def test_command_replaces_entrypoint_and_cmd() -> None:
-    assert config("command: [/bin/sh, -c, echo hi]")["process"]["args"] == ["/bin/sh", "-c", "echo hi"]
+    assert config("command: [/bin/sh, -c, echo hi]")["process"]["args"] == [
+        "/bin/sh",
+        "-c",
+        "echo hi",
+    ]
 
 
 def test_no_command_anywhere_is_an_error() -> None:
@@ -104,7 +123,13 @@ def test_env_and_cwd_override_image() -> None:
 
 
 def test_label_provides_defaults_and_yaml_wins() -> None:
-    label = {"command": ["/label"], "env": ["L=1"], "pid": "host", "readonly": True, "capabilities": ["CAP_CHOWN"]}
+    label = {
+        "command": ["/label"],
+        "env": ["L=1"],
+        "pid": "host",
+        "readonly": True,
+        "capabilities": ["CAP_CHOWN"],
+    }
     cfg = config("", label)
     assert cfg["process"]["args"] == ["/label"] and cfg["process"]["env"] == ["L=1"]
     assert cfg["root"]["readonly"] is True
@@ -130,14 +155,25 @@ def test_capabilities_all_and_prefix() -> None:
     caps = config("capabilities: [all]")["process"]["capabilities"]
     assert caps["effective"] == sorted(ALL_CAPABILITIES) == caps["bounding"] == caps["permitted"]
     assert len(ALL_CAPABILITIES) == 41
-    caps = config("capabilities: [net_admin, SYS_ADMIN]\nambient: [CAP_NET_RAW]")["process"]["capabilities"]
+    caps = config("capabilities: [net_admin, SYS_ADMIN]\nambient: [CAP_NET_RAW]")["process"][
+        "capabilities"
+    ]
     assert caps["effective"] == ["CAP_NET_ADMIN", "CAP_SYS_ADMIN"]
     assert caps["ambient"] == ["CAP_NET_RAW"]
-    assert caps["bounding"] == caps["inheritable"] == ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_ADMIN"]
+    assert (
+        caps["bounding"] == caps["inheritable"] == ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_ADMIN"]
+    )
     # label "all" plus capabilities.add stays "all"
-    caps = config("capabilities.add: [CAP_KILL]", {"capabilities": ["all"]})["process"]["capabilities"]
+    caps = config("capabilities.add: [CAP_KILL]", {"capabilities": ["all"]})["process"][
+        "capabilities"
+    ]
     assert len(caps["effective"]) == 41
-    assert config("capabilities: [none]", {"capabilities": ["all"]})["process"]["capabilities"]["effective"] == []
+    assert (
+        config("capabilities: [none]", {"capabilities": ["all"]})["process"]["capabilities"][
+            "effective"
+        ]
+        == []
+    )
 
 
 def test_binds_tmpfs_and_mounts() -> None:
@@ -147,11 +183,20 @@ def test_binds_tmpfs_and_mounts() -> None:
         "mounts: [{type: tmpfs, destination: /sys/fs/cgroup, options: [ro]}]"
     )
     m = mounts_by_dest(cfg)
-    assert m["/etc/resolv.conf"] == {"destination": "/etc/resolv.conf", "type": "bind",
-                                     "source": "/etc/resolv.conf", "options": ["rw", "rbind", "rshared"]}
+    assert m["/etc/resolv.conf"] == {
+        "destination": "/etc/resolv.conf",
+        "type": "bind",
+        "source": "/etc/resolv.conf",
+        "options": ["rw", "rbind", "rshared"],
+    }
     assert m["/var"]["options"] == ["rshared", "rbind"]
     assert m["/dev"]["type"] == "bind"  # a bind replaces the default /dev tmpfs
-    assert m["/run"] == {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["size=10m", "mode=755"]}
+    assert m["/run"] == {
+        "destination": "/run",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["size=10m", "mode=755"],
+    }
     assert m["/sys/fs/cgroup"]["type"] == "tmpfs"
 
 
@@ -175,7 +220,12 @@ def test_readonly_makes_dev_and_sys_readonly() -> None:
 
 def test_namespaces() -> None:
     ns = config("net: new\nipc: new\nuts: /run/netns/u\npid: host")["linux"]["namespaces"]
-    assert ns == [{"type": "ipc"}, {"type": "mount"}, {"type": "network"}, {"type": "uts", "path": "/run/netns/u"}]
+    assert ns == [
+        {"type": "ipc"},
+        {"type": "mount"},
+        {"type": "network"},
+        {"type": "uts", "path": "/run/netns/u"},
+    ]
     ns = config("net: none")["linux"]["namespaces"]
     assert {"type": "network"} in ns
     ns = config("net: /run/netns/wg")["linux"]["namespaces"]
@@ -190,7 +240,9 @@ def test_hostname_needs_uts_namespace() -> None:
 
 
 def test_uid_gid_numbers_and_names() -> None:
-    user = config("uid: 5\ngid: 6\nadditionalGids: [7, web]", id_map={"web": 102})["process"]["user"]
+    user = config("uid: 5\ngid: 6\nadditionalGids: [7, web]", id_map={"web": 102})["process"][
+        "user"
+    ]
     assert user == {"uid": 5, "gid": 6, "additionalGids": [7, 102]}
     user = config("uid: web\ngid: root", id_map={"web": 102})["process"]["user"]
     assert user == {"uid": 102, "gid": 0}
@@ -200,13 +252,23 @@ def test_uid_gid_numbers_and_names() -> None:
 
 
 def test_image_user_applies_when_nothing_set() -> None:
-    assert config(image=ImageDefaults(cmd=("x",), user="10:20"))["process"]["user"] == {"uid": 10, "gid": 20}
-    assert config("uid: 1", image=ImageDefaults(cmd=("x",), user="10:20"))["process"]["user"] == {"uid": 1, "gid": 0}
+    assert config(image=ImageDefaults(cmd=("x",), user="10:20"))["process"]["user"] == {
+        "uid": 10,
+        "gid": 20,
+    }
+    assert config("uid: 1", image=ImageDefaults(cmd=("x",), user="10:20"))["process"]["user"] == {
+        "uid": 1,
+        "gid": 0,
+    }
 
 
 def test_devices() -> None:
-    cfg = config("devices:\n  - {path: /dev/console, type: c, major: 5, minor: 1, mode: '0666'}\n  - {path: all, type: b}")
-    assert cfg["linux"]["devices"] == [{"path": "/dev/console", "type": "c", "major": 5, "minor": 1, "fileMode": 0o666}]
+    cfg = config(
+        "devices:\n  - {path: /dev/console, type: c, major: 5, minor: 1, mode: '0666'}\n  - {path: all, type: b}"
+    )
+    assert cfg["linux"]["devices"] == [
+        {"path": "/dev/console", "type": "c", "major": 5, "minor": 1, "fileMode": 0o666}
+    ]
     assert cfg["linux"]["resources"]["devices"] == [
         {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
         {"allow": True, "type": "b", "access": "rwm"},
@@ -229,13 +291,21 @@ def test_process_and_linux_fields() -> None:
     assert linux["rootfsPropagation"] == "shared" and linux["cgroupsPath"] == "/lk/c"
     assert linux["maskedPaths"] == ["/proc/kcore"] and linux["readonlyPaths"] == ["/proc/sys"]
     assert linux["sysctl"] == {"net.core.somaxconn": "1024"}
-    assert linux["resources"] == {"memory": {"limit": 1048576}, "cpu": {"shares": 512}, "devices": []}
+    assert linux["resources"] == {
+        "memory": {"limit": 1048576},
+        "cpu": {"shares": 512},
+        "devices": [],
+    }
     assert cfg["annotations"] == {"k": "v"}
 
 
 def test_rootfs_path_and_determinism() -> None:
-    a = json.dumps(config("binds: [/b:/b, /a:/a]", rootfs="/containers/services/c/rootfs"), sort_keys=True)
-    b = json.dumps(config("binds: [/b:/b, /a:/a]", rootfs="/containers/services/c/rootfs"), sort_keys=True)
+    a = json.dumps(
+        config("binds: [/b:/b, /a:/a]", rootfs="/containers/services/c/rootfs"), sort_keys=True
+    )
+    b = json.dumps(
+        config("binds: [/b:/b, /a:/a]", rootfs="/containers/services/c/rootfs"), sort_keys=True
+    )
     assert a == b and '"path": "/containers/services/c/rootfs"' in a
 
 
@@ -258,15 +328,28 @@ def test_runtime_json() -> None:
     rt = runtime_json(container(RUNTIME), None)
     assert rt["mkdir"] == ["/run/netns", "/var/lib/my dir"]
     assert rt["cgroups"] == ["lk/c"]
-    assert rt["mounts"][0] == {"destination": "/run/x", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}
+    assert rt["mounts"][0] == {
+        "destination": "/run/x",
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["size=1m"],
+    }
     assert rt["interfaces"][0] == {"name": "wg0", "add": "wireguard", "createInRoot": True}
     assert rt["interfaces"][2]["add"] == "veth"
     assert rt["bindNS"] == {"net": "/run/netns/wg"}
-    assert runtime_json(container(), None) == {"cgroups": [], "mounts": [], "mkdir": [], "interfaces": [], "bindNS": {}}
+    assert runtime_json(container(), None) == {
+        "cgroups": [],
+        "mounts": [],
+        "mkdir": [],
+        "interfaces": [],
+        "bindNS": {},
+    }
 
 
 def test_runtime_label_merges_field_by_field() -> None:
-    label = {"runtime": {"mkdir": ["/label"], "bindNS": {"net": "/run/netns/l", "ipc": "/run/ipc/l"}}}
+    label = {
+        "runtime": {"mkdir": ["/label"], "bindNS": {"net": "/run/netns/l", "ipc": "/run/ipc/l"}}
+    }
     rt = runtime_json(container("runtime:\n  bindNS: {net: /run/netns/y}\n  cgroups: [a]"), label)
     assert rt["mkdir"] == ["/label"] and rt["cgroups"] == ["a"]
     assert rt["bindNS"] == {"ipc": "/run/ipc/l", "net": "/run/netns/y"}
@@ -291,7 +374,7 @@ def test_namespace_script() -> None:
     assert namespace_script(container(), None) == ""
     script = namespace_script(container(RUNTIME), None)
     lines = script.splitlines()
-    assert 'ip link add wg0 type wireguard' in lines and 'ip link set wg0 netns "$1"' in lines
+    assert "ip link add wg0 type wireguard" in lines and 'ip link set wg0 netns "$1"' in lines
     assert 'ip link set eth1 netns "$1"' in lines
     assert "ip link add veth0 type veth peer name veth0-root" in lines
     assert "rename_peer veth0 veth0-root" in lines

@@ -66,7 +66,10 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> LineDic
             raise SchemaError(loader.name, line, "key", key, "mapping keys must be strings")
         if key in result:
             raise SchemaError(
-                loader.name, line, key, key,
+                loader.name,
+                line,
+                key,
+                key,
                 f"duplicate key (first set on line {result.key_lines[key]})",
             )
         result[key] = loader.construct_object(value_node, deep=True)
@@ -100,7 +103,9 @@ def load_yaml(text: str, file: str) -> Any:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise SchemaError(file, line, "yaml", e.problem or str(e), "the file must be valid YAML") from None
+        raise SchemaError(
+            file, line, "yaml", e.problem or str(e), "the file must be valid YAML"
+        ) from None
     except yaml.YAMLError as e:
         raise SchemaError(file, None, "yaml", str(e), "the file must be valid YAML") from None
     finally:
@@ -172,13 +177,13 @@ def as_bool(value: object, loc: Loc) -> bool:
 def as_octal(value: object, loc: Loc) -> int:
     """A file mode written as octal digits: "0600", 0600 (unquoted) or "0o600"."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise loc.error(value, "must be an octal mode string such as \"0644\"")
+        raise loc.error(value, 'must be an octal mode string such as "0644"')
     text = value.raw if isinstance(value, YamlInt) else str(value)
     digits = text.strip()
     if digits.lower().startswith("0o"):
         digits = digits[2:]
     if not digits or any(c not in "01234567" for c in digits) or int(digits, 8) > 0o7777:
-        raise loc.error(value, "must be an octal mode such as \"0644\" (digits 0-7, at most 07777)")
+        raise loc.error(value, 'must be an octal mode such as "0644" (digits 0-7, at most 07777)')
     return int(digits, 8)
 
 
@@ -198,7 +203,10 @@ class MapReader:
 
     def __init__(self, value: object, loc: Loc, allowed: Iterable[str], *, what: str = "") -> None:
         if not isinstance(value, Mapping):
-            raise loc.error(value, f"must be a mapping{' (' + what + ')' if what else ''}, not a {type_name(value)}")
+            raise loc.error(
+                value,
+                f"must be a mapping{' (' + what + ')' if what else ''}, not a {type_name(value)}",
+            )
         self.value: Mapping[str, Any] = value
         self.loc = loc
         self.allowed = tuple(allowed)
