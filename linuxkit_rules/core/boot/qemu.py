@@ -293,7 +293,7 @@ def _decompress_gzip(data: bytes) -> bytes | None:
 
 def _decompress_zstd(data: bytes) -> bytes | None:
     try:
-        import zstandard  # type: ignore[import-not-found]
+        import zstandard  # type: ignore[import]
     except ImportError:
         return None
     try:
