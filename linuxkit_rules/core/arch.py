@@ -121,7 +121,7 @@ def for_arch(template: str, arch: str) -> str:
 
 
 # Formats built for each architecture (the BIOS formats carry x86 isolinux;
-# `docker` is not yet done for arm64: README, Limitations).
+# `docker` is not yet done for arm64: docs/limitations.md).
 _FORMATS = {
     Arch.ARM64: ("kernel+initrd", "tar", "tar-kernel-initrd", "iso-efi", "raw-efi"),
 }

@@ -42,7 +42,7 @@ NOT_IN_CATALOGUE: Mapping[str, str] = {
     ),
     "rngd": (
         "there is no rngd package: the kernel feeds virtio-rng entropy to its pool itself "
-        "(README, 'No rngd package'), so remove the rngd entries"
+        "(docs/yaml.md, 'No rngd package'), so remove the rngd entries"
     ),
 }
 
