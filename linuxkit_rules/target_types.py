@@ -435,7 +435,7 @@ class LinuxkitImageTestBootsField(IntField):
     @classmethod
     def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
         value = super().compute_value(raw_value, address)
-        if value < 1:
+        if value is None or value < 1:
             raise InvalidFieldException(
                 f"The {cls.alias!r} field of {address} must be 1 or more, not {value}"
             )

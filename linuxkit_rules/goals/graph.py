@@ -264,7 +264,7 @@ async def linuxkit_graph(
             FileContent(f"{base}.dot", to_dot(graph, cycles, str(target.address)).encode()),
             FileContent(f"{base}.html", to_html(graph, cycles, str(target.address)).encode()),
         ]
-        kinds = {}
+        kinds: dict[str, int] = {}
         for _, d in graph.nodes(data=True):
             kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))

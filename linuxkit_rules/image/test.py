@@ -100,7 +100,7 @@ async def tested_image(fs: ImageTestDependenciesFieldSet) -> TestedImage:
         Address,
         AddressInput,
         AddressInput.parse(
-            fs.image.value,
+            fs.image.value or "",
             relative_to=fs.address.spec_path,
             description_of_origin=f"the `image` field of {fs.address}",
         ),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pants.option.option_types import DictOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
-from pants.util.strutil import help_text
+from pants.util.strutil import help_text, softwrap
 
 
 class LinuxkitSubsystem(Subsystem):
@@ -22,7 +22,7 @@ class LinuxkitSubsystem(Subsystem):
     )
     source_date_epoch = IntOption(
         default=1704067200,
-        help=help_text(
+        help=softwrap(
             """
             The one timestamp written into every artefact (file mtimes, OCI
             `created`), so that builds are byte-reproducible. Default: 2024-01-01.

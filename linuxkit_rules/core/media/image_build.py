@@ -277,8 +277,8 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
         add_container(tree, images, c, f"containers/onshutdown/{i:03d}-{c.name}", ids, vols)
     for c in spec.services:
         add_container(tree, images, c, f"containers/services/{c.name}", ids, vols)
-    for f in spec.files:
-        add_file(tree, f, spec, present)
+    for file_spec in spec.files:
+        add_file(tree, file_spec, spec, present)
     if "dev/console" not in tree:
         # The kernel opens /dev/console before /init runs (devtmpfs is not yet mounted).
         tree.add(Entry("dev/console", "char", 0o600, devmajor=5, devminor=1))
