@@ -17,12 +17,14 @@ from pants.engine.target import (
     StringSequenceField,
     Target,
 )
-from pants.util.strutil import help_text
+from pants.util.strutil import help_text, softwrap
 
 from linuxkit_rules.core.arch import ARCH_NAMES, DEFAULT_ARCH
 from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.errors import LinuxkitError
-from linuxkit_rules.core.media.formats import FORMAT_NAMES
+from linuxkit_rules.core.media.formats import BOOTABLE_FORMAT_NAMES, FORMAT_NAMES
+from linuxkit_rules.core.spec.build_yml import build_yml_keys_help
+from linuxkit_rules.core.spec.container import container_keys_help
 from linuxkit_rules.kernel.target_types import (
     DebianKernelTarget,
     KernelConfigTarget,
@@ -54,13 +56,19 @@ class LinuxkitPackageSourcesField(MultipleSourcesField):
 class LinuxkitPackageBuildYmlField(StringField):
     alias = "build_yml"
     default = "build.yml"
-    help = help_text(
-        """
-        Which file of `sources` is the package's LinuxKit `build.yml` (fields
-        `image`, `org`, `tag`, `arches`, `config`...), relative to the BUILD file;
-        it must exist. `config` becomes the `org.mobyproject.config` label: the
-        runtime defaults an image YAML starts from. Default: `build.yml`.
-        """
+    help = (
+        softwrap(
+            """
+            Which file of `sources` is the package's LinuxKit `build.yml` (fields
+            `image`, `org`, `tag`, `arches`, `config`...), relative to the BUILD file;
+            it must exist. `config` becomes the `org.mobyproject.config` label: the
+            runtime defaults an image YAML starts from. Default: `build.yml`.
+            """
+        )
+        + "\n\nKeys:\n\n"
+        + build_yml_keys_help()
+        + "\n\nKeys of `config` (as in an image YAML's containers):\n\n"
+        + container_keys_help()
     )
 
 
@@ -445,10 +453,7 @@ class LinuxkitImageTestBootsField(IntField):
 class LinuxkitImageTestFormatField(StringField):
     alias = "format"
     default = "kernel+initrd"
-    valid_choices = (
-        "kernel+initrd", "kernel+squashfs", "iso-bios", "iso-efi", "raw-bios", "raw-efi", "qcow2-bios",
-        "qcow2-efi", "gcp",
-    )  # fmt: skip
+    valid_choices = BOOTABLE_FORMAT_NAMES
     help = help_text(
         """
         Which of the image's outputs to boot (it must be in the image's

@@ -15,7 +15,7 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
 from linuxkit_rules.core.errors import LinuxkitError
-from linuxkit_rules.core.media.formats import FORMAT_NAMES, SQUASHFS_ROOT, Format
+from linuxkit_rules.core.media.formats import RUNNABLE_FORMAT_NAMES, SQUASHFS_ROOT, Format
 from linuxkit_rules.image.format_tools import LockedDebsRequest
 from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
@@ -36,8 +36,8 @@ class LinuxkitRunSubsystem(Subsystem):
     format = StrOption(
         default="kernel+initrd",
         help=(
-            f"Which output to boot: one of {', '.join(FORMAT_NAMES)} that boots (not `tar`, "
-            "`tar-kernel-initrd`, `docker`, `gcp`: boot `raw-bios`, the same disk); it must be in "
+            f"Which output to boot: one of {', '.join(RUNNABLE_FORMAT_NAMES)} (for `gcp`, "
+            "boot `raw-bios`, the same disk); it must be in "
             "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
             "with OVMF (from the locked `ovmf` package); `kernel+squashfs` boots the kernel and its loader "
             "initramfs with the squashfs as the first virtio disk. "
@@ -96,8 +96,7 @@ def run_config(
         disks = (out, *common.pop("disks", ()))  # type: ignore[misc]
         return QemuConfig(disks=disks, **efi, **common)  # type: ignore[arg-type]
     raise FormatNotRunnable(
-        f"--linuxkit-run-format={fmt.value}: `pants run` boots kernel+initrd, kernel+squashfs, iso-bios, "
-        "iso-efi, raw-bios, raw-efi, qcow2-bios or qcow2-efi"
+        f"--linuxkit-run-format={fmt.value}: `pants run` boots " + ", ".join(RUNNABLE_FORMAT_NAMES)
     )
 
 
