@@ -47,6 +47,7 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageTarget,
 )
 from linuxkit_rules.util_rules.debian import DebianLockfile, DebianLockRequest
+from linuxkit_rules.util_rules.outputs import output_folder
 
 
 class LinuxkitGraphSubsystem(GoalSubsystem):
@@ -235,7 +236,7 @@ def with_package_dependencies(part: GraphPart, deps: PackageDependencyEdges) -> 
 
 
 def output_name(target: Target) -> str:
-    return f"{target.address.spec_path.replace('/', '.') or 'root'}.{target.address.target_name}"
+    return f"{output_folder(target.address)}.{target.address.target_name}"
 
 
 @goal_rule

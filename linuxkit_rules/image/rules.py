@@ -290,7 +290,7 @@ async def build_linuxkit_image(
                 "loader_debs": list(tools.loader_debs.files),
                 "qemu_img": tools.qemu_img,
                 "mksquashfs": tools.mksquashfs,
-                "disk_size_mib": field_set.disk_size.value,
+                "disk_size_mib": field_set.disk_size.mib,
             },
             inputs,
             f"Assembling LinuxKit image {field_set.address}",

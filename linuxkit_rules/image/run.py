@@ -5,9 +5,7 @@ from dataclasses import dataclass
 
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
 from pants.engine.fs import Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs
-from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.option.option_types import IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
@@ -16,8 +14,7 @@ from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import RUNNABLE_FORMAT_NAMES, SQUASHFS_ROOT, Format
-from linuxkit_rules.image.format_tools import LockedDebsRequest
-from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
+from linuxkit_rules.image.boot import BootableImage, BootableImageRequest
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitImageDiskSizeField,
@@ -25,8 +22,6 @@ from linuxkit_rules.target_types import (
     LinuxkitImageSourceField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
-from linuxkit_rules.util_rules.debian import FetchedDebs
-from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest, qemu_for
 
 
 class LinuxkitRunSubsystem(Subsystem):
@@ -56,8 +51,20 @@ class LinuxkitRunSubsystem(Subsystem):
             "`images/swap.yml` formats. For a disk that outlives the run use `--linuxkit-run-disks`."
         ),
     )
-    memory = IntOption(default=None, help="Guest memory in MiB; default: `[linuxkit].memory`.")
-    cpus = IntOption(default=None, help="Guest CPUs; default: `[linuxkit].cpus`.")
+    memory = IntOption(default=1024, help="Guest memory in MiB.")
+    cpus = IntOption(default=1, help="Guest CPUs.")
+
+    def guest_memory(self, linuxkit: LinuxkitSubsystem) -> int:
+        """`memory`, or the deprecated `[linuxkit].memory` when only that is set."""
+        if linuxkit.memory is not None and self.options.is_default("memory"):
+            return linuxkit.memory
+        return self.memory
+
+    def guest_cpus(self, linuxkit: LinuxkitSubsystem) -> int:
+        """`cpus`, or the deprecated `[linuxkit].cpus` when only that is set."""
+        if linuxkit.cpus is not None and self.options.is_default("cpus"):
+            return linuxkit.cpus
+        return self.cpus
 
 
 @dataclass(frozen=True)
@@ -106,28 +113,11 @@ async def run_linuxkit_image(
 ) -> RunRequest:
     fmt = Format.parse(run.format, "--linuxkit-run-format")
     blank_size = parse_size(run.blank_disk, "--linuxkit-run-blank-disk") if run.blank_disk else 0
-    if fmt.value not in (field_set.formats.value or ()):
-        raise FormatNotRunnable(
-            f"--linuxkit-run-format={fmt.value}: {field_set.address} does not build it; its formats: "
-            f"{', '.join(field_set.formats.value or ())}"
-        )
-    wrapped = await Get(
-        WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="`pants run`")
+    boot = await Get(
+        BootableImage,
+        BootableImageRequest(field_set.address, fmt, "--linuxkit-run-format", "`pants run`"),
     )
-    image_fs = LinuxkitImageFieldSet.create(wrapped.target)
-    built, qemu, firmware = await MultiGet(
-        Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
-        Get(HostTool, HostToolRequest, qemu_for(image_fs.architecture)),
-        Get(
-            FetchedDebs,
-            LockedDebsRequest(
-                (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (),
-                "pants run",
-                "firmware",
-                image_fs.architecture.value,
-            ),
-        ),
-    )
+    image_fs, built, qemu, firmware = boot.image, boot.built, boot.qemu, boot.firmware
     cmdline = ""
     if fmt.boot_media() in ("kernel", "squashfs"):
         cmdline_file = fmt.boot_files(image_fs.name)["cmdline"]
@@ -155,8 +145,8 @@ async def run_linuxkit_image(
         image_fs.name,
         cmdline,
         ovmf,
-        memory_mb=run.memory or linuxkit.memory,
-        cpus=run.cpus or linuxkit.cpus,
+        memory_mb=run.guest_memory(linuxkit),
+        cpus=run.guest_cpus(linuxkit),
         accel=linuxkit.accel,
         ssh_port=linuxkit.ssh_port,
         disks=(*((BLANK_DISK,) if blank_size else ()), *run.disks),

@@ -24,9 +24,6 @@ from pants.engine.target import (
     HydrateSourcesRequest,
     InferDependenciesRequest,
     InferredDependencies,
-    InvalidFieldException,
-    WrappedTarget,
-    WrappedTargetRequest,
 )
 from pants.engine.unions import UnionRule
 from pants.option.option_types import SkipOption
@@ -34,8 +31,7 @@ from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.media.formats import Format
-from linuxkit_rules.image.format_tools import LockedDebsRequest
-from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
+from linuxkit_rules.image.boot import BootableImage, BootableImageRequest
 from linuxkit_rules.target_types import (
     LinuxkitImageTestBootsField,
     LinuxkitImageTestDiskSizeField,
@@ -47,8 +43,7 @@ from linuxkit_rules.target_types import (
     LinuxkitImageTestSshKeyField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
-from linuxkit_rules.util_rules.debian import FetchedDebs
-from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest, qemu_for
+from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest
 
 
 class LinuxkitImageTestSubsystem(Subsystem):
@@ -127,31 +122,15 @@ async def run_linuxkit_image_test(
         ImageTestDependenciesFieldSet,
         ImageTestDependenciesFieldSet(fs.address, fs.image),
     )
-    wrapped = await Get(
-        WrappedTarget,
-        WrappedTargetRequest(
-            image.address, description_of_origin=f"the `image` field of {fs.address}"
-        ),
-    )
-    image_fs = LinuxkitImageFieldSet.create(wrapped.target)
     fmt = Format.parse(fs.format.value or Format.KERNEL_INITRD.value, f"{fs.address}: format")
-    if fmt.value not in (image_fs.formats.value or ()):
-        raise InvalidFieldException(
-            f"The `format` field of {fs.address} is {fmt.value!r}, but {image.address} does not build it; "
-            f"its formats: {', '.join(image_fs.formats.value or ())}. Add it to the image's `formats`."
-        )
     key_path = posixpath.join(fs.address.spec_path, fs.ssh_key.value) if fs.ssh_key.value else None
-    firmware = await Get(
-        FetchedDebs,
-        LockedDebsRequest(
-            (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (),
-            f"boot test {fs.address}",
-            "firmware",
-            image_fs.architecture.value,
+    boot, script, key, ssh = await MultiGet(
+        Get(
+            BootableImage,
+            BootableImageRequest(
+                image.address, fmt, f"The `format` field of {fs.address}", f"boot test {fs.address}"
+            ),
         ),
-    )
-    built, script, key, qemu, ssh = await MultiGet(
-        Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
         Get(HydratedSources, HydrateSourcesRequest(fs.sources)),
         Get(
             Snapshot,
@@ -161,9 +140,9 @@ async def run_linuxkit_image_test(
                 description_of_origin=f"the `ssh_key` field of {fs.address}",
             ),
         ),
-        Get(HostTool, HostToolRequest, qemu_for(image_fs.architecture)),
         Get(HostTool, HostToolRequest, SSH),
     )
+    image_fs, built, qemu, firmware = boot.image, boot.built, boot.qemu, boot.firmware
     files = fmt.boot_files(image_fs.name)
     inputs = await Get(
         Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest, firmware.digest])

@@ -33,8 +33,18 @@ class LinuxkitSubsystem(Subsystem):
         default=2222,
         help="Host port on 127.0.0.1 that `pants run` forwards to the guest's port 22.",
     )
-    memory = IntOption(default=1024, help="Guest memory in MiB for `pants run`.")
-    cpus = IntOption(default=1, help="Guest CPUs for `pants run`.")
+    memory = IntOption(
+        default=None,
+        help="Guest memory in MiB for `pants run`.",
+        removal_version="2.19.0.dev0",
+        removal_hint="Set `[linuxkit-run].memory` instead (the same value, in MiB).",
+    )
+    cpus = IntOption(
+        default=None,
+        help="Guest CPUs for `pants run`.",
+        removal_version="2.19.0.dev0",
+        removal_hint="Set `[linuxkit-run].cpus` instead.",
+    )
     accel = StrOption(
         default="tcg",
         help="QEMU accelerator (`tcg` works everywhere; `kvm` where the host supports it).",
