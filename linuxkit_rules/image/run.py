@@ -13,6 +13,7 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.media.firmware import OvmfManifest
 from linuxkit_rules.core.media.formats import RUNNABLE_FORMAT_NAMES, SQUASHFS_ROOT, Format
 from linuxkit_rules.image.boot import BootableImage, BootableImageRequest
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
@@ -130,9 +131,8 @@ async def run_linuxkit_image(
         extracted = await Get(
             CoreProcessResult,
             CoreProcessRequest,
-            CoreProcessRequest.create(
-                "ovmf",
-                {"deb": firmware.files[0], "output": "ovmf"},
+            CoreProcessRequest.for_manifest(
+                OvmfManifest(deb=firmware.files[0], output="ovmf"),
                 firmware.digest,
                 "Extracting OVMF",
                 output_files=["ovmf/code.fd", "ovmf/vars.fd"],

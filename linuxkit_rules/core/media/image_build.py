@@ -8,6 +8,7 @@ import os
 import posixpath
 import subprocess
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import yaml
@@ -15,6 +16,7 @@ import yaml
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc, write_tar
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
+from linuxkit_rules.core.manifest import Manifest
 from linuxkit_rules.core.media.boot_media import (
     BootInputs,
     extract_loader_files,
@@ -363,20 +365,38 @@ def _qcow2(raw: bytes, qemu_img: str, out: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ImageManifest(Manifest):
+    """`tool image`: the image YAMLs (merged in order) and the built packages they name."""
+
+    command = "image"
+
+    name: str
+    yaml: tuple[str, ...]
+    refs: Mapping[str, Mapping[str, str]]  # reference -> {"path": its layout or kernel dir}
+    formats: tuple[str, ...]
+    files_present: tuple[str, ...]  # `files` sources present in the sandbox
+    loader_debs: tuple[str, ...] = ()
+    qemu_img: str | None = None
+    mksquashfs: str | None = None
+    disk_size_mib: int | None = None
+    # {"output": path, "components": [SbomComponent JSON...]}, or None for no SBOM
+    sbom: Mapping[str, Any] | None = None
+
+
 class _Build:
     """One image build: the root filesystem, the kernel parts and the boot inputs
     the formats share, and the report the tool prints."""
 
-    def __init__(self, m: Mapping[str, Any], mtime: int) -> None:
+    def __init__(self, m: ImageManifest, mtime: int) -> None:
         self.m = m
         self.mtime = mtime
-        self.spec = _load_spec(list(m["yaml"]))
-        self.images = Images(m["refs"])
-        self.tree = image_tree(self.spec, self.images, set(m["files_present"]))
-        self.name: str = m["name"]
-        self.formats = [Format.parse(f) for f in m["formats"]]
-        size_mib = m.get("disk_size_mib")
-        self.size = int(size_mib) << 20 if size_mib else None
+        self.spec = _load_spec(list(m.yaml))
+        self.images = Images(m.refs)
+        self.tree = image_tree(self.spec, self.images, set(m.files_present))
+        self.name = m.name
+        self.formats = [Format.parse(f) for f in m.formats]
+        self.size = m.disk_size_mib << 20 if m.disk_size_mib else None
         self.report: dict[str, Any] = {"files": len(self.tree), "bytes": self.tree.file_bytes()}
         formats = self.formats
         needs_initrd = any(f.needs_kernel() and f is not Format.KERNEL_SQUASHFS for f in formats)
@@ -385,7 +405,7 @@ class _Build:
             if any(f.needs_kernel() for f in formats)
             else None
         )
-        loaders = extract_loader_files(m.get("loader_debs", []))
+        loaders = extract_loader_files(list(m.loader_debs))
         self._boot = BootInputs(*self._parts, loaders, mtime, self.name) if self._parts else None  # type: ignore[misc]
         self._bios_disk: bytes | None = None
 
@@ -433,7 +453,8 @@ def _write_tar_kernel_initrd(b: _Build, outs: Sequence[str]) -> None:
 
 def _write_qcow2(raw: Callable[[_Build], bytes]) -> Writer:
     def write(b: _Build, outs: Sequence[str]) -> None:
-        _qcow2(raw(b), b.m["qemu_img"], outs[0])
+        assert b.m.qemu_img is not None
+        _qcow2(raw(b), b.m.qemu_img, outs[0])
         b.report[outs[0]] = os.path.getsize(outs[0])
 
     return write
@@ -444,7 +465,8 @@ def _write_kernel_squashfs(b: _Build, outs: Sequence[str]) -> None:
     assert kernel_spec is not None
     kernel, _, cmdline = b.parts
     _write(outs[0], kernel)
-    write_squashfs(b.tree, outs[1], b.mtime, b.m["mksquashfs"])
+    assert b.m.mksquashfs is not None
+    write_squashfs(b.tree, outs[1], b.mtime, b.m.mksquashfs)
     _write(outs[2], cmdline.encode())
     config = read_kernel_config(b.images.kernel_dir(kernel_spec.image))
     _write(outs[3], loader_initramfs(b.tree, config, kernel_spec.image, SQUASHFS_ROOT, b.mtime))
@@ -485,11 +507,12 @@ WRITERS: Mapping[Format, Writer] = {
 assert set(WRITERS) == set(Format)
 
 
-def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
+def build_image(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = ImageManifest.from_json(manifest)
     b = _Build(m, int(os.environ["SOURCE_DATE_EPOCH"]))
     for fmt in b.formats:
         WRITERS[fmt](b, fmt.outputs(b.name))
-    sbom = m.get("sbom")
+    sbom = m.sbom
     if sbom:
         b.report["sbom_packages"] = write_sbom(sbom["output"], b.name, sbom["components"], b.mtime)
     return b.report
