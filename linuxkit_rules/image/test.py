@@ -30,6 +30,7 @@ from pants.option.option_types import SkipOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.boot.boottest import BootTestManifest
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.image.boot import BootableImage, BootableImageRequest
 from linuxkit_rules.target_types import (
@@ -151,28 +152,27 @@ async def run_linuxkit_image_test(
     process = await Get(
         Process,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "boottest",
-            {
-                "kernel": files.get("kernel"),
-                "initrd": files.get("initrd"),
-                "cmdline_file": files.get("cmdline"),
-                "format": fmt.value,
-                "media": fmt.boot_media(),
-                "firmware": fmt.firmware(),
-                "image_file": files.get("image"),
-                "ovmf_deb": firmware.files[0] if firmware.files else None,
-                "script": script.snapshot.files[0],
-                "ssh_key": key_path,
-                "ready": fs.ready.value,
-                "memory": fs.memory.value,
-                "disk_size": fs.disk_size.value,
-                "boots": fs.boots.value,
-                "qemu": qemu.path,
-                "arch": image_fs.architecture.value,
-                "ssh": ssh.path,
-                "timeout": timeout,
-            },
+        CoreProcessRequest.for_manifest(
+            BootTestManifest(
+                kernel=files.get("kernel"),
+                initrd=files.get("initrd"),
+                cmdline_file=files.get("cmdline"),
+                format=fmt.value,
+                media=fmt.boot_media(),
+                firmware=fmt.firmware(),
+                image_file=files.get("image"),
+                ovmf_deb=firmware.files[0] if firmware.files else None,
+                script=script.snapshot.files[0],
+                ssh_key=key_path,
+                ready=fs.ready.value or "",
+                memory=fs.memory.value or 1024,
+                disk_size=fs.disk_size.value,
+                boots=fs.boots.value or 1,
+                qemu=qemu.path,
+                arch=image_fs.architecture.value,
+                ssh=ssh.path,
+                timeout=timeout,
+            ),
             inputs,
             f"Boot test {fs.address}",
             output_files=["console.log"],
