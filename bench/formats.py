@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench import Pants, machine, scratch_copy  # noqa: E402
 
-from linuxkit_rules.core.boot.boottest import boot_config  # noqa: E402
+from linuxkit_rules.core.boot.boottest import BootTestManifest, boot_config  # noqa: E402
 from linuxkit_rules.core.media.formats import FORMAT_NAMES, Format  # noqa: E402
 from linuxkit_rules.core.boot.qemu import Vm, free_port, wait_for_ssh  # noqa: E402
 
@@ -78,11 +78,11 @@ def boot(repo: Path, fmt: Format, key: Path) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="lkr-bench-boot-"))
     try:
         files = {k: str(repo / "dist" / v) for k, v in fmt.boot_files("sshd").items()}
-        m: dict[str, Any] = {
-            "media": fmt.boot_media(), "format": fmt.value, "memory": 1024,
-            "kernel": files.get("kernel"), "initrd": files.get("initrd"),
-            "cmdline_file": files.get("cmdline"), "image_file": files.get("image"),
-        }  # fmt: skip
+        m = BootTestManifest(
+            media=fmt.boot_media(), format=fmt.value, memory=1024,
+            kernel=files.get("kernel"), initrd=files.get("initrd"),
+            cmdline_file=files.get("cmdline"), image_file=files.get("image"),
+        )  # fmt: skip
         port = free_port()
         cfg = boot_config(m, str(work), port)
         if fmt.firmware() == "efi":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from linuxkit_rules.goals import debian_lockfiles
 from linuxkit_rules.goals import graph as graph_goal
+from linuxkit_rules.image import boot as image_boot
 from linuxkit_rules.image import format_tools
 from linuxkit_rules.image import rules as image_rules
 from linuxkit_rules.image import run as image_run
@@ -26,6 +27,7 @@ def rules():
         *kernel_source.rules(),
         *image_rules.rules(),
         *format_tools.rules(),
+        *image_boot.rules(),
         *image_run.rules(),
         *image_sources.rules(),
         *image_test.rules(),

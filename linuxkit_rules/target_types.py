@@ -1,7 +1,7 @@
 """Target types: LinuxKit packages, kernels, images and boot tests."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from pants.core.goals.test import TestTimeoutField
 from pants.engine.addresses import Address
@@ -9,6 +9,7 @@ from pants.engine.fs import GlobMatchErrorBehavior
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
+    Field,
     IntField,
     InvalidFieldException,
     MultipleSourcesField,
@@ -17,12 +18,14 @@ from pants.engine.target import (
     StringSequenceField,
     Target,
 )
-from pants.util.strutil import help_text
+from pants.util.strutil import help_text, softwrap
 
 from linuxkit_rules.core.arch import ARCH_NAMES, DEFAULT_ARCH
 from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.errors import LinuxkitError
-from linuxkit_rules.core.media.formats import FORMAT_NAMES
+from linuxkit_rules.core.media.formats import BOOTABLE_FORMAT_NAMES, FORMAT_NAMES
+from linuxkit_rules.core.spec.build_yml import build_yml_keys_help
+from linuxkit_rules.core.spec.container import container_keys_help
 from linuxkit_rules.kernel.target_types import (
     DebianKernelTarget,
     KernelConfigTarget,
@@ -54,13 +57,19 @@ class LinuxkitPackageSourcesField(MultipleSourcesField):
 class LinuxkitPackageBuildYmlField(StringField):
     alias = "build_yml"
     default = "build.yml"
-    help = help_text(
-        """
-        Which file of `sources` is the package's LinuxKit `build.yml` (fields
-        `image`, `org`, `tag`, `arches`, `config`...), relative to the BUILD file;
-        it must exist. `config` becomes the `org.mobyproject.config` label: the
-        runtime defaults an image YAML starts from. Default: `build.yml`.
-        """
+    help = (
+        softwrap(
+            """
+            Which file of `sources` is the package's LinuxKit `build.yml` (fields
+            `image`, `org`, `tag`, `arches`, `config`...), relative to the BUILD file;
+            it must exist. `config` becomes the `org.mobyproject.config` label: the
+            runtime defaults an image YAML starts from. Default: `build.yml`.
+            """
+        )
+        + "\n\nKeys:\n\n"
+        + build_yml_keys_help()
+        + "\n\nKeys of `config` (as in an image YAML's containers):\n\n"
+        + container_keys_help()
     )
 
 
@@ -301,25 +310,60 @@ class LinuxkitImageArchField(StringField):
     )
 
 
-class LinuxkitImageDiskSizeField(IntField):
+class DiskSizeField(Field):
+    """A disk size: a string with a unit (`"2G"`, `"512M"`, `"4096K"`, or bytes as
+    `"1048576"`) or an integer number of MiB. The value is in bytes."""
+
     alias = "disk_size"
     default = None
+    value: Optional[int]
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[Union[int, str]], address: Address) -> Optional[int]:
+        value = super().compute_value(raw_value, address)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise InvalidFieldException(
+                f"The {cls.alias!r} field of {address} is {value!r}; it must be a size such as "
+                '"2G" or "512M", or an integer number of MiB.'
+            )
+        if isinstance(value, int):
+            if value <= 0:
+                raise InvalidFieldException(
+                    f"The `{cls.alias}` field of {address} is {value}; it must be a positive "
+                    "number of MiB."
+                )
+            return value << 20
+        try:
+            return parse_size(value, "disk_size")
+        except LinuxkitError as e:
+            raise InvalidFieldException(f"The {cls.alias!r} field of {address}: {e}") from None
+
+
+class LinuxkitImageDiskSizeField(DiskSizeField):
     help = help_text(
         """
-        Size in MiB of the disk formats (`raw-bios`, `raw-efi`, `qcow2-bios`,
-        `qcow2-efi`, `gcp`); the build fails, saying how much is needed, when the content does
+        Size of the disk formats (`raw-bios`, `raw-efi`, `qcow2-bios`, `qcow2-efi`,
+        `gcp`): a whole number of MiB, written `"2G"`, `"512M"` or as an integer of
+        MiB (`512`). The build fails, saying how much is needed, when the content does
         not fit. Default: the smallest size that holds the content.
         """
     )
 
     @classmethod
-    def compute_value(cls, raw_value, address):  # type: ignore[no-untyped-def]
+    def compute_value(cls, raw_value: Optional[Union[int, str]], address: Address) -> Optional[int]:
         value = super().compute_value(raw_value, address)
-        if value is not None and value <= 0:
+        if value is not None and value % (1 << 20):
             raise InvalidFieldException(
-                f"The `{cls.alias}` field of {address} is {value}; it must be a positive number of MiB."
+                f"The `{cls.alias}` field of {address} is {raw_value!r}; the disk formats "
+                "take a whole number of MiB."
             )
         return value
+
+    @property
+    def mib(self) -> Optional[int]:
+        return None if self.value is None else self.value >> 20
 
 
 class LinuxkitImageTarget(Target):
@@ -399,26 +443,15 @@ class LinuxkitImageTestMemoryField(IntField):
     help = "Guest memory in MiB. Default: 1024."
 
 
-class LinuxkitImageTestDiskSizeField(StringField):
-    alias = "disk_size"
-    default = None
+class LinuxkitImageTestDiskSizeField(DiskSizeField):
     help = help_text(
         """
-        Attach a new, blank raw disk of this size (`"2G"`, `"512M"`, bytes) as the
-        first virtio disk (`/dev/vda`). It is kept across the `boots` of one test
-        run, so a second boot sees what the first wrote. Default: no disk.
+        Attach a new, blank raw disk of this size (`"2G"`, `"512M"`, bytes as a
+        string, or an integer of MiB) as the first virtio disk (`/dev/vda`). It is
+        kept across the `boots` of one test run, so a second boot sees what the
+        first wrote. Default: no disk.
         """
     )
-
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
-        value = super().compute_value(raw_value, address)
-        if value is not None:
-            try:
-                parse_size(value, "disk_size")
-            except LinuxkitError as e:
-                raise InvalidFieldException(f"The {cls.alias!r} field of {address}: {e}") from None
-        return value
 
 
 class LinuxkitImageTestBootsField(IntField):
@@ -435,7 +468,7 @@ class LinuxkitImageTestBootsField(IntField):
     @classmethod
     def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
         value = super().compute_value(raw_value, address)
-        if value < 1:
+        if value is None or value < 1:
             raise InvalidFieldException(
                 f"The {cls.alias!r} field of {address} must be 1 or more, not {value}"
             )
@@ -445,10 +478,7 @@ class LinuxkitImageTestBootsField(IntField):
 class LinuxkitImageTestFormatField(StringField):
     alias = "format"
     default = "kernel+initrd"
-    valid_choices = (
-        "kernel+initrd", "kernel+squashfs", "iso-bios", "iso-efi", "raw-bios", "raw-efi", "qcow2-bios",
-        "qcow2-efi", "gcp",
-    )  # fmt: skip
+    valid_choices = BOOTABLE_FORMAT_NAMES
     help = help_text(
         """
         Which of the image's outputs to boot (it must be in the image's

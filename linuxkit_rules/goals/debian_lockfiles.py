@@ -12,23 +12,22 @@ from pants.core.goals.generate_lockfiles import (
     UserGenerateLockfiles,
     WrappedGenerateLockfile,
 )
-from pants.engine.fs import Digest, DigestContents
 from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.process import ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import AllTargets, HydratedSources, HydrateSourcesRequest
+from pants.engine.target import AllTargets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import for_arch
-from linuxkit_rules.core.spec.build_yml import load_build_yml
 from linuxkit_rules.kernel.target_types import (
     DebianKernelArchesField,
     DebianKernelPackageField,
     KernelConfigSourcePackageField,
 )
+from linuxkit_rules.package.rules import LinuxkitPackageFieldSet, PackageBuildYml
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitPackageBuildYmlField,
@@ -88,11 +87,10 @@ def debian_roots(
         if tgt.has_field(DebianKernelPackageField):
             if arch in (tgt[DebianKernelArchesField].value or ()):
                 roots.add(for_arch(tgt[DebianKernelPackageField].value or "", arch))
-        if (
-            tgt.has_field(KernelConfigSourcePackageField)
-            and tgt[KernelConfigSourcePackageField].value
-        ):
-            roots.add(tgt[KernelConfigSourcePackageField].value)
+        if tgt.has_field(KernelConfigSourcePackageField):
+            source_package = tgt[KernelConfigSourcePackageField].value
+            if source_package:
+                roots.add(source_package)
     return tuple(sorted(roots))
 
 
@@ -104,16 +102,13 @@ async def package_arches(all_targets: AllTargets) -> PackageArches:
         if t.has_field(LinuxkitPackageDebianPackagesField)
         and t.has_field(LinuxkitPackageBuildYmlField)
     ]
-    sources = await MultiGet(
-        Get(HydratedSources, HydrateSourcesRequest(t[LinuxkitPackageBuildYmlField]))
+    build_ymls = await MultiGet(
+        Get(PackageBuildYml, LinuxkitPackageFieldSet, LinuxkitPackageFieldSet.create(t))
         for t in targets
     )
-    contents = await MultiGet(Get(DigestContents, Digest, s.snapshot.digest) for s in sources)
-    arches = {}
-    for t, c in zip(targets, contents):
-        if c:
-            arches[str(t.address)] = load_build_yml(c[0].content.decode(), c[0].path).arches
-    return PackageArches(FrozenDict(arches))
+    return PackageArches(
+        FrozenDict({str(t.address): b.build_yml.arches for t, b in zip(targets, build_ymls)})
+    )
 
 
 @rule

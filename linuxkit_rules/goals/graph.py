@@ -47,6 +47,7 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageTarget,
 )
 from linuxkit_rules.util_rules.debian import DebianLockfile, DebianLockRequest
+from linuxkit_rules.util_rules.outputs import output_folder
 
 
 class LinuxkitGraphSubsystem(GoalSubsystem):
@@ -235,7 +236,7 @@ def with_package_dependencies(part: GraphPart, deps: PackageDependencyEdges) -> 
 
 
 def output_name(target: Target) -> str:
-    return f"{target.address.spec_path.replace('/', '.') or 'root'}.{target.address.target_name}"
+    return f"{output_folder(target.address)}.{target.address.target_name}"
 
 
 @goal_rule
@@ -264,7 +265,7 @@ async def linuxkit_graph(
             FileContent(f"{base}.dot", to_dot(graph, cycles, str(target.address)).encode()),
             FileContent(f"{base}.html", to_html(graph, cycles, str(target.address)).encode()),
         ]
-        kinds = {}
+        kinds: dict[str, int] = {}
         for _, d in graph.nodes(data=True):
             kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))

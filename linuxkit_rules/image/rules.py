@@ -22,6 +22,7 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_formats, check_listed
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import Format
+from linuxkit_rules.core.media.image_build import ImageManifest
 from linuxkit_rules.core.spec.addresses import normalize_address
 from linuxkit_rules.core.spec.references import linuxkit_ref_to_address, missing_image_hint
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
@@ -278,20 +279,19 @@ async def build_linuxkit_image(
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "image",
-            {
-                "name": name,
-                "yaml": list(parsed.paths),
-                "refs": refs,
-                "formats": [f.value for f in formats],
-                "files_present": list(files.present),
-                "sbom": {"output": sbom_output(name), "components": sbom},
-                "loader_debs": list(tools.loader_debs.files),
-                "qemu_img": tools.qemu_img,
-                "mksquashfs": tools.mksquashfs,
-                "disk_size_mib": field_set.disk_size.value,
-            },
+        CoreProcessRequest.for_manifest(
+            ImageManifest(
+                name=name,
+                yaml=tuple(parsed.paths),
+                refs=refs,
+                formats=tuple(f.value for f in formats),
+                files_present=tuple(files.present),
+                sbom={"output": sbom_output(name), "components": sbom},
+                loader_debs=tuple(tools.loader_debs.files),
+                qemu_img=tools.qemu_img,
+                mksquashfs=tools.mksquashfs,
+                disk_size_mib=field_set.disk_size.mib,
+            ),
             inputs,
             f"Assembling LinuxKit image {field_set.address}",
             output_files=outputs,

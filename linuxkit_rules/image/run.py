@@ -5,9 +5,7 @@ from dataclasses import dataclass
 
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
 from pants.engine.fs import Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs
-from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.option.option_types import IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
@@ -15,9 +13,9 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
 from linuxkit_rules.core.errors import LinuxkitError
-from linuxkit_rules.core.media.formats import FORMAT_NAMES, SQUASHFS_ROOT, Format
-from linuxkit_rules.image.format_tools import LockedDebsRequest
-from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
+from linuxkit_rules.core.media.firmware import OvmfManifest
+from linuxkit_rules.core.media.formats import RUNNABLE_FORMAT_NAMES, SQUASHFS_ROOT, Format
+from linuxkit_rules.image.boot import BootableImage, BootableImageRequest
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitImageDiskSizeField,
@@ -25,8 +23,6 @@ from linuxkit_rules.target_types import (
     LinuxkitImageSourceField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
-from linuxkit_rules.util_rules.debian import FetchedDebs
-from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest, qemu_for
 
 
 class LinuxkitRunSubsystem(Subsystem):
@@ -36,8 +32,8 @@ class LinuxkitRunSubsystem(Subsystem):
     format = StrOption(
         default="kernel+initrd",
         help=(
-            f"Which output to boot: one of {', '.join(FORMAT_NAMES)} that boots (not `tar`, "
-            "`tar-kernel-initrd`, `docker`, `gcp`: boot `raw-bios`, the same disk); it must be in "
+            f"Which output to boot: one of {', '.join(RUNNABLE_FORMAT_NAMES)} (for `gcp`, "
+            "boot `raw-bios`, the same disk); it must be in "
             "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
             "with OVMF (from the locked `ovmf` package); `kernel+squashfs` boots the kernel and its loader "
             "initramfs with the squashfs as the first virtio disk. "
@@ -56,8 +52,20 @@ class LinuxkitRunSubsystem(Subsystem):
             "`images/swap.yml` formats. For a disk that outlives the run use `--linuxkit-run-disks`."
         ),
     )
-    memory = IntOption(default=None, help="Guest memory in MiB; default: `[linuxkit].memory`.")
-    cpus = IntOption(default=None, help="Guest CPUs; default: `[linuxkit].cpus`.")
+    memory = IntOption(default=1024, help="Guest memory in MiB.")
+    cpus = IntOption(default=1, help="Guest CPUs.")
+
+    def guest_memory(self, linuxkit: LinuxkitSubsystem) -> int:
+        """`memory`, or the deprecated `[linuxkit].memory` when only that is set."""
+        if linuxkit.memory is not None and self.options.is_default("memory"):
+            return linuxkit.memory
+        return self.memory
+
+    def guest_cpus(self, linuxkit: LinuxkitSubsystem) -> int:
+        """`cpus`, or the deprecated `[linuxkit].cpus` when only that is set."""
+        if linuxkit.cpus is not None and self.options.is_default("cpus"):
+            return linuxkit.cpus
+        return self.cpus
 
 
 @dataclass(frozen=True)
@@ -96,8 +104,7 @@ def run_config(
         disks = (out, *common.pop("disks", ()))  # type: ignore[misc]
         return QemuConfig(disks=disks, **efi, **common)  # type: ignore[arg-type]
     raise FormatNotRunnable(
-        f"--linuxkit-run-format={fmt.value}: `pants run` boots kernel+initrd, kernel+squashfs, iso-bios, "
-        "iso-efi, raw-bios, raw-efi, qcow2-bios or qcow2-efi"
+        f"--linuxkit-run-format={fmt.value}: `pants run` boots " + ", ".join(RUNNABLE_FORMAT_NAMES)
     )
 
 
@@ -107,28 +114,11 @@ async def run_linuxkit_image(
 ) -> RunRequest:
     fmt = Format.parse(run.format, "--linuxkit-run-format")
     blank_size = parse_size(run.blank_disk, "--linuxkit-run-blank-disk") if run.blank_disk else 0
-    if fmt.value not in (field_set.formats.value or ()):
-        raise FormatNotRunnable(
-            f"--linuxkit-run-format={fmt.value}: {field_set.address} does not build it; its formats: "
-            f"{', '.join(field_set.formats.value or ())}"
-        )
-    wrapped = await Get(
-        WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="`pants run`")
+    boot = await Get(
+        BootableImage,
+        BootableImageRequest(field_set.address, fmt, "--linuxkit-run-format", "`pants run`"),
     )
-    image_fs = LinuxkitImageFieldSet.create(wrapped.target)
-    built, qemu, firmware = await MultiGet(
-        Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
-        Get(HostTool, HostToolRequest, qemu_for(image_fs.architecture)),
-        Get(
-            FetchedDebs,
-            LockedDebsRequest(
-                (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (),
-                "pants run",
-                "firmware",
-                image_fs.architecture.value,
-            ),
-        ),
-    )
+    image_fs, built, qemu, firmware = boot.image, boot.built, boot.qemu, boot.firmware
     cmdline = ""
     if fmt.boot_media() in ("kernel", "squashfs"):
         cmdline_file = fmt.boot_files(image_fs.name)["cmdline"]
@@ -141,9 +131,8 @@ async def run_linuxkit_image(
         extracted = await Get(
             CoreProcessResult,
             CoreProcessRequest,
-            CoreProcessRequest.create(
-                "ovmf",
-                {"deb": firmware.files[0], "output": "ovmf"},
+            CoreProcessRequest.for_manifest(
+                OvmfManifest(deb=firmware.files[0], output="ovmf"),
                 firmware.digest,
                 "Extracting OVMF",
                 output_files=["ovmf/code.fd", "ovmf/vars.fd"],
@@ -156,8 +145,8 @@ async def run_linuxkit_image(
         image_fs.name,
         cmdline,
         ovmf,
-        memory_mb=run.memory or linuxkit.memory,
-        cpus=run.cpus or linuxkit.cpus,
+        memory_mb=run.guest_memory(linuxkit),
+        cpus=run.guest_cpus(linuxkit),
         accel=linuxkit.accel,
         ssh_port=linuxkit.ssh_port,
         disks=(*((BLANK_DISK,) if blank_size else ()), *run.disks),

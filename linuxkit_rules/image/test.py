@@ -24,18 +24,15 @@ from pants.engine.target import (
     HydrateSourcesRequest,
     InferDependenciesRequest,
     InferredDependencies,
-    InvalidFieldException,
-    WrappedTarget,
-    WrappedTargetRequest,
 )
 from pants.engine.unions import UnionRule
 from pants.option.option_types import SkipOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.boot.boottest import BootTestManifest
 from linuxkit_rules.core.media.formats import Format
-from linuxkit_rules.image.format_tools import LockedDebsRequest
-from linuxkit_rules.image.rules import BuiltImage, LinuxkitImageFieldSet
+from linuxkit_rules.image.boot import BootableImage, BootableImageRequest
 from linuxkit_rules.target_types import (
     LinuxkitImageTestBootsField,
     LinuxkitImageTestDiskSizeField,
@@ -47,8 +44,7 @@ from linuxkit_rules.target_types import (
     LinuxkitImageTestSshKeyField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
-from linuxkit_rules.util_rules.debian import FetchedDebs
-from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest, qemu_for
+from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest
 
 
 class LinuxkitImageTestSubsystem(Subsystem):
@@ -100,7 +96,7 @@ async def tested_image(fs: ImageTestDependenciesFieldSet) -> TestedImage:
         Address,
         AddressInput,
         AddressInput.parse(
-            fs.image.value,
+            fs.image.value or "",
             relative_to=fs.address.spec_path,
             description_of_origin=f"the `image` field of {fs.address}",
         ),
@@ -127,31 +123,15 @@ async def run_linuxkit_image_test(
         ImageTestDependenciesFieldSet,
         ImageTestDependenciesFieldSet(fs.address, fs.image),
     )
-    wrapped = await Get(
-        WrappedTarget,
-        WrappedTargetRequest(
-            image.address, description_of_origin=f"the `image` field of {fs.address}"
-        ),
-    )
-    image_fs = LinuxkitImageFieldSet.create(wrapped.target)
     fmt = Format.parse(fs.format.value or Format.KERNEL_INITRD.value, f"{fs.address}: format")
-    if fmt.value not in (image_fs.formats.value or ()):
-        raise InvalidFieldException(
-            f"The `format` field of {fs.address} is {fmt.value!r}, but {image.address} does not build it; "
-            f"its formats: {', '.join(image_fs.formats.value or ())}. Add it to the image's `formats`."
-        )
     key_path = posixpath.join(fs.address.spec_path, fs.ssh_key.value) if fs.ssh_key.value else None
-    firmware = await Get(
-        FetchedDebs,
-        LockedDebsRequest(
-            (image_fs.architecture.efi_firmware_package(),) if fmt.firmware() == "efi" else (),
-            f"boot test {fs.address}",
-            "firmware",
-            image_fs.architecture.value,
+    boot, script, key, ssh = await MultiGet(
+        Get(
+            BootableImage,
+            BootableImageRequest(
+                image.address, fmt, f"The `format` field of {fs.address}", f"boot test {fs.address}"
+            ),
         ),
-    )
-    built, script, key, qemu, ssh = await MultiGet(
-        Get(BuiltImage, LinuxkitImageFieldSet, image_fs),
         Get(HydratedSources, HydrateSourcesRequest(fs.sources)),
         Get(
             Snapshot,
@@ -161,9 +141,9 @@ async def run_linuxkit_image_test(
                 description_of_origin=f"the `ssh_key` field of {fs.address}",
             ),
         ),
-        Get(HostTool, HostToolRequest, qemu_for(image_fs.architecture)),
         Get(HostTool, HostToolRequest, SSH),
     )
+    image_fs, built, qemu, firmware = boot.image, boot.built, boot.qemu, boot.firmware
     files = fmt.boot_files(image_fs.name)
     inputs = await Get(
         Digest, MergeDigests([built.digest, script.snapshot.digest, key.digest, firmware.digest])
@@ -172,28 +152,27 @@ async def run_linuxkit_image_test(
     process = await Get(
         Process,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "boottest",
-            {
-                "kernel": files.get("kernel"),
-                "initrd": files.get("initrd"),
-                "cmdline_file": files.get("cmdline"),
-                "format": fmt.value,
-                "media": fmt.boot_media(),
-                "firmware": fmt.firmware(),
-                "image_file": files.get("image"),
-                "ovmf_deb": firmware.files[0] if firmware.files else None,
-                "script": script.snapshot.files[0],
-                "ssh_key": key_path,
-                "ready": fs.ready.value,
-                "memory": fs.memory.value,
-                "disk_size": fs.disk_size.value,
-                "boots": fs.boots.value,
-                "qemu": qemu.path,
-                "arch": image_fs.architecture.value,
-                "ssh": ssh.path,
-                "timeout": timeout,
-            },
+        CoreProcessRequest.for_manifest(
+            BootTestManifest(
+                kernel=files.get("kernel"),
+                initrd=files.get("initrd"),
+                cmdline_file=files.get("cmdline"),
+                format=fmt.value,
+                media=fmt.boot_media(),
+                firmware=fmt.firmware(),
+                image_file=files.get("image"),
+                ovmf_deb=firmware.files[0] if firmware.files else None,
+                script=script.snapshot.files[0],
+                ssh_key=key_path,
+                ready=fs.ready.value or "",
+                memory=fs.memory.value or 1024,
+                disk_size=fs.disk_size.value,
+                boots=fs.boots.value or 1,
+                qemu=qemu.path,
+                arch=image_fs.architecture.value,
+                ssh=ssh.path,
+                timeout=timeout,
+            ),
             inputs,
             f"Boot test {fs.address}",
             output_files=["console.log"],

@@ -32,13 +32,14 @@ from linuxkit_rules.util_rules.debian import (
     FetchedDebs,
     sbom_deb,
 )
+from linuxkit_rules.util_rules.outputs import output_folder
 
 KERNEL_FILES = ("kernel", "kernel.tar", "System.map", "config")
 
 
 def kernel_output_dir(address: Address, arch: Arch) -> str:
     """Where a kernel target's files go: amd64 in `DIR/NAME`, other architectures in `DIR/NAME-ARCH`."""
-    return f"{address.spec_path.replace('/', '.') or 'root'}/{address.target_name}{arch.suffix()}"
+    return f"{output_folder(address)}/{address.target_name}{arch.suffix()}"
 
 
 def kernel_artifacts(built: Iterable[BuiltKernel]) -> tuple[BuiltPackageArtifact, ...]:

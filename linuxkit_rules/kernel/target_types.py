@@ -2,6 +2,8 @@
 from the locked kernel source) and `debian_kernel` (a locked Debian linux-image package)."""
 from __future__ import annotations
 
+from typing import ClassVar, Optional
+
 from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
@@ -13,6 +15,7 @@ from pants.engine.target import (
     StringSequenceField,
     Target,
 )
+from pants.util.frozendict import FrozenDict
 from pants.util.strutil import help_text
 
 from linuxkit_rules.core.arch import ARCH_NAMES, Arch
@@ -70,7 +73,7 @@ class KernelConfigFragmentsField(MultipleSourcesField):
 
 class KernelConfigArchFragmentsField(DictStringToStringSequenceField):
     alias = "arch_fragments"
-    default = {}
+    default: ClassVar[Optional[FrozenDict[str, tuple[str, ...]]]] = FrozenDict()
     help = help_text(
         f"""
         Which of the `fragments` files apply to one architecture only:
@@ -103,7 +106,8 @@ class KernelConfigArchFragmentsField(DictStringToStringSequenceField):
     def files(self, address: Address, arch: str) -> tuple[str, ...]:
         """`arch`'s fragments as repository paths."""
         prefix = f"{address.spec_path}/" if address.spec_path else ""
-        return tuple(prefix + f for f in (self.value or {}).get(arch, ()))
+        files = self.value.get(arch, ()) if self.value else ()
+        return tuple(prefix + f for f in files)
 
 
 class KernelConfigSourcePackageField(StringField):

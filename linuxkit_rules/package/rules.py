@@ -50,6 +50,7 @@ from linuxkit_rules.util_rules.debian import (
     FetchedDebs,
     sbom_deb,
 )
+from linuxkit_rules.util_rules.outputs import output_folder
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class LinuxkitPackageFieldSet(PackageFieldSet):
 
     @property
     def output_path(self) -> str:
-        return f"{self.address.spec_path.replace('/', '.') or 'root'}/{self.name}.oci.tar"
+        return f"{output_folder(self.address)}/{self.name}.oci.tar"
 
 
 @dataclass(frozen=True)

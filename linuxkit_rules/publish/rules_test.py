@@ -14,7 +14,7 @@ from pants.testutil.rule_runner import RuleRunner, mock_console
 
 from linuxkit_rules.core.arch import Arch
 from linuxkit_rules.core.oci.layout import ImageConfig, read_oci_layout, write_oci_layout
-from linuxkit_rules.core.oci.publish import plan_from_layout, plan_from_layouts
+from linuxkit_rules.core.oci.publish import plan_from_layouts
 from linuxkit_rules.core.oci.pull import pull
 from linuxkit_rules.core.oci.push import push
 from linuxkit_rules.core.oci.registry import RegistryClient, parse_reference
@@ -151,7 +151,7 @@ def test_base_image_is_pulled_verified_and_layered_under(
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     write_oci_layout([layer.getvalue()], ImageConfig(), "base:1", base, 1704067200)
-    plan = plan_from_layout(io.BytesIO(base.getvalue()), "base")
+    plan = plan_from_layouts([(io.BytesIO(base.getvalue()), "base")])
     push(plan, [parse_reference(f"{registry}/test/base:1")], {})
 
     write_package(rule_runner, extra=f', base_image="{registry}/test/base@{plan.digest}"')

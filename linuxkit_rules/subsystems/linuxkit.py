@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pants.option.option_types import DictOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
-from pants.util.strutil import help_text
+from pants.util.strutil import help_text, softwrap
 
 
 class LinuxkitSubsystem(Subsystem):
@@ -22,7 +22,7 @@ class LinuxkitSubsystem(Subsystem):
     )
     source_date_epoch = IntOption(
         default=1704067200,
-        help=help_text(
+        help=softwrap(
             """
             The one timestamp written into every artefact (file mtimes, OCI
             `created`), so that builds are byte-reproducible. Default: 2024-01-01.
@@ -33,8 +33,18 @@ class LinuxkitSubsystem(Subsystem):
         default=2222,
         help="Host port on 127.0.0.1 that `pants run` forwards to the guest's port 22.",
     )
-    memory = IntOption(default=1024, help="Guest memory in MiB for `pants run`.")
-    cpus = IntOption(default=1, help="Guest CPUs for `pants run`.")
+    memory = IntOption(
+        default=None,
+        help="Guest memory in MiB for `pants run`.",
+        removal_version="2.19.0.dev0",
+        removal_hint="Set `[linuxkit-run].memory` instead (the same value, in MiB).",
+    )
+    cpus = IntOption(
+        default=None,
+        help="Guest CPUs for `pants run`.",
+        removal_version="2.19.0.dev0",
+        removal_hint="Set `[linuxkit-run].cpus` instead.",
+    )
     accel = StrOption(
         default="tcg",
         help="QEMU accelerator (`tcg` works everywhere; `kvm` where the host supports it).",

@@ -28,6 +28,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.manifest import Manifest
 from linuxkit_rules.core.tool import COMMANDS
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 
@@ -169,6 +170,13 @@ class CoreProcessRequest:
     level: LogLevel = LogLevel.INFO
     # name -> path in the sandbox of a Pants append-only named cache (ccache)
     append_only_caches: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def for_manifest(
+        cls, manifest: Manifest, input_digest: Digest, description: str, **kwargs: Any
+    ) -> CoreProcessRequest:
+        """A run of the command that reads `manifest` (its typed `Manifest`)."""
+        return cls.create(manifest.command, manifest.to_json(), input_digest, description, **kwargs)
 
     @classmethod
     def create(

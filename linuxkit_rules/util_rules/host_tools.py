@@ -49,9 +49,6 @@ async def find_host_tool(request: HostToolRequest) -> HostTool:
     return HostTool(paths.first_path.path)
 
 
-QEMU_X86 = HostToolRequest("qemu-system-x86_64", "qemu-system-x86")
-
-
 def qemu_for(arch: Arch) -> HostToolRequest:
     """The QEMU system emulator of `arch` (qemu-system-aarch64 for arm64)."""
     return HostToolRequest(arch.qemu_binary(), arch.qemu_package())

@@ -15,7 +15,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
@@ -29,10 +29,37 @@ from linuxkit_rules.core.boot.qemu import (
     wait_for_ssh,
 )
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.manifest import Manifest
 from linuxkit_rules.core.media.firmware import extract_ovmf
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT
 
 CONSOLE = "console.log"
+
+
+@dataclass(frozen=True)
+class BootTestManifest(Manifest):
+    """`tool boottest`: which files boot (paths in the sandbox), how, and the check."""
+
+    command = "boottest"
+
+    format: str
+    media: str  # Format.boot_media(): kernel, squashfs, cdrom, disk or gcp
+    memory: int  # MiB
+    firmware: str = "bios"  # or efi, which needs `ovmf_deb`
+    kernel: str | None = None
+    initrd: str | None = None
+    cmdline_file: str | None = None
+    image_file: str | None = None
+    ovmf_deb: str | None = None
+    arch: str = DEFAULT_ARCH.value
+    script: str = ""
+    ssh_key: str | None = None
+    ready: str = ""  # console regex that says the guest is up
+    disk_size: int | None = None  # bytes of a blank scratch disk
+    boots: int = 1
+    qemu: str = ""
+    ssh: str = ""
+    timeout: float = 600.0
 
 
 class BootTestFailed(LinuxkitError):
@@ -59,73 +86,81 @@ def _unpack_gcp(path: str, workdir: str) -> str:
     return dest
 
 
-def boot_config(m: Mapping[str, Any], workdir: str, port: int | None) -> QemuConfig:
+def _file(m: BootTestManifest, name: str) -> str:
+    path = getattr(m, name)
+    if not path:
+        raise BootTestFailed(f"format {m.format!r}: the boot test has no {name}")
+    return os.path.abspath(path)
+
+
+def boot_config(m: BootTestManifest, workdir: str, port: int | None) -> QemuConfig:
     """The QEMU configuration that boots the image as its format says (`media`, `firmware`)."""
-    media = m.get("media", "kernel")
+    media = m.media
     efi_code = efi_vars = ""
-    if m.get("firmware") == "efi":
-        efi_code, efi_vars = extract_ovmf(m["ovmf_deb"], workdir)
-    arch = Arch.parse(m.get("arch") or DEFAULT_ARCH.value, "boot test")
+    if m.firmware == "efi":
+        efi_code, efi_vars = extract_ovmf(_file(m, "ovmf_deb"), workdir)
+    arch = Arch.parse(m.arch or DEFAULT_ARCH.value, "boot test")
     common: dict[str, Any] = dict(
-        arch=arch, memory_mb=int(m["memory"]), ssh_port=port, efi_code=efi_code, efi_vars=efi_vars
+        arch=arch, memory_mb=int(m.memory), ssh_port=port, efi_code=efi_code, efi_vars=efi_vars
     )
     if media in ("kernel", "squashfs"):
-        with open(m["cmdline_file"], encoding="utf-8") as f:
+        with open(_file(m, "cmdline_file"), encoding="utf-8") as f:
             cmdline = f.read().strip()
-        kernel = os.path.abspath(m["kernel"])
+        kernel = _file(m, "kernel")
         disks: tuple[str, ...] = ()
         extra: tuple[str, ...] = ()
         if media == "squashfs":
             # As `linuxkit run qemu` boots it, but from the first virtio disk.
             cmdline = f"{cmdline} root={SQUASHFS_ROOT}"
-            disks, extra = (os.path.abspath(m["image_file"]),), ("-snapshot",)
+            disks, extra = (_file(m, "image_file"),), ("-snapshot",)
         return QemuConfig(
             # arm64's kernel output is already the uncompressed Image.
             kernel=_fast_kernel(kernel, workdir) if arch is Arch.AMD64 else kernel,
-            initrd=os.path.abspath(m["initrd"]),
+            initrd=_file(m, "initrd"),
             cmdline=cmdline,
             disks=disks,
             extra=extra,
             **common,
         )
-    image = os.path.abspath(m["image_file"])
+    image = _file(m, "image_file")
     if media == "cdrom":
         return QemuConfig(cdrom=image, **common)
     if media == "gcp":
         image = _unpack_gcp(image, workdir)
     elif media != "disk":
-        raise BootTestFailed(f"format {m.get('format')!r} does not boot by itself")
+        raise BootTestFailed(f"format {m.format!r} does not boot by itself")
     # -snapshot: the guest's writes go to a temporary file, never to the output.
     return QemuConfig(disks=(image,), extra=("-snapshot",), **common)
 
 
-def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    deadline = time.monotonic() + float(m["timeout"])
+def run_boot_test(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = BootTestManifest.from_json(manifest)
+    deadline = time.monotonic() + float(m.timeout)
     workdir = tempfile.mkdtemp(prefix="lkr-boottest-")
     try:
-        key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
+        key = _private_key(m.ssh_key, workdir) if m.ssh_key else None
         port = free_port() if key else None
         cfg = boot_config(m, workdir, port)
-        if m.get("disk_size"):
+        if m.disk_size:
             # A blank raw disk, new for every test run, after any boot disk.
             scratch = os.path.join(workdir, "scratch.raw")
-            make_blank_disk(scratch, parse_size(str(m["disk_size"]), "disk_size"))
+            make_blank_disk(scratch, parse_size(str(m.disk_size), "disk_size"))
             cfg = replace(cfg, disks=cfg.disks + (scratch,))
         report: dict[str, Any] = {}
-        boots = int(m.get("boots") or 1)
+        boots = m.boots or 1
         for boot in range(1, boots + 1):
             if boot > 1:
                 # Keep the earlier boot's console; $CONSOLE is always the current boot's.
                 os.replace(CONSOLE, f"console-boot{boot - 1}.log")
             _boot_once(m, cfg, key, port, boot, boots, deadline, report)
-        print(f"{m['script']} passed")
+        print(f"{m.script} passed")
         return report
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _boot_once(
-    m: Mapping[str, Any],
+    m: BootTestManifest,
     cfg: QemuConfig,
     key: str | None,
     port: int | None,
@@ -138,13 +173,13 @@ def _boot_once(
     but the last boot the script powers the guest off and QEMU must exit."""
     start = time.monotonic()
     suffix = f"_{boot}" if boots > 1 else ""
-    with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE)) as vm:
-        vm.wait_for(m["ready"], timeout=deadline - time.monotonic())
+    with Vm(cfg, qemu=m.qemu, log_path=os.path.abspath(CONSOLE)) as vm:
+        vm.wait_for(m.ready, timeout=deadline - time.monotonic())
         report["ready_s" + suffix] = round(time.monotonic() - start, 2)
         print(f"boot {boot}: guest ready after {report['ready_s' + suffix]} s")
         env = dict(os.environ)
         env["BOOT"] = str(boot)
-        env["ARCH"] = m.get("arch") or DEFAULT_ARCH.value  # the image's: amd64 or arm64
+        env["ARCH"] = m.arch or DEFAULT_ARCH.value  # the image's: amd64 or arm64
         env["CONSOLE"] = os.path.abspath(CONSOLE)
         env[
             "WAIT_CONSOLE"
@@ -156,23 +191,21 @@ def _boot_once(
                     port,
                     key,
                     timeout=min(_ssh_budget(m), deadline - time.monotonic()),
-                    ssh=m["ssh"],
+                    ssh=m.ssh,
                 )
             except LinuxkitError as e:
                 raise BootTestFailed(f"{e}; console:\n" + _tail(CONSOLE, 40)) from None
             report["ssh_s" + suffix] = round(time.monotonic() - start, 2)
             print(f"boot {boot}: ssh login after {report['ssh_s' + suffix]} s")
-            env["SSH"] = " ".join(
-                shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1]
-            )
+            env["SSH"] = " ".join(shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m.ssh)[:-1])
         check = subprocess.run(
-            ["/bin/sh", "-eu", m["script"]],
+            ["/bin/sh", "-eu", m.script],
             env=env,
             timeout=max(1.0, deadline - time.monotonic()),
         )
         if check.returncode != 0:
             raise BootTestFailed(
-                f"{m['script']} exited {check.returncode} on boot {boot}; console:\n"
+                f"{m.script} exited {check.returncode} on boot {boot}; console:\n"
                 + _tail(CONSOLE, 40)
             )
         if boot < boots:
@@ -184,11 +217,11 @@ def _boot_once(
                 ) from None
 
 
-def _ssh_budget(m: Mapping[str, Any]) -> float:
+def _ssh_budget(m: BootTestManifest) -> float:
     """Seconds to wait for SSH after the console says ready: emulating arm64 on an
     x86 host is several times slower than amd64 under TCG (sshd's first start
     makes its host keys)."""
-    return 180.0 if (m.get("arch") or DEFAULT_ARCH.value) == Arch.AMD64.value else 480.0
+    return 180.0 if (m.arch or DEFAULT_ARCH.value) == Arch.AMD64.value else 480.0
 
 
 def _fast_kernel(bzimage: str, workdir: str) -> str:

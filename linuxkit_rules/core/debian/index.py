@@ -248,7 +248,7 @@ def _parse_target_lines(text: str) -> list[_TargetLine]:
             rows.append(
                 _TargetLine(
                     path=para["Filename"],
-                    suite=para.get("Release") or para.get("Codename") or para.get("Suite", ""),
+                    suite=str(para.get("Release") or para.get("Codename") or para.get("Suite", "")),
                     identifier=para["Identifier"],
                     architecture=para.get("Architecture", ""),
                     repo_uri=para.get("Repo-URI", ""),

@@ -15,6 +15,7 @@ from typing import Iterable
 
 from linuxkit_rules.core.debian.index import NAME_RE, SHA256_RE, deb_version
 from linuxkit_rules.core.errors import DebianError, SchemaError
+from linuxkit_rules.core.spec.strict_yaml import Loc, MapReader, items_of
 
 LOCK_VERSION = 1
 LOCK_COMMENT = (
@@ -136,53 +137,34 @@ def load_lock(text: str, file: str) -> DebianLock:
             e.msg,
             "a JSON lock written by `pants generate-lockfiles`",
         ) from None
-    _check_object(file, "(document)", document, _LOCK_KEYS)
-    if document["version"] != LOCK_VERSION:
-        raise SchemaError(
-            file,
-            None,
-            "version",
-            document["version"],
+    r = _reader(document, Loc(file, "", None), _LOCK_KEYS)
+    if r.raw("version") != LOCK_VERSION:
+        raise r.at("version").error(
+            r.raw("version"),
             f"this plugin reads version {LOCK_VERSION}; run `pants generate-lockfiles`",
         )
-    suite = _check_str(
-        file,
-        "suite",
-        document["suite"],
-        NAME_RE,
-        "a Debian suite name such as 'bookworm'",
-    )
-    architecture = _check_str(
-        file,
-        "architecture",
-        document["architecture"],
-        _ARCH_RE,
-        "a Debian architecture such as 'amd64'",
-    )
-    raw_packages = document["packages"]
+    suite = _match(r, "suite", NAME_RE, "a Debian suite name such as 'bookworm'")
+    architecture = _match(r, "architecture", _ARCH_RE, "a Debian architecture such as 'amd64'")
+    raw_packages = r.raw("packages")
     if not isinstance(raw_packages, list):
-        raise SchemaError(file, None, "packages", raw_packages, "a list of package objects")
-    packages = [_load_package(file, i, raw) for i, raw in enumerate(raw_packages)]
+        raise r.at("packages").error(raw_packages, "a list of package objects")
+    packages = [_load_package(loc, raw) for loc, raw in items_of(raw_packages, r.at("packages"))]
     names = [p.name for p in packages]
     for name in sorted(set(names)):
         if names.count(name) > 1:
-            raise SchemaError(file, None, f"packages.{name}", name, "each package once")
+            raise r.at("packages").key(name, None).error(name, "each package once")
     for p in packages:
         for dep in p.depends:
             if dep not in names:
-                raise SchemaError(
-                    file,
-                    None,
-                    f"packages.{p.name}.depends",
-                    dep,
-                    "names of packages in this lock",
+                raise r.at("packages").key(f"{p.name}.depends", None).error(
+                    dep, "names of packages in this lock"
                 )
-    roots = document["roots"]
+    roots = r.raw("roots")
     if not isinstance(roots, list):
-        raise SchemaError(file, None, "roots", roots, "a list of package names")
+        raise r.at("roots").error(roots, "a list of package names")
     for root in roots:
         if root not in names:
-            raise SchemaError(file, None, "roots", root, "names of packages in this lock")
+            raise r.at("roots").error(root, "names of packages in this lock")
     return DebianLock(
         suite=suite,
         architecture=architecture,
@@ -191,95 +173,56 @@ def load_lock(text: str, file: str) -> DebianLock:
     )
 
 
-def _load_package(file: str, index: int, raw: object) -> LockedPackage:
-    where = f"packages[{index}]"
-    _check_object(file, where, raw, _PACKAGE_KEYS)
-    assert isinstance(raw, dict)
-    name = _check_str(file, f"{where}.name", raw["name"], NAME_RE, "a Debian package name")
-    where = f"packages.{name}"
-    version = _check_str(file, f"{where}.version", raw["version"], None, "a Debian version")
+def _load_package(loc: Loc, raw: object) -> LockedPackage:
+    r = _reader(raw, loc, _PACKAGE_KEYS)
+    name = _match(r, "name", NAME_RE, "a Debian package name")
+    # Past its name, a package's fields are named by it: packages.libssl3.version.
+    r = MapReader(r.value, Loc(loc.file, f"packages.{name}", None), _PACKAGE_KEYS)
+    version = _match(r, "version", None, "a Debian version")
     try:
         deb_version(version)
     except ValueError:
-        raise SchemaError(file, None, f"{where}.version", version, "a Debian version") from None
-    size = raw["size"]
+        raise r.at("version").error(version, "a Debian version") from None
+    size = r.raw("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise SchemaError(file, None, f"{where}.size", size, "a byte count (an integer >= 0)")
-    filename = _check_str(
-        file,
-        f"{where}.filename",
-        raw["filename"],
-        None,
-        "a path relative to the archive root",
-    )
+        raise r.at("size").error(size, "a byte count (an integer >= 0)")
+    filename = _match(r, "filename", None, "a path relative to the archive root")
     if filename.startswith("/") or ".." in filename.split("/") or not filename.endswith(".deb"):
-        raise SchemaError(
-            file,
-            None,
-            f"{where}.filename",
-            filename,
-            "a relative path to a .deb inside the archive, without '..'",
+        raise r.at("filename").error(
+            filename, "a relative path to a .deb inside the archive, without '..'"
         )
-    depends = raw["depends"]
+    depends = r.raw("depends")
     if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
-        raise SchemaError(file, None, f"{where}.depends", depends, "a list of package names")
+        raise r.at("depends").error(depends, "a list of package names")
     return LockedPackage(
         name=name,
         version=version,
-        architecture=_check_str(
-            file,
-            f"{where}.architecture",
-            raw["architecture"],
-            _ARCH_RE,
-            "a Debian architecture",
-        ),
+        architecture=_match(r, "architecture", _ARCH_RE, "a Debian architecture"),
         size=size,
-        sha256=_check_str(
-            file,
-            f"{where}.sha256",
-            raw["sha256"],
-            SHA256_RE,
-            "64 lowercase hex digits",
-        ),
+        sha256=_match(r, "sha256", SHA256_RE, "64 lowercase hex digits"),
         filename=filename,
-        source=_check_str(
-            file,
-            f"{where}.source",
-            raw["source"],
-            NAME_RE,
-            "a Debian source package name",
-        ),
-        suite=_check_str(file, f"{where}.suite", raw["suite"], NAME_RE, "a Debian suite name"),
+        source=_match(r, "source", NAME_RE, "a Debian source package name"),
+        suite=_match(r, "suite", NAME_RE, "a Debian suite name"),
         depends=tuple(sorted(set(depends))),
     )
 
 
-def _check_object(file: str, field: str, value: object, keys: set[str]) -> None:
-    if not isinstance(value, dict):
-        raise SchemaError(
-            file, None, field, value, f"an object with keys {', '.join(sorted(keys))}"
-        )
-    odd = sorted(set(value) ^ keys)
-    if odd:
-        key = odd[0]
-        raise SchemaError(
-            file,
-            None,
-            key if field == "(document)" else f"{field}.{key}",
-            "missing" if key in keys else "an unknown key",
-            f"exactly the keys {', '.join(sorted(keys))}",
-        )
+def _reader(value: object, loc: Loc, keys: Iterable[str]) -> MapReader:
+    """A reader of an object that has exactly `keys`."""
+    r = MapReader(value, loc, sorted(keys), what="a JSON object")
+    r.require(*sorted(keys))
+    return r
 
 
-def _check_str(
-    file: str, field: str, value: object, pattern: re.Pattern[str] | None, allowed: str
-) -> str:
+def _match(r: MapReader, key: str, pattern: re.Pattern[str] | None, allowed: str) -> str:
+    """A non-empty string that matches `pattern`, or the error naming what is allowed."""
+    value = r.raw(key)
     if (
         not isinstance(value, str)
         or not value
         or (pattern is not None and not pattern.match(value))
     ):
-        raise SchemaError(file, None, field, value, allowed)
+        raise r.at(key).error(value, allowed)
     return value
 
 

@@ -126,9 +126,9 @@ def _libssl(document: dict[str, Any]) -> dict[str, Any]:
             "packages.libssl3.depends",
             "names of packages in this lock",
         ),
-        (lambda d: _libssl(d).pop("suite"), "packages[4].suite", "exactly the keys"),
+        (lambda d: _libssl(d).pop("suite"), "packages[4].suite", "the key 'suite' is required"),
         (lambda d: d.update(version=2), "version", "this plugin reads version 1"),
-        (lambda d: d.update(extra=1), "extra", "exactly the keys"),
+        (lambda d: d.update(extra=1), "extra", "allowed keys: architecture, comment, packages"),
         (lambda d: d.update(roots=["mawk"]), "roots", "names of packages in this lock"),
         (
             lambda d: d["packages"].append(dict(d["packages"][0])),

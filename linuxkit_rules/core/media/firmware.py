@@ -5,10 +5,12 @@ import io
 import os
 import shutil
 import tarfile
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from linuxkit_rules.core.archive.deb import read_deb
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.manifest import Manifest
 
 OVMF_FILES = {
     # amd64: Debian's `ovmf`
@@ -41,6 +43,17 @@ def extract_ovmf(deb: str, dest: str) -> tuple[str, str]:
     return paths
 
 
-def extract_ovmf_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    code, vars_ = extract_ovmf(m["deb"], m["output"])
+@dataclass(frozen=True)
+class OvmfManifest(Manifest):
+    """`tool ovmf`: unpack the firmware's code and variables files from its .deb."""
+
+    command = "ovmf"
+
+    deb: str
+    output: str  # directory that receives code.fd and vars.fd
+
+
+def extract_ovmf_command(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = OvmfManifest.from_json(manifest)
+    code, vars_ = extract_ovmf(m.deb, m.output)
     return {"code": code, "vars": vars_}

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from typing import Mapping
 
 from linuxkit_rules.core.errors import LinuxkitError
 
@@ -33,83 +35,101 @@ class Format(enum.Enum):
                 f"{where}: unknown format {value!r}; valid formats: {', '.join(FORMAT_NAMES)}"
             ) from None
 
+    @property
+    def spec(self) -> FormatSpec:
+        return FORMATS[self]
+
     def outputs(self, name: str) -> tuple[str, ...]:
         """File names this format writes for an image called `name`, as `linuxkit build` does."""
-        if self is Format.KERNEL_INITRD:
-            return (f"{name}-kernel", f"{name}-initrd.img", f"{name}-cmdline")
-        if self is Format.KERNEL_SQUASHFS:
-            # LinuxKit's three files, plus the loader initramfs that mounts the
-            # squashfs when the kernel has its drivers as modules (core/squashfs.py).
-            return (
-                f"{name}-kernel",
-                f"{name}-squashfs.img",
-                f"{name}-cmdline",
-                f"{name}-squashfs-initrd.img",
-            )
-        return (
-            {
-                Format.TAR: f"{name}.tar",
-                Format.TAR_KERNEL_INITRD: f"{name}-initrd.tar",
-                Format.ISO_BIOS: f"{name}.iso",
-                Format.ISO_EFI: f"{name}-efi.iso",
-                Format.RAW_BIOS: f"{name}-bios.img",
-                Format.RAW_EFI: f"{name}-efi.img",
-                Format.QCOW2_BIOS: f"{name}.qcow2",
-                Format.QCOW2_EFI: f"{name}-efi.qcow2",
-                Format.GCP: f"{name}.img.tar.gz",
-                Format.DOCKER: f"{name}-docker.tar",
-            }[self],
-        )
+        return tuple(name + suffix for suffix, _ in self.spec.outputs)
 
     def needs_kernel(self) -> bool:
-        return self not in (Format.TAR, Format.DOCKER)
+        return self.spec.needs_kernel
 
     def boot_loader_packages(self) -> tuple[str, ...]:
         """Locked Debian packages whose boot loader files this format embeds."""
-        if self in (Format.ISO_BIOS, Format.RAW_BIOS, Format.QCOW2_BIOS, Format.GCP):
-            return ("isolinux", "syslinux-common")
-        if self in (Format.ISO_EFI, Format.RAW_EFI, Format.QCOW2_EFI):
-            return ("systemd-boot-efi",)
-        return ()
+        return _LOADERS[self.spec.firmware] if self.spec.loaders else ()
 
     def needs_qemu_img(self) -> bool:
-        return self in (Format.QCOW2_BIOS, Format.QCOW2_EFI)
+        return self.spec.tool == "qemu-img"
 
     def needs_mksquashfs(self) -> bool:
-        return self is Format.KERNEL_SQUASHFS
+        return self.spec.tool == "mksquashfs"
 
     def firmware(self) -> str:
         """`bios` (SeaBIOS) or `efi` (OVMF): what the format boots with."""
-        return "efi" if self in (Format.ISO_EFI, Format.RAW_EFI, Format.QCOW2_EFI) else "bios"
+        return self.spec.firmware
 
     def boot_media(self) -> str:
         """How QEMU boots it: `kernel` (-kernel/-initrd), `squashfs` (-kernel, the
         loader as -initrd, the squashfs as the first virtio disk), `cdrom`, `disk`,
         `gcp` (unpack disk.raw, then disk) or `none` (not bootable by itself)."""
-        return {
-            Format.KERNEL_INITRD: "kernel",
-            Format.KERNEL_SQUASHFS: "squashfs",
-            Format.ISO_BIOS: "cdrom",
-            Format.ISO_EFI: "cdrom",
-            Format.RAW_BIOS: "disk",
-            Format.RAW_EFI: "disk",
-            Format.QCOW2_BIOS: "disk",
-            Format.QCOW2_EFI: "disk",
-            Format.GCP: "gcp",
-        }.get(self, "none")
+        return self.spec.boot_media
+
+    def bootable(self) -> bool:
+        """A boot test can boot it."""
+        return self.spec.boot_media != "none"
+
+    def runnable(self) -> bool:
+        """`pants run` can boot it straight from its output files."""
+        return self.spec.boot_media in ("kernel", "squashfs", "cdrom", "disk")
 
     def boot_files(self, name: str) -> dict[str, str]:
         """Which outputs a boot uses: `kernel`, `initrd`, `cmdline` (a file) and
         `image` (the ISO or disk); only the ones the format has."""
-        outs = self.outputs(name)
-        if self is Format.KERNEL_INITRD:
-            return {"kernel": outs[0], "initrd": outs[1], "cmdline": outs[2]}
-        if self is Format.KERNEL_SQUASHFS:
-            return {"kernel": outs[0], "image": outs[1], "cmdline": outs[2], "initrd": outs[3]}
-        return {"image": outs[0]}
+        return {role: name + suffix for suffix, role in self.spec.outputs}
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """What a format writes and how it boots. `outputs` are (suffix after the image
+    name, role in a boot: kernel, initrd, cmdline or image)."""
+
+    outputs: tuple[tuple[str, str], ...]
+    boot_media: str = "none"
+    firmware: str = "bios"
+    loaders: bool = False  # embeds the boot loader of its firmware
+    needs_kernel: bool = True
+    tool: str = ""  # a host tool its writer runs: qemu-img or mksquashfs
+
+
+_LOADERS = {"bios": ("isolinux", "syslinux-common"), "efi": ("systemd-boot-efi",)}
+_KERNEL_CMDLINE = (("-kernel", "kernel"), ("-initrd.img", "initrd"), ("-cmdline", "cmdline"))
+
+# Every format, once; core/media/image_build.py has the writer of each.
+FORMATS: Mapping[Format, FormatSpec] = {
+    Format.KERNEL_INITRD: FormatSpec(_KERNEL_CMDLINE, "kernel"),
+    Format.TAR: FormatSpec(((".tar", "image"),), needs_kernel=False),
+    Format.TAR_KERNEL_INITRD: FormatSpec((("-initrd.tar", "image"),)),
+    Format.ISO_BIOS: FormatSpec(((".iso", "image"),), "cdrom", loaders=True),
+    Format.ISO_EFI: FormatSpec((("-efi.iso", "image"),), "cdrom", "efi", loaders=True),
+    Format.RAW_BIOS: FormatSpec((("-bios.img", "image"),), "disk", loaders=True),
+    Format.RAW_EFI: FormatSpec((("-efi.img", "image"),), "disk", "efi", loaders=True),
+    Format.QCOW2_BIOS: FormatSpec(((".qcow2", "image"),), "disk", loaders=True, tool="qemu-img"),
+    Format.QCOW2_EFI: FormatSpec(
+        (("-efi.qcow2", "image"),), "disk", "efi", loaders=True, tool="qemu-img"
+    ),
+    # LinuxKit's three files, plus the loader initramfs that mounts the squashfs
+    # when the kernel has its drivers as modules (core/media/squashfs.py).
+    Format.KERNEL_SQUASHFS: FormatSpec(
+        (
+            ("-kernel", "kernel"),
+            ("-squashfs.img", "image"),
+            ("-cmdline", "cmdline"),
+            ("-squashfs-initrd.img", "initrd"),
+        ),
+        "squashfs",
+        tool="mksquashfs",
+    ),
+    Format.GCP: FormatSpec(((".img.tar.gz", "image"),), "gcp", loaders=True),
+    Format.DOCKER: FormatSpec((("-docker.tar", "image"),), needs_kernel=False),
+}
+assert set(FORMATS) == set(Format)
 
 
 # The kernel's root= for `kernel+squashfs`: the squashfs is the first virtio disk.
 SQUASHFS_ROOT = "/dev/vda"
 
 FORMAT_NAMES: tuple[str, ...] = tuple(f.value for f in Format)
+BOOTABLE_FORMAT_NAMES: tuple[str, ...] = tuple(f.value for f in Format if f.bootable())
+RUNNABLE_FORMAT_NAMES: tuple[str, ...] = tuple(f.value for f in Format if f.runnable())

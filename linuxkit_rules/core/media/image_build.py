@@ -8,13 +8,15 @@ import os
 import posixpath
 import subprocess
 import time
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc, write_tar
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
+from linuxkit_rules.core.manifest import Manifest
 from linuxkit_rules.core.media.boot_media import (
     BootInputs,
     extract_loader_files,
@@ -277,8 +279,8 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
         add_container(tree, images, c, f"containers/onshutdown/{i:03d}-{c.name}", ids, vols)
     for c in spec.services:
         add_container(tree, images, c, f"containers/services/{c.name}", ids, vols)
-    for f in spec.files:
-        add_file(tree, f, spec, present)
+    for file_spec in spec.files:
+        add_file(tree, file_spec, spec, present)
     if "dev/console" not in tree:
         # The kernel opens /dev/console before /init runs (devtmpfs is not yet mounted).
         tree.add(Entry("dev/console", "char", 0o600, devmajor=5, devminor=1))
@@ -363,94 +365,154 @@ def _qcow2(raw: bytes, qemu_img: str, out: str) -> None:
         )
 
 
-def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    mtime = int(os.environ["SOURCE_DATE_EPOCH"])
-    spec = _load_spec(list(m["yaml"]))
-    images = Images(m["refs"])
-    tree = image_tree(spec, images, set(m["files_present"]))
-    name = m["name"]
-    formats = [Format.parse(f) for f in m["formats"]]
-    size_mib = m.get("disk_size_mib")
-    size = int(size_mib) << 20 if size_mib else None
-    report: dict[str, Any] = {"files": len(tree), "bytes": tree.file_bytes()}
-    needs_initrd = any(f.needs_kernel() and f is not Format.KERNEL_SQUASHFS for f in formats)
-    parts = (
-        _kernel_parts(spec, images, tree, mtime, needs_initrd)
-        if any(f.needs_kernel() for f in formats)
-        else None
-    )
-    loaders = extract_loader_files(m.get("loader_debs", []))
-    boot = BootInputs(*parts, loaders, mtime, name) if parts else None  # type: ignore[misc]
-    raw_bios_cache: list[bytes] = []
+@dataclass(frozen=True)
+class ImageManifest(Manifest):
+    """`tool image`: the image YAMLs (merged in order) and the built packages they name."""
 
-    def bios_disk() -> bytes:
-        assert boot is not None
-        if not raw_bios_cache:
-            raw_bios_cache.append(raw_bios(boot, size))
-        return raw_bios_cache[0]
+    command = "image"
 
-    for fmt in formats:
-        outs = fmt.outputs(name)
-        if fmt is Format.KERNEL_INITRD:
-            assert parts is not None
-            _write(outs[0], parts[0])
-            _write(outs[1], parts[1])
-            _write(outs[2], parts[2].encode())
-            report["initrd_bytes"] = len(parts[1])
-            continue
-        if fmt is Format.TAR:
-            data = _tar(tree.entries(), mtime)
-        elif fmt is Format.TAR_KERNEL_INITRD:
-            assert parts is not None
-            data = _tar(
-                [
-                    Entry("kernel", "file", 0o644, data=parts[0]),
-                    Entry("initrd.img", "file", 0o644, data=parts[1]),
-                    Entry("cmdline", "file", 0o644, data=parts[2].encode()),
-                ],
-                mtime,
-            )
-        elif fmt is Format.ISO_BIOS:
-            assert boot is not None
-            data = iso_bios(boot)
-        elif fmt is Format.ISO_EFI:
-            assert boot is not None
-            data = iso_efi(boot)
-        elif fmt is Format.RAW_BIOS:
-            data = bios_disk()
-        elif fmt is Format.RAW_EFI:
-            assert boot is not None
-            data = raw_efi(boot, size)
-        elif fmt is Format.QCOW2_BIOS:
-            _qcow2(bios_disk(), m["qemu_img"], outs[0])
-            report[outs[0]] = os.path.getsize(outs[0])
-            continue
-        elif fmt is Format.QCOW2_EFI:
-            assert boot is not None
-            _qcow2(raw_efi(boot, size), m["qemu_img"], outs[0])
-            report[outs[0]] = os.path.getsize(outs[0])
-            continue
-        elif fmt is Format.KERNEL_SQUASHFS:
-            assert parts is not None and spec.kernel is not None
-            _write(outs[0], parts[0])
-            write_squashfs(tree, outs[1], mtime, m["mksquashfs"])
-            _write(outs[2], parts[2].encode())
-            config = read_kernel_config(images.kernel_dir(spec.kernel.image))
-            _write(outs[3], loader_initramfs(tree, config, spec.kernel.image, SQUASHFS_ROOT, mtime))
-            report[outs[1]] = os.path.getsize(outs[1])
-            continue
-        elif fmt is Format.GCP:
-            buf = io.BytesIO()
-            with gzip_writer(buf) as gz:
-                write_tar([Entry("disk.raw", "file", 0o644, data=bios_disk())], gz, mtime)  # type: ignore[arg-type]
-            data = buf.getvalue()
-        elif fmt is Format.DOCKER:
-            data = docker_archive(tree, name, mtime)
-        else:
-            raise AssertionError(fmt)
-        _write(outs[0], data)
-        report[outs[0]] = len(data)
-    sbom = m.get("sbom")
+    name: str
+    yaml: tuple[str, ...]
+    refs: Mapping[str, Mapping[str, str]]  # reference -> {"path": its layout or kernel dir}
+    formats: tuple[str, ...]
+    files_present: tuple[str, ...]  # `files` sources present in the sandbox
+    loader_debs: tuple[str, ...] = ()
+    qemu_img: str | None = None
+    mksquashfs: str | None = None
+    disk_size_mib: int | None = None
+    # {"output": path, "components": [SbomComponent JSON...]}, or None for no SBOM
+    sbom: Mapping[str, Any] | None = None
+
+
+class _Build:
+    """One image build: the root filesystem, the kernel parts and the boot inputs
+    the formats share, and the report the tool prints."""
+
+    def __init__(self, m: ImageManifest, mtime: int) -> None:
+        self.m = m
+        self.mtime = mtime
+        self.spec = _load_spec(list(m.yaml))
+        self.images = Images(m.refs)
+        self.tree = image_tree(self.spec, self.images, set(m.files_present))
+        self.name = m.name
+        self.formats = [Format.parse(f) for f in m.formats]
+        self.size = m.disk_size_mib << 20 if m.disk_size_mib else None
+        self.report: dict[str, Any] = {"files": len(self.tree), "bytes": self.tree.file_bytes()}
+        formats = self.formats
+        needs_initrd = any(f.needs_kernel() and f is not Format.KERNEL_SQUASHFS for f in formats)
+        self._parts = (
+            _kernel_parts(self.spec, self.images, self.tree, mtime, needs_initrd)
+            if any(f.needs_kernel() for f in formats)
+            else None
+        )
+        loaders = extract_loader_files(list(m.loader_debs))
+        self._boot = BootInputs(*self._parts, loaders, mtime, self.name) if self._parts else None  # type: ignore[misc]
+        self._bios_disk: bytes | None = None
+
+    @property
+    def parts(self) -> tuple[bytes, bytes, str]:
+        assert self._parts is not None
+        return self._parts
+
+    @property
+    def boot(self) -> BootInputs:
+        assert self._boot is not None
+        return self._boot
+
+    def bios_disk(self) -> bytes:
+        if self._bios_disk is None:
+            self._bios_disk = raw_bios(self.boot, self.size)
+        return self._bios_disk
+
+    def write(self, path: str, data: bytes) -> None:
+        _write(path, data)
+        self.report[path] = len(data)
+
+
+# A format's writer: (the build, the format's output paths) -> files written.
+Writer = Callable[[_Build, Sequence[str]], None]
+
+
+def _write_kernel_initrd(b: _Build, outs: Sequence[str]) -> None:
+    kernel, initrd, cmdline = b.parts
+    _write(outs[0], kernel)
+    _write(outs[1], initrd)
+    _write(outs[2], cmdline.encode())
+    b.report["initrd_bytes"] = len(initrd)
+
+
+def _write_tar_kernel_initrd(b: _Build, outs: Sequence[str]) -> None:
+    kernel, initrd, cmdline = b.parts
+    entries = [
+        Entry("kernel", "file", 0o644, data=kernel),
+        Entry("initrd.img", "file", 0o644, data=initrd),
+        Entry("cmdline", "file", 0o644, data=cmdline.encode()),
+    ]
+    b.write(outs[0], _tar(entries, b.mtime))
+
+
+def _write_qcow2(raw: Callable[[_Build], bytes]) -> Writer:
+    def write(b: _Build, outs: Sequence[str]) -> None:
+        assert b.m.qemu_img is not None
+        _qcow2(raw(b), b.m.qemu_img, outs[0])
+        b.report[outs[0]] = os.path.getsize(outs[0])
+
+    return write
+
+
+def _write_kernel_squashfs(b: _Build, outs: Sequence[str]) -> None:
+    kernel_spec = b.spec.kernel
+    assert kernel_spec is not None
+    kernel, _, cmdline = b.parts
+    _write(outs[0], kernel)
+    assert b.m.mksquashfs is not None
+    write_squashfs(b.tree, outs[1], b.mtime, b.m.mksquashfs)
+    _write(outs[2], cmdline.encode())
+    config = read_kernel_config(b.images.kernel_dir(kernel_spec.image))
+    _write(outs[3], loader_initramfs(b.tree, config, kernel_spec.image, SQUASHFS_ROOT, b.mtime))
+    b.report[outs[1]] = os.path.getsize(outs[1])
+
+
+def _gcp_tarball(b: _Build) -> bytes:
+    buf = io.BytesIO()
+    with gzip_writer(buf) as gz:
+        write_tar([Entry("disk.raw", "file", 0o644, data=b.bios_disk())], gz, b.mtime)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def _data(make: Callable[[_Build], bytes]) -> Writer:
+    """A writer of one output file."""
+
+    def write(b: _Build, outs: Sequence[str]) -> None:
+        b.write(outs[0], make(b))
+
+    return write
+
+
+# The writer of every format (formats.FORMATS describes each).
+WRITERS: Mapping[Format, Writer] = {
+    Format.KERNEL_INITRD: _write_kernel_initrd,
+    Format.TAR: _data(lambda b: _tar(b.tree.entries(), b.mtime)),
+    Format.TAR_KERNEL_INITRD: _write_tar_kernel_initrd,
+    Format.ISO_BIOS: _data(lambda b: iso_bios(b.boot)),
+    Format.ISO_EFI: _data(lambda b: iso_efi(b.boot)),
+    Format.RAW_BIOS: _data(_Build.bios_disk),
+    Format.RAW_EFI: _data(lambda b: raw_efi(b.boot, b.size)),
+    Format.QCOW2_BIOS: _write_qcow2(_Build.bios_disk),
+    Format.QCOW2_EFI: _write_qcow2(lambda b: raw_efi(b.boot, b.size)),
+    Format.KERNEL_SQUASHFS: _write_kernel_squashfs,
+    Format.GCP: _data(_gcp_tarball),
+    Format.DOCKER: _data(lambda b: docker_archive(b.tree, b.name, b.mtime)),
+}
+assert set(WRITERS) == set(Format)
+
+
+def build_image(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = ImageManifest.from_json(manifest)
+    b = _Build(m, int(os.environ["SOURCE_DATE_EPOCH"]))
+    for fmt in b.formats:
+        WRITERS[fmt](b, fmt.outputs(b.name))
+    sbom = m.sbom
     if sbom:
-        report["sbom_packages"] = write_sbom(sbom["output"], name, sbom["components"], mtime)
-    return report
+        b.report["sbom_packages"] = write_sbom(sbom["output"], b.name, sbom["components"], b.mtime)
+    return b.report

@@ -44,12 +44,6 @@ def _layout_files(fileobj: BinaryIO) -> dict[str, bytes]:
     return files
 
 
-def plan_from_layout(fileobj: BinaryIO, where: str) -> PushPlan:
-    """A push plan for an OCI layout tar: its blobs, its manifests, and an index over
-    them (one entry per platform) as the tagged top."""
-    return plan_from_layouts([(fileobj, where)])
-
-
 def plan_from_layouts(layouts: list[tuple[BinaryIO, str]]) -> PushPlan:
     """One push plan for several OCI layout tars (a package built for several
     architectures, `(file, name)` each): every blob and manifest, and one index

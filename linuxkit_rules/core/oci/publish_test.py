@@ -14,7 +14,7 @@ from linuxkit_rules.core.oci.publish import (
     ARTIFACT_TYPE,
     artifact_media_type,
     plan_from_files,
-    plan_from_layout,
+    plan_from_layouts,
     pull_command,
     push_command,
 )
@@ -97,7 +97,7 @@ def test_pull_command_writes_a_verified_layout(registry: str, tmp_path: Path) ->
     assert image.config.env == ("A=1",)
     # The pulled layout pushes back to the same index digest.
     with open(target, "rb") as f:
-        assert plan_from_layout(f, "pulled").digest == pushed["digest"]
+        assert plan_from_layouts([(f, "pulled")]).digest == pushed["digest"]
 
 
 def test_publish_targets() -> None:

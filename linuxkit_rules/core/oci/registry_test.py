@@ -12,7 +12,7 @@ import pytest
 
 from linuxkit_rules.core.errors import RegistryError
 from linuxkit_rules.core.oci.layout import ImageConfig, write_oci_layout
-from linuxkit_rules.core.oci.publish import plan_from_layout
+from linuxkit_rules.core.oci.publish import plan_from_layouts
 from linuxkit_rules.core.oci.pull import pull
 from linuxkit_rules.core.oci.push import PushPlan, push
 from linuxkit_rules.core.oci.registry import Blob, Reference, RegistryClient, parse_reference
@@ -43,7 +43,7 @@ def test_parse_reference() -> None:
 
 
 def test_push_pull_and_push_again(registry: str) -> None:
-    plan = plan_from_layout(io.BytesIO(layout(b"layer one")), "test")
+    plan = plan_from_layouts([(io.BytesIO(layout(b"layer one")), "test")])
     target = parse_reference(f"{registry}/test/one:v1")
     [first] = push(plan, [target], {})
     assert first.uploaded == 2 + 1 + 1  # config + layer, manifest, index under the tag
@@ -65,7 +65,7 @@ def test_push_pull_and_push_again(registry: str) -> None:
 
 
 def test_second_push_sends_only_heads(registry: str) -> None:
-    plan = plan_from_layout(io.BytesIO(layout(b"layer two")), "test")
+    plan = plan_from_layouts([(io.BytesIO(layout(b"layer two")), "test")])
     target = parse_reference(f"{registry}/test/two:v1")
     push(plan, [target], {})
     client = RegistryClient(registry)
@@ -77,7 +77,7 @@ def test_second_push_sends_only_heads(registry: str) -> None:
 
 
 def test_failed_blob_leaves_no_tag(registry: str) -> None:
-    good = plan_from_layout(io.BytesIO(layout(b"layer three")), "test")
+    good = plan_from_layouts([(io.BytesIO(layout(b"layer three")), "test")])
     corrupt = Blob("sha256:" + "0" * 64, b"not what the digest says")
     plan = PushPlan((corrupt, *good.blobs), good.manifests, good.top_media_type, good.top)
     with pytest.raises(RegistryError) as e:
@@ -102,7 +102,7 @@ def test_pull_needs_a_digest(registry: str) -> None:
 
 def test_connection_refused_is_one_line() -> None:
     port = free_port()
-    plan = plan_from_layout(io.BytesIO(layout(b"x")), "test")
+    plan = plan_from_layouts([(io.BytesIO(layout(b"x")), "test")])
     with pytest.raises(RegistryError, match=rf"registry 127.0.0.1:{port}: .*cannot connect") as e:
         push(plan, [parse_reference(f"127.0.0.1:{port}/a/b:v1")], {})
     assert "\n" not in str(e.value)

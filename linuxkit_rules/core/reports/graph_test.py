@@ -69,7 +69,7 @@ def test_html_is_self_contained_with_valid_svg() -> None:
     assert "<script" not in page and "src=" not in page and "href=" not in page
     assert "//pkg/a -&gt; //pkg/b -&gt; //pkg/c -&gt; //pkg/a" in page
     svg = ET.fromstring(to_svg(g, cycles))
-    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    texts = [t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text")]
     assert sorted(texts) == sorted(n.label for n in NODES)
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from linuxkit_rules.core.reports.sbom import SbomComponent, spdx_document, validate_spdx, write_sbom
 
@@ -21,7 +22,7 @@ SSH = {
     "source": "openssh",
     "suite": "bookworm-security",
 }
-COMPONENTS = [
+COMPONENTS: list[dict[str, Any]] = [
     {
         "kind": "package",
         "address": "pkg/sshd:sshd",

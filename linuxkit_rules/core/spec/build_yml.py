@@ -1,10 +1,8 @@
 """A package's `build.yml` (LinuxKit's package metadata), read strictly.
 
-Accepted: image, org, tag, arches, config, extra-sources, gitrepo, labels,
-and `network: false` / `disable-cache: false` (their defaults). Refused with a
-reason: Docker-build settings that have no meaning for packages built from
-Debian packages without Docker (dockerfile, buildArgs, depends, `network: true`,
-`disable-cache: true`).
+`BUILD_YML_KEYS` lists the accepted keys with their help; `_REFUSED` the
+Docker-build settings that have no meaning for packages built from Debian
+packages without Docker, with the reason shown to the user.
 """
 from __future__ import annotations
 
@@ -27,6 +25,27 @@ _REFUSED = {
     "buildArgs": "packages are built without Docker, there are no build arguments",
     "depends": "packages are built without Docker, images cannot be saved into the build context",
 }
+# Every accepted key, with the help `pants help linuxkit_package` shows.
+BUILD_YML_KEYS: Mapping[str, str] = {
+    "image": "the package's name (required)",
+    "org": "its organisation; default linuxkit",
+    "tag": "its tag, where {{.Hash}} is the hash of the package's inputs; default {{.Hash}}",
+    "arches": f"architectures it is built for ({', '.join(KNOWN_ARCHES)}); default "
+    + ", ".join(DEFAULT_ARCHES),
+    "config": "the container defaults, the org.mobyproject.config label",
+    "extra-sources": "'path/relative/to/package:/destination' files copied into the package",
+    "gitrepo": "the org.opencontainers.image.source label",
+    "labels": "further OCI labels",
+    "network": "false only: builds have no network access",
+    "disable-cache": "false only: every build step is cached by content",
+}
+
+
+def build_yml_keys_help() -> str:
+    """The accepted keys, one `key: what` per line."""
+    return "\n".join(f"{k}: {v}" for k, v in BUILD_YML_KEYS.items())
+
+
 _TAG_TEMPLATE = re.compile(r"{{\s*\.Hash\s*}}")
 _NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
@@ -79,23 +98,7 @@ def load_build_yml(text: str, file: str) -> BuildYml:
         for key, why in _REFUSED.items():
             if key in doc:
                 raise top.key(key, lines.get(key)).error(doc[key], f"not supported: {why}")
-    r = MapReader(
-        doc,
-        top,
-        (
-            "image",
-            "org",
-            "tag",
-            "arches",
-            "config",
-            "extra-sources",
-            "gitrepo",
-            "labels",
-            "network",
-            "disable-cache",
-        ),
-        what="a build.yml",
-    )
+    r = MapReader(doc, top, tuple(BUILD_YML_KEYS), what="a build.yml")
     image = r.required_str("image")
     if not _NAME.match(image):
         raise r.at("image").error(

@@ -5,8 +5,11 @@ YAML (`onboot`, `onshutdown`, `services`), `build_yml` (the `config:` of a
 package) and `runtime_config` (the `org.mobyproject.config` label, as JSON)
 all use, so all three accept exactly the same keys with the same checks.
 
-Container attributes are snake_case; `CONTAINER_KEYS` maps each to its YAML
-key (`binds_add` -> `binds.add`, `masked_paths` -> `maskedPaths`...). An
+Each key is described once, by the metadata of its `ContainerDefaults` field
+(a `ContainerKey`: the YAML key, its reader, its JSON form and a line of
+help); parsing, `config_to_json` and `container_keys_help` all read that.
+Attributes are snake_case; `CONTAINER_KEYS` maps each to its YAML key
+(`binds_add` -> `binds.add`, `masked_paths` -> `maskedPaths`...). An
 attribute is `None` when the key was not written, so a label default can
 apply; an empty tuple means "written, and empty" (which clears the default).
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Sequence
 
 from linuxkit_rules.core.errors import SchemaError
@@ -160,94 +163,6 @@ class RuntimeSpec:
         if self.bind_ns:
             d["bindNS"] = dict(self.bind_ns)
         return d
-
-
-@dataclass(frozen=True)
-class ContainerDefaults:
-    """Every LinuxKit container setting; `None` means "not set here".
-
-    This is what a package's `org.mobyproject.config` label holds (no name or
-    image). `ContainerSpec` adds the name, image and line of a YAML entry.
-    """
-
-    capabilities: tuple[str, ...] | None = None  # normalised "CAP_X", or ("all",) / ("none",)
-    capabilities_add: tuple[str, ...] | None = None
-    ambient: tuple[str, ...] | None = None
-    mounts: tuple[Mount, ...] | None = None
-    binds: tuple[str, ...] | None = None
-    binds_add: tuple[str, ...] | None = None
-    tmpfs: tuple[str, ...] | None = None
-    devices: tuple[Device, ...] | None = None
-    command: tuple[str, ...] | None = None
-    env: tuple[str, ...] | None = None
-    cwd: str | None = None
-    net: str | None = None
-    pid: str | None = None
-    ipc: str | None = None
-    uts: str | None = None
-    hostname: str | None = None
-    readonly: bool | None = None
-    masked_paths: tuple[str, ...] | None = None
-    readonly_paths: tuple[str, ...] | None = None
-    uid: int | str | None = None
-    gid: int | str | None = None
-    additional_gids: tuple[int | str, ...] | None = None
-    no_new_privileges: bool | None = None
-    oom_score_adj: int | None = None
-    rootfs_propagation: str | None = None
-    cgroups_path: str | None = None
-    resources: str | None = None  # canonical JSON text of an OCI LinuxResources object
-    sysctl: tuple[tuple[str, str], ...] | None = None  # sorted pairs
-    rlimits: tuple[str, ...] | None = None  # "name,soft,hard", checked
-    annotations: tuple[tuple[str, str], ...] | None = None  # sorted pairs
-    runtime: RuntimeSpec | None = None
-
-
-@dataclass(frozen=True)
-class ContainerSpec(ContainerDefaults):
-    """One entry of `onboot`, `onshutdown` or `services`. Build it with keywords."""
-
-    name: str = ""
-    image: str = ""
-    line: int | None = None  # line of the entry, for error messages
-    file: str = ""  # file the entry came from, for error messages
-
-
-# attribute -> YAML key, for every ContainerDefaults attribute.
-CONTAINER_KEYS: Mapping[str, str] = {
-    "capabilities": "capabilities",
-    "capabilities_add": "capabilities.add",
-    "ambient": "ambient",
-    "mounts": "mounts",
-    "binds": "binds",
-    "binds_add": "binds.add",
-    "tmpfs": "tmpfs",
-    "devices": "devices",
-    "command": "command",
-    "env": "env",
-    "cwd": "cwd",
-    "net": "net",
-    "pid": "pid",
-    "ipc": "ipc",
-    "uts": "uts",
-    "hostname": "hostname",
-    "readonly": "readonly",
-    "masked_paths": "maskedPaths",
-    "readonly_paths": "readonlyPaths",
-    "uid": "uid",
-    "gid": "gid",
-    "additional_gids": "additionalGids",
-    "no_new_privileges": "noNewPrivileges",
-    "oom_score_adj": "oomScoreAdj",
-    "rootfs_propagation": "rootfsPropagation",
-    "cgroups_path": "cgroupsPath",
-    "resources": "resources",
-    "sysctl": "sysctl",
-    "rlimits": "rlimits",
-    "annotations": "annotations",
-    "runtime": "runtime",
-}
-assert set(CONTAINER_KEYS) == {f.name for f in fields(ContainerDefaults)}
 
 
 def normalize_capability(value: str, loc: Loc) -> str:
@@ -546,12 +461,239 @@ def _runtime(value: object, loc: Loc) -> RuntimeSpec:
     )
 
 
-def _check_paths(r: MapReader, key: str) -> tuple[str, ...] | None:
+def _env(value: str, loc: Loc) -> str:
+    if "=" not in value or value.startswith("="):
+        raise loc.error(value, "an environment entry is 'NAME=value'")
+    return value
+
+
+# Readers of one key: (reader, YAML key, whether a bind may name an image volume) -> value,
+# None when the key is absent.
+KeyParser = Callable[[MapReader, str, bool], Any]
+
+
+def _each(fn: Callable[[Any, Loc], Any]) -> KeyParser:
+    def parse(r: MapReader, key: str, volumes: bool) -> tuple[Any, ...] | None:
+        items = r.items(key)
+        return None if items is None else tuple(fn(v, l) for l, v in items)
+
+    return parse
+
+
+def _checked_strs(check: Callable[[str, Loc, bool], object]) -> KeyParser:
+    """A list of strings, each checked by `check` and kept as written."""
+
+    def parse(r: MapReader, key: str, volumes: bool) -> tuple[str, ...] | None:
+        items = r.items(key)
+        if items is None:
+            return None
+        out = []
+        for loc, v in items:
+            check(as_str(v, loc), loc, volumes)
+            out.append(str(v))
+        return tuple(out)
+
+    return parse
+
+
+def _str(r: MapReader, key: str, volumes: bool) -> str | None:
+    return r.get_str(key)
+
+
+def _strs(r: MapReader, key: str, volumes: bool) -> tuple[str, ...] | None:
+    return r.get_strs(key)
+
+
+def _bool(r: MapReader, key: str, volumes: bool) -> bool | None:
+    return r.get_bool(key)
+
+
+def _str_map(r: MapReader, key: str, volumes: bool) -> tuple[tuple[str, str], ...] | None:
+    return r.str_map(key)
+
+
+def _abs_path(r: MapReader, key: str, volumes: bool) -> str | None:
+    value = r.get_str(key)
+    if value is not None and not value.startswith("/"):
+        raise r.at(key).error(value, "must be an absolute path")
+    return value
+
+
+def _abs_paths(r: MapReader, key: str, volumes: bool) -> tuple[str, ...] | None:
     paths = r.get_strs(key)
     for i, p in enumerate(paths or ()):
         if not p.startswith("/"):
             raise r.at(key).index(i, None).error(p, "must be an absolute path")
     return paths
+
+
+def _caps(r: MapReader, key: str, volumes: bool) -> tuple[str, ...] | None:
+    return _capabilities(r, key)
+
+
+def _namespace_of(*allowed: str) -> KeyParser:
+    def parse(r: MapReader, key: str, volumes: bool) -> str | None:
+        return _namespace(r, key, allowed)
+
+    return parse
+
+
+def _id(r: MapReader, key: str, volumes: bool) -> int | str | None:
+    return parse_id(r.raw(key), r.at(key)) if r.has(key) else None
+
+
+def _oom_score_adj(r: MapReader, key: str, volumes: bool) -> int | None:
+    oom = r.get_int(key)
+    if oom is not None and not -1000 <= oom <= 1000:
+        raise r.at(key).error(oom, "must be between -1000 and 1000")
+    return oom
+
+
+def _rootfs_propagation(r: MapReader, key: str, volumes: bool) -> str | None:
+    prop = r.get_str(key)
+    if prop is not None and prop not in ROOTFS_PROPAGATIONS:
+        raise r.at(key).error(prop, "allowed: " + ", ".join(ROOTFS_PROPAGATIONS))
+    return prop
+
+
+def _resources(r: MapReader, key: str, volumes: bool) -> str | None:
+    if not r.has(key):
+        return None
+    checked = _check_schema(r.raw(key), _RESOURCES_SCHEMA, r.at(key))
+    return json.dumps(checked, sort_keys=True, separators=(",", ":"))
+
+
+def _runtime_key(r: MapReader, key: str, volumes: bool) -> RuntimeSpec | None:
+    return _runtime(r.raw(key), r.at(key)) if r.has(key) else None
+
+
+def _bind_check(value: str, loc: Loc, volumes: bool) -> object:
+    return parse_bind(value, loc, volumes=volumes)
+
+
+def _list(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _to_jsons(value: tuple[Any, ...]) -> list[Any]:
+    return [v.to_json() for v in value]
+
+
+@dataclass(frozen=True)
+class ContainerKey:
+    """One container setting: its YAML (and label JSON) key, how it is read and
+    written back, and a line of help."""
+
+    yaml: str
+    parse: KeyParser
+    help: str
+    to_json: Callable[[Any], Any] = _list
+
+
+def _key(yaml: str, parse: KeyParser, help: str, to_json: Callable[[Any], Any] = _list) -> Any:
+    return field(default=None, metadata={"key": ContainerKey(yaml, parse, help, to_json)})
+
+
+@dataclass(frozen=True)
+class ContainerDefaults:
+    """Every LinuxKit container setting; `None` means "not set here".
+
+    This is what a package's `org.mobyproject.config` label holds (no name or
+    image). `ContainerSpec` adds the name, image and line of a YAML entry.
+    Each field's `ContainerKey` (its metadata) is the one description of the
+    key: parsing, the JSON form and the help all read it, in this order.
+    """
+
+    capabilities: tuple[str, ...] | None = _key(
+        "capabilities", _caps, "capabilities, replacing the package's (CAP_X, 'all' or 'none')"
+    )
+    capabilities_add: tuple[str, ...] | None = _key(
+        "capabilities.add", _caps, "capabilities added to the package's"
+    )
+    ambient: tuple[str, ...] | None = _key("ambient", _caps, "ambient capabilities")
+    mounts: tuple[Mount, ...] | None = _key(
+        "mounts", _each(_mount), "OCI mounts (destination, type, source, options)", _to_jsons
+    )
+    binds: tuple[str, ...] | None = _key(
+        "binds", _checked_strs(_bind_check), "binds 'source:destination[:options]'"
+    )
+    binds_add: tuple[str, ...] | None = _key(
+        "binds.add", _checked_strs(_bind_check), "binds added to the package's"
+    )
+    tmpfs: tuple[str, ...] | None = _key(
+        "tmpfs", _checked_strs(lambda v, l, _: parse_tmpfs(v, l)), "tmpfs '/destination[:options]'"
+    )
+    devices: tuple[Device, ...] | None = _key(
+        "devices", _each(_device), "device nodes (path, type, major, minor, mode)", _to_jsons
+    )
+    command: tuple[str, ...] | None = _key("command", _strs, "the process and its arguments")
+    env: tuple[str, ...] | None = _key(
+        "env", _each(lambda v, l: _env(as_str(v, l), l)), "environment 'NAME=value'"
+    )
+    cwd: str | None = _key("cwd", _abs_path, "working directory (absolute)")
+    net: str | None = _key("net", _namespace_of("host", "new", "none"), "network namespace")
+    pid: str | None = _key("pid", _namespace_of("host", "new"), "pid namespace")
+    ipc: str | None = _key("ipc", _namespace_of("host", "new"), "ipc namespace")
+    uts: str | None = _key("uts", _namespace_of("host", "new"), "uts namespace")
+    hostname: str | None = _key("hostname", _str, "host name in a new uts namespace")
+    readonly: bool | None = _key("readonly", _bool, "read-only root filesystem")
+    masked_paths: tuple[str, ...] | None = _key("maskedPaths", _abs_paths, "paths masked")
+    readonly_paths: tuple[str, ...] | None = _key(
+        "readonlyPaths", _abs_paths, "paths made read-only"
+    )
+    uid: int | str | None = _key("uid", _id, "user id, or a container name")
+    gid: int | str | None = _key("gid", _id, "group id, or a container name")
+    additional_gids: tuple[int | str, ...] | None = _key(
+        "additionalGids", _each(parse_id), "further group ids or container names"
+    )
+    no_new_privileges: bool | None = _key("noNewPrivileges", _bool, "no_new_privs")
+    oom_score_adj: int | None = _key("oomScoreAdj", _oom_score_adj, "-1000 to 1000")
+    rootfs_propagation: str | None = _key(
+        "rootfsPropagation", _rootfs_propagation, "mount propagation of the root"
+    )
+    cgroups_path: str | None = _key("cgroupsPath", _str, "the container's cgroup")
+    # canonical JSON text of an OCI LinuxResources object
+    resources: str | None = _key(
+        "resources", _resources, "OCI LinuxResources (memory, cpu, pids...)", json.loads
+    )
+    sysctl: tuple[tuple[str, str], ...] | None = _key(  # sorted pairs
+        "sysctl", _str_map, "sysctl settings", dict
+    )
+    rlimits: tuple[str, ...] | None = _key(  # "name,soft,hard", checked
+        "rlimits", _checked_strs(lambda v, l, _: parse_rlimit(v, l)), "rlimits 'name,soft,hard'"
+    )
+    annotations: tuple[tuple[str, str], ...] | None = _key(  # sorted pairs
+        "annotations", _str_map, "OCI annotations", dict
+    )
+    runtime: RuntimeSpec | None = _key(
+        "runtime",
+        _runtime_key,
+        "actions around the start: cgroups, mounts, mkdir, interfaces, bindNS",
+        lambda v: v.to_json(),
+    )
+
+
+@dataclass(frozen=True)
+class ContainerSpec(ContainerDefaults):
+    """One entry of `onboot`, `onshutdown` or `services`. Build it with keywords."""
+
+    name: str = ""
+    image: str = ""
+    line: int | None = None  # line of the entry, for error messages
+    file: str = ""  # file the entry came from, for error messages
+
+
+# attribute -> its key description, in field order.
+CONTAINER_KEY_SPECS: Mapping[str, ContainerKey] = {
+    f.name: f.metadata["key"] for f in fields(ContainerDefaults)
+}
+# attribute -> YAML key (`binds_add` -> `binds.add`, `masked_paths` -> `maskedPaths`...).
+CONTAINER_KEYS: Mapping[str, str] = {a: k.yaml for a, k in CONTAINER_KEY_SPECS.items()}
+
+
+def container_keys_help() -> str:
+    """The accepted container keys, one `key: what` per line, for help texts."""
+    return "\n".join(f"{k.yaml}: {k.help}" for k in CONTAINER_KEY_SPECS.values())
 
 
 def parse_container_config(
@@ -567,80 +709,8 @@ def parse_container_config(
             if key in value:
                 raise loc.key(key, getattr(value, "key_lines", {}).get(key)).error(value[key], why)
     r = MapReader(value, loc, tuple(extra_keys) + tuple(CONTAINER_KEYS.values()))
-
-    def each(key: str, fn: Callable[[Any, Loc], Any]) -> tuple[Any, ...] | None:
-        items = r.items(key)
-        return None if items is None else tuple(fn(v, l) for l, v in items)
-
-    def checked(parse: Callable[[str, Loc], object]) -> Callable[[Any, Loc], str]:
-        def check(v: Any, loc: Loc) -> str:
-            parse(as_str(v, loc), loc)
-            return str(v)
-
-        return check
-
-    def bind(v: str, l: Loc) -> Mount:
-        return parse_bind(v, l, volumes=volumes)
-
-    binds = each("binds", checked(bind))
-    binds_add = each("binds.add", checked(bind))
-    tmpfs = each("tmpfs", checked(parse_tmpfs))
-    rlimits = each("rlimits", checked(parse_rlimit))
-    env = each("env", lambda v, l: _env(as_str(v, l), l))
-    cwd = r.get_str("cwd")
-    if cwd is not None and not cwd.startswith("/"):
-        raise r.at("cwd").error(cwd, "must be an absolute path")
-    oom = r.get_int("oomScoreAdj")
-    if oom is not None and not -1000 <= oom <= 1000:
-        raise r.at("oomScoreAdj").error(oom, "must be between -1000 and 1000")
-    prop = r.get_str("rootfsPropagation")
-    if prop is not None and prop not in ROOTFS_PROPAGATIONS:
-        raise r.at("rootfsPropagation").error(prop, "allowed: " + ", ".join(ROOTFS_PROPAGATIONS))
-    resources = None
-    if r.has("resources"):
-        checked = _check_schema(r.raw("resources"), _RESOURCES_SCHEMA, r.at("resources"))
-        resources = json.dumps(checked, sort_keys=True, separators=(",", ":"))
-    runtime = _runtime(r.raw("runtime"), r.at("runtime")) if r.has("runtime") else None
-    config = ContainerDefaults(
-        capabilities=_capabilities(r, "capabilities"),
-        capabilities_add=_capabilities(r, "capabilities.add"),
-        ambient=_capabilities(r, "ambient"),
-        mounts=each("mounts", _mount),
-        binds=binds,
-        binds_add=binds_add,
-        tmpfs=tmpfs,
-        devices=each("devices", _device),
-        command=r.get_strs("command"),
-        env=env,
-        cwd=cwd,
-        net=_namespace(r, "net", ("host", "new", "none")),
-        pid=_namespace(r, "pid", ("host", "new")),
-        ipc=_namespace(r, "ipc", ("host", "new")),
-        uts=_namespace(r, "uts", ("host", "new")),
-        hostname=r.get_str("hostname"),
-        readonly=r.get_bool("readonly"),
-        masked_paths=_check_paths(r, "maskedPaths"),
-        readonly_paths=_check_paths(r, "readonlyPaths"),
-        uid=parse_id(r.raw("uid"), r.at("uid")) if r.has("uid") else None,
-        gid=parse_id(r.raw("gid"), r.at("gid")) if r.has("gid") else None,
-        additional_gids=each("additionalGids", parse_id),
-        no_new_privileges=r.get_bool("noNewPrivileges"),
-        oom_score_adj=oom,
-        rootfs_propagation=prop,
-        cgroups_path=r.get_str("cgroupsPath"),
-        resources=resources,
-        sysctl=r.str_map("sysctl"),
-        rlimits=rlimits,
-        annotations=r.str_map("annotations"),
-        runtime=runtime,
-    )
-    return config, r
-
-
-def _env(value: str, loc: Loc) -> str:
-    if "=" not in value or value.startswith("="):
-        raise loc.error(value, "an environment entry is 'NAME=value'")
-    return value
+    values = {a: k.parse(r, k.yaml, volumes) for a, k in CONTAINER_KEY_SPECS.items()}
+    return ContainerDefaults(**values), r
 
 
 def config_to_json(config: ContainerDefaults) -> dict[str, Any]:
@@ -649,21 +719,10 @@ def config_to_json(config: ContainerDefaults) -> dict[str, Any]:
     if isinstance(config, ContainerSpec):
         out["name"] = config.name
         out["image"] = config.image
-    for attr, key in CONTAINER_KEYS.items():
+    for attr, key in CONTAINER_KEY_SPECS.items():
         value = getattr(config, attr)
-        if value is None:
-            continue
-        if attr in ("sysctl", "annotations"):
-            value = dict(value)
-        elif attr == "resources":
-            value = json.loads(value)
-        elif attr in ("mounts", "devices"):
-            value = [v.to_json() for v in value]
-        elif attr == "runtime":
-            value = value.to_json()
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[key] = value
+        if value is not None:
+            out[key.yaml] = key.to_json(value)
     return out
 
 

@@ -238,6 +238,12 @@ class MapReader:
             raise self.at(key).error(s, "must not be empty")
         return s
 
+    def require(self, *keys: str) -> None:
+        """Each of `keys` must be present (with any value)."""
+        for key in keys:
+            if key not in self.value:
+                raise self.at(key).error(None, f"the key {key!r} is required")
+
     def get_bool(self, key: str) -> bool | None:
         if key not in self.value:
             return None
