@@ -1,6 +1,7 @@
 """A second build with no change runs no build step; an edit in pkg/sshd re-runs
 only that package and the image, once per architecture (`//images:sshd` is
-amd64 and arm64). Read from Pants' own counters (`--stats-log`)
+amd64 and arm64); an edit in a core module that only the image step runs
+re-runs the images and no package. Read from Pants' own counters (`--stats-log`)
 and its log of the processes that ran locally (tests/pantsrun.py).
 
 The test copies the repository (its files are this test's dependencies) into a
@@ -42,3 +43,13 @@ def test_noop_and_one_package_edit(tmp_path: Path) -> None:
     assert not any(
         "linuxkit/init" in r or "linuxkit/runc" in r or "kernel" in r.lower() for r in ran
     ), ran
+
+    # Package tags name the code of the package step only: a change to the
+    # FAT writer (image step) renames no package and rebuilds none.
+    with open(repo / "linuxkit_rules" / "core" / "media" / "fat.py", "a") as f:
+        f.write(f"# edited {uuid.uuid4()}\n")
+    core_edit = pants(repo, "package", "//images:sshd")
+    ran = sorted(core_edit.build_steps)
+    assert not any(r.startswith("Building LinuxKit package") for r in ran), ran
+    for arch in ("amd64", "arm64"):
+        assert f"Assembling LinuxKit image images:sshd@arch={arch}" in ran, ran

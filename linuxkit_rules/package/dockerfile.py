@@ -18,7 +18,12 @@ from linuxkit_rules.package.rules import (
     PackageFiles,
     content_tag,
 )
-from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult, CoreTool
+from linuxkit_rules.util_rules.core_tool import (
+    CoreCommand,
+    CoreCommandSources,
+    CoreProcessRequest,
+    CoreProcessResult,
+)
 
 # Which engine to use is the user's environment's business; these name it.
 ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
@@ -36,7 +41,7 @@ def check_fields(field_set: LinuxkitPackageFieldSet) -> None:
 
 @rule(desc="Build a LinuxKit package from a Dockerfile", level=LogLevel.DEBUG)
 async def build_dockerfile_package(
-    request: DockerfilePackageRequest, tool: CoreTool
+    request: DockerfilePackageRequest,
 ) -> BuiltLinuxkitPackage:
     field_set = request.field_set
     check_fields(field_set)
@@ -61,8 +66,9 @@ async def build_dockerfile_package(
         "context": CONTEXT,
         "dockerfile": str(field_set.dockerfile.value),
     }
+    code = await Get(CoreCommandSources, CoreCommand("dockerfile"))
     tag = content_tag(
-        context.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True)
+        context.fingerprint, code.digest.fingerprint, json.dumps(meta, sort_keys=True)
     )
     ref = byml.reference(tag)
     result = await Get(

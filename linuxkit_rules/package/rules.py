@@ -42,7 +42,12 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageRemoveField,
     LinuxkitPackageSourcesField,
 )
-from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult, CoreTool
+from linuxkit_rules.util_rules.core_tool import (
+    CoreCommand,
+    CoreCommandSources,
+    CoreProcessRequest,
+    CoreProcessResult,
+)
 from linuxkit_rules.util_rules.debian import (
     DebianLockfile,
     DebianLockRequest,
@@ -271,9 +276,7 @@ async def build_default_arch_package(field_set: LinuxkitPackageFieldSet) -> Buil
 
 
 @rule(desc="Build a LinuxKit package", level=LogLevel.DEBUG)
-async def build_linuxkit_package(
-    request: PackageArchRequest, tool: CoreTool
-) -> BuiltLinuxkitPackage:
+async def build_linuxkit_package(request: PackageArchRequest) -> BuiltLinuxkitPackage:
     field_set, arch_ = request.field_set, request.arch
     arch = arch_.value
     build_yml = await Get(PackageBuildYml, LinuxkitPackageFieldSet, field_set)
@@ -307,7 +310,10 @@ async def build_linuxkit_package(
     }
     if base.path:
         meta["base"] = base.path
-    tag = content_tag(inputs.fingerprint, tool.digest.fingerprint, json.dumps(meta, sort_keys=True))
+    # The tag names what makes the package: its inputs and the code of the one
+    # command that builds it, not the rest of core.
+    code = await Get(CoreCommandSources, CoreCommand("package"))
+    tag = content_tag(inputs.fingerprint, code.digest.fingerprint, json.dumps(meta, sort_keys=True))
     ref = byml.reference(tag)
     output = arch_output_path(field_set, arch_)
     result = await Get(

@@ -209,24 +209,44 @@ class CoreProcessRequest:
         )
 
 
+@dataclass(frozen=True)
+class CoreCommand:
+    """One `core.tool` command, whose modules are asked for."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class CoreCommandSources:
+    """The core modules one command runs: an edit elsewhere in core changes nothing of it."""
+
+    digest: Digest
+
+
 @rule(level=LogLevel.DEBUG)
-async def core_process(request: CoreProcessRequest, tool: CoreTool) -> Process:
-    manifest = await Get(Digest, CreateDigest([FileContent(MANIFEST, request.manifest.encode())]))
-    # Only the core modules this command runs: an edit elsewhere in core
-    # re-runs nothing (a kernel extraction does not depend on the image writer).
-    modules = command_modules(request.command, {m: set(d) for m, d in tool.imports.items()})
-    core = await Get(
+async def core_command_sources(command: CoreCommand, tool: CoreTool) -> CoreCommandSources:
+    modules = command_modules(command.name, {m: set(d) for m, d in tool.imports.items()})
+    digest = await Get(
         Digest,
         DigestSubset(
             tool.digest,
             PathGlobs(
                 ["linuxkit_rules/__init__.py", *(tool.paths[m] for m in modules)],
                 glob_match_error_behavior=GlobMatchErrorBehavior.error,
-                description_of_origin=f"the core modules of `tool {request.command}`",
+                description_of_origin=f"the core modules of `tool {command.name}`",
             ),
         ),
     )
-    digest = await Get(Digest, MergeDigests([core, manifest, request.input_digest]))
+    return CoreCommandSources(digest)
+
+
+@rule(level=LogLevel.DEBUG)
+async def core_process(request: CoreProcessRequest, tool: CoreTool) -> Process:
+    manifest = await Get(Digest, CreateDigest([FileContent(MANIFEST, request.manifest.encode())]))
+    # Only the core modules this command runs: an edit elsewhere in core
+    # re-runs nothing (a kernel extraction does not depend on the image writer).
+    core = await Get(CoreCommandSources, CoreCommand(request.command))
+    digest = await Get(Digest, MergeDigests([core.digest, manifest, request.input_digest]))
     return Process(
         argv=(tool.python, "-m", "linuxkit_rules.core.tool", request.command, MANIFEST),
         input_digest=digest,
