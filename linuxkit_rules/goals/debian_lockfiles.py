@@ -112,7 +112,7 @@ async def package_arches(all_targets: AllTargets) -> PackageArches:
     arches = {}
     for t, c in zip(targets, contents):
         if c:
-            arches[str(t.address)] = load_build_yml(c[0].content.decode(), c[0].path).arches
+            arches[str(t.address)] = load_build_yml(c[0].content, c[0].path).arches
     return PackageArches(FrozenDict(arches))
 
 

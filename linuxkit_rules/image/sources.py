@@ -68,7 +68,7 @@ async def parse_image_yaml(request: ImageYamlRequest) -> ParsedImage:
     digest = await Get(Digest, MergeDigests(s.digest for s in snapshots))
     contents = {fc.path: fc.content for fc in await Get(DigestContents, Digest, digest)}
     paths = tuple([*extends, sources.snapshot.files[0]])
-    specs = [load_image_yaml(contents[p].decode(), p) for p in paths]
+    specs = [load_image_yaml(contents[p], p) for p in paths]
     spec = merge_images(specs) if len(specs) > 1 else specs[0]
     return ParsedImage(paths, spec, digest)
 

@@ -151,7 +151,7 @@ async def read_package_build_yml(field_set: LinuxkitPackageFieldSet) -> PackageB
     files = await Get(PackageFiles, LinuxkitPackageFieldSet, field_set)
     path = files.roles.build_yml
     contents = await Get(DigestContents, DigestSubset(files.digest, PathGlobs([path])))
-    return PackageBuildYml(path, load_build_yml(contents[0].content.decode(), path))
+    return PackageBuildYml(path, load_build_yml(contents[0].content, path))
 
 
 def content_tag(*fingerprints: str) -> str:

@@ -50,7 +50,7 @@ from linuxkit_rules.core.spec.runtime_config import (
 def _load_spec(paths: list[str]) -> ImageSpec:
     specs = []
     for path in paths:
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:
             specs.append(load_image_yaml(f.read(), path))
     return merge_images(specs) if len(specs) > 1 else specs[0]
 
@@ -264,7 +264,7 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
     ids = spec.id_map()
     for ref in spec.init:
         add_layers(tree, images.oci(ref))
-    if spec.kernel is not None and spec.kernel.tar != "none":
+    if spec.kernel is not None and spec.kernel.tar:
         kdir = images.kernel_dir(spec.kernel.image)
         with open(os.path.join(kdir, spec.kernel.tar), "rb") as f:
             tree.add_tar(f)
