@@ -7,13 +7,14 @@ turns into the build's error message.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import sys
 import traceback
 from typing import Any, Callable, Mapping
 
-from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.errors import DebianError, LinuxkitError
 
 # command -> (module in linuxkit_rules.core, function taking the manifest)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,7 +34,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def verify_inputs(checks: Mapping[str, str]) -> None:
+    """Each input file's sha256 against the lock's, before any command reads it."""
+    for path, expected in sorted(checks.items()):
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError as e:
+            raise DebianError(f"{path}: cannot read a locked input ({e.strerror})") from None
+        if h.hexdigest() != expected:
+            raise DebianError(
+                f"{path}: sha256 {h.hexdigest()} does not match the lock's {expected}; "
+                "the cached file is corrupt or was replaced (nothing was unpacked)"
+            )
+
+
 def run(command: str, manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    verify_inputs(manifest.get("verify_sha256") or {})
     module, function = COMMANDS[command]
     # Imported on demand: a command loads only the modules it needs.
     entry: Callable[[Mapping[str, Any]], Mapping[str, Any]] = getattr(

@@ -143,7 +143,7 @@ async def run_linuxkit_image(
             CoreProcessRequest,
             CoreProcessRequest.create(
                 "ovmf",
-                {"deb": firmware.files[0], "output": "ovmf"},
+                {"deb": firmware.files[0], "output": "ovmf", "verify_sha256": firmware.checks()},
                 firmware.digest,
                 "Extracting OVMF",
                 output_files=["ovmf/code.fd", "ovmf/vars.fd"],

@@ -48,7 +48,13 @@ from linuxkit_rules.target_types import (
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
 from linuxkit_rules.util_rules.debian import FetchedDebs
-from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest, qemu_for
+from linuxkit_rules.util_rules.host_tools import (
+    SSH,
+    HostTool,
+    HostToolRequest,
+    host_tool_keys,
+    qemu_for,
+)
 
 
 class LinuxkitImageTestSubsystem(Subsystem):
@@ -183,6 +189,7 @@ async def run_linuxkit_image_test(
                 "firmware": fmt.firmware(),
                 "image_file": files.get("image"),
                 "ovmf_deb": firmware.files[0] if firmware.files else None,
+                "verify_sha256": firmware.checks(),
                 "script": script.snapshot.files[0],
                 "ssh_key": key_path,
                 "ready": fs.ready.value,
@@ -192,6 +199,7 @@ async def run_linuxkit_image_test(
                 "qemu": qemu.path,
                 "arch": image_fs.architecture.value,
                 "ssh": ssh.path,
+                "host_tools": host_tool_keys([qemu, ssh]),
                 "timeout": timeout,
             },
             inputs,

@@ -301,6 +301,7 @@ async def build_linuxkit_package(
         "build_yml": byml.config_json,
         "labels": byml.oci_labels(),
         "debs": list(debs.files),
+        "verify_sha256": debs.checks(),
         "remove": list(field_set.remove.value or ()),
         "arch": arch,
     }

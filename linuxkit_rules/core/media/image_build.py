@@ -266,8 +266,8 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
         add_layers(tree, images.oci(ref))
     if spec.kernel is not None and spec.kernel.tar:
         kdir = images.kernel_dir(spec.kernel.image)
-        with open(os.path.join(kdir, spec.kernel.tar), "rb") as f:
-            tree.add_tar(f)
+        with open(os.path.join(kdir, spec.kernel.tar), "rb") as modules:
+            tree.add_tar(modules)
     for v in spec.volumes:
         add_volume(tree, images, v)
     vols = spec.volumes
