@@ -34,6 +34,22 @@ on_console "format: filesystem type 'zfs' is not supported"
 on_console "linuxkit-rules: onboot format-badtype exited 1"
 if grep -q "onboot swap-skip exited" "$CONSOLE"; then fail "an unmet optional condition failed its container"; fi
 
+# swap --debug traces its shell commands, but never the key of its mapping.
+on_console "swap: /dev/mapper/swap-var-external-debugswap is on (16M, encrypted)"
+key=$($SSH busybox nsenter -t 1 -m -- busybox sh -s <<'EOF'
+r=$(busybox ls -d /containers/onboot/*-swap-debug/rootfs | busybox head -n 1)
+busybox mkdir -p $r/dev && busybox mount --bind /dev $r/dev &&
+	busybox chroot $r dmsetup table --showkeys swap-var-external-debugswap | busybox awk '{ print $5 }'
+busybox umount $r/dev
+EOF
+) || fail "cannot read the debug swap mapping's key"
+[ ${#key} -eq 128 ] || fail "the debug swap mapping's key is '$key', not 128 hex digits"
+grep -q "set +x" "$CONSOLE" || fail "swap --debug traced nothing"
+if grep -qi "$(echo "$key" | cut -c1-32)" "$CONSOLE"; then
+	fail "the console shows the swap key"
+fi
+echo "ok: swap --debug traced its commands without the key"
+
 # Memory pressure, bounded: a memory cgroup held at 48 MiB writes 128 MiB into
 # a tmpfs. tmpfs pages are swap-backed, so reclaim pushes tens of MiB of them
 # to swap through the dm-crypt mapping. memory.high throttles the writer while
