@@ -297,6 +297,7 @@ async def build_linuxkit_image(
             inputs,
             f"Assembling LinuxKit image {field_set.address}",
             output_files=outputs,
+            cache_scope=files.cache_scope(),
         ),
     )
     return BuiltImage(result.output_digest, tuple(outputs))
