@@ -307,17 +307,21 @@ class LinuxkitImageDiskSizeField(IntField):
     help = help_text(
         """
         Size in MiB of the disk formats (`raw-bios`, `raw-efi`, `qcow2-bios`,
-        `qcow2-efi`, `gcp`); the build fails, saying how much is needed, when the content does
-        not fit. Default: the smallest size that holds the content.
+        `qcow2-efi`, `gcp`), at most 8192 (the disk is assembled in memory; a cloud
+        instance can grow its disk when it is created); the build fails, saying how
+        much is needed, when the content does not fit. The files are written sparse.
+        Default: the smallest size that holds the content.
         """
     )
+    max_mib = 8192
 
     @classmethod
     def compute_value(cls, raw_value, address):  # type: ignore[no-untyped-def]
         value = super().compute_value(raw_value, address)
-        if value is not None and value <= 0:
+        if value is not None and not 0 < value <= cls.max_mib:
             raise InvalidFieldException(
-                f"The `{cls.alias}` field of {address} is {value}; it must be a positive number of MiB."
+                f"The `{cls.alias}` field of {address} is {value}; it must be a number of MiB "
+                f"from 1 to {cls.max_mib}."
             )
         return value
 

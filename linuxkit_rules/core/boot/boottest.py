@@ -28,6 +28,7 @@ from linuxkit_rules.core.boot.qemu import (
     ssh_argv,
     wait_for_ssh,
 )
+from linuxkit_rules.core.boot.lifetime import Reaper, kill_group, start_child, stop_on_signals
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.firmware import extract_ovmf
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT
@@ -100,8 +101,20 @@ def boot_config(m: Mapping[str, Any], workdir: str, port: int | None) -> QemuCon
 
 
 def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Boot, check, repeat. Stopped by a signal or killed, it leaves no QEMU, no
+    check script and no scratch directory behind (core/boot/lifetime.py)."""
+    reaper = Reaper()  # first, before any thread or child exists
+    try:
+        with stop_on_signals():
+            return _run_boot_test(m, reaper)
+    finally:
+        reaper.close()
+
+
+def _run_boot_test(m: Mapping[str, Any], reaper: Reaper) -> Mapping[str, Any]:
     deadline = time.monotonic() + float(m["timeout"])
     workdir = tempfile.mkdtemp(prefix="lkr-boottest-")
+    reaper.path(workdir)
     try:
         key = _private_key(m["ssh_key"], workdir) if m.get("ssh_key") else None
         port = free_port() if key else None
@@ -117,7 +130,7 @@ def run_boot_test(m: Mapping[str, Any]) -> Mapping[str, Any]:
             if boot > 1:
                 # Keep the earlier boot's console; $CONSOLE is always the current boot's.
                 os.replace(CONSOLE, f"console-boot{boot - 1}.log")
-            _boot_once(m, cfg, key, port, boot, boots, deadline, report)
+            _boot_once(m, cfg, key, port, boot, boots, deadline, report, reaper)
         print(f"{m['script']} passed")
         return report
     finally:
@@ -133,12 +146,13 @@ def _boot_once(
     boots: int,
     deadline: float,
     report: dict[str, Any],
+    reaper: Reaper | None = None,
 ) -> None:
     """One boot: wait for `ready` (and SSH), run the script with $BOOT set; on all
     but the last boot the script powers the guest off and QEMU must exit."""
     start = time.monotonic()
     suffix = f"_{boot}" if boots > 1 else ""
-    with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE)) as vm:
+    with Vm(cfg, qemu=m["qemu"], log_path=os.path.abspath(CONSOLE), reaper=reaper) as vm:
         vm.wait_for(m["ready"], timeout=deadline - time.monotonic())
         report["ready_s" + suffix] = round(time.monotonic() - start, 2)
         print(f"boot {boot}: guest ready after {report['ready_s' + suffix]} s")
@@ -165,14 +179,10 @@ def _boot_once(
             env["SSH"] = " ".join(
                 shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m["ssh"])[:-1]
             )
-        check = subprocess.run(
-            ["/bin/sh", "-eu", m["script"]],
-            env=env,
-            timeout=max(1.0, deadline - time.monotonic()),
-        )
-        if check.returncode != 0:
+        returncode = run_check(["/bin/sh", "-eu", m["script"]], env, deadline, reaper)
+        if returncode != 0:
             raise BootTestFailed(
-                f"{m['script']} exited {check.returncode} on boot {boot}; console:\n"
+                f"{m['script']} exited {returncode} on boot {boot}; console:\n"
                 + _tail(CONSOLE, 40)
             )
         if boot < boots:
@@ -182,6 +192,24 @@ def _boot_once(
                 raise BootTestFailed(
                     f"boot {boot} of {boots}: the script must power the guest off: {e}"
                 ) from None
+
+
+def run_check(
+    argv: list[str], env: Mapping[str, str], deadline: float, reaper: Reaper | None = None
+) -> int:
+    """Run the check script in its own process group; at the deadline, or when
+    this process is stopped, the whole group (ssh clients included) is killed."""
+    proc = start_child(argv, env=dict(env))
+    if reaper is not None:
+        reaper.group(proc.pid)
+    try:
+        return proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise BootTestFailed(
+            f"{argv[-1]} still running at the test's deadline; it and its children were stopped"
+        ) from None
+    finally:
+        kill_group(proc, timeout=2)
 
 
 def _ssh_budget(m: Mapping[str, Any]) -> float:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Deque, Sequence
 
 from linuxkit_rules.core.arch import Arch
+from linuxkit_rules.core.boot.lifetime import Reaper, kill_group, start_child
 from linuxkit_rules.core.errors import LinuxkitError
 
 __all__ = ["Arch", "BootTimeout", "QemuConfig", "Vm", "qemu_argv"]
@@ -88,8 +89,11 @@ class Vm:
     The console (QEMU's stdout+stderr) is read by a thread into a log file and
     a buffer that `wait_for` searches."""
 
-    def __init__(self, cfg: QemuConfig, log_path: str, qemu: str | None = None) -> None:
+    def __init__(
+        self, cfg: QemuConfig, log_path: str, qemu: str | None = None, reaper: Reaper | None = None
+    ) -> None:
         self.cfg = cfg
+        self.reaper = reaper
         self.argv = qemu_argv(cfg, qemu)
         self.log_path = log_path
         self.started_at = 0.0
@@ -113,12 +117,15 @@ class Vm:
         self._log = open(self.log_path, "w", encoding="utf-8", errors="replace")
         self.started_at = time.monotonic()
         try:
-            self._proc = subprocess.Popen(
+            # Its own process group, killed by the kernel if this process dies.
+            self._proc = start_child(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
+            if self.reaper is not None:
+                self.reaper.group(self._proc.pid)
         except FileNotFoundError:
             self._log.close()
             raise LinuxkitError(
@@ -203,10 +210,8 @@ class Vm:
 
     def close(self) -> None:
         proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
         if proc is not None:
-            proc.wait()
+            kill_group(proc, timeout=0)
         if self._reader is not None:
             self._reader.join(5)
         if proc is not None and proc.stdout is not None:

@@ -301,9 +301,22 @@ def _kernel_parts(
     return kernel, buf.getvalue(), spec.kernel.cmdline
 
 
+_SPARSE_BLOCK = 64 * 1024
+
+
 def _write(path: str, data: bytes) -> None:
+    """Write `data` to `path`, leaving holes where whole 64 KiB blocks are zero
+    (a disk image is mostly empty); the file's bytes are the same either way."""
+    view = memoryview(data)
+    zero = bytes(_SPARSE_BLOCK)
     with open(path, "wb") as f:
-        f.write(data)
+        for start in range(0, len(view), _SPARSE_BLOCK):
+            block = view[start : start + _SPARSE_BLOCK]
+            if len(block) == _SPARSE_BLOCK and block == zero:
+                f.seek(_SPARSE_BLOCK, os.SEEK_CUR)
+            else:
+                f.write(block)
+        f.truncate(len(view))
 
 
 def _tar(entries: list[Entry], mtime: int) -> bytes:

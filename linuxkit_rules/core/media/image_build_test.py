@@ -169,3 +169,13 @@ def test_tar_none_builds_without_a_modules_tarball(tmp_path: Path) -> None:
     assert tree.get("init") is not None
     assert not any(e.path.startswith("lib/modules") for e in tree.entries())
     assert yaml.safe_load(metadata_yaml(spec))["kernel"]["tar"] == "none"
+
+
+def test_disk_outputs_are_written_sparse(tmp_path: Path) -> None:
+    from linuxkit_rules.core.media.image_build import _write
+
+    data = b"MBR" + bytes(64 * 1024 * 1024) + b"end"
+    path = tmp_path / "disk.raw"
+    _write(str(path), data)
+    assert path.read_bytes() == data
+    assert os.stat(path).st_blocks * 512 < 1024 * 1024  # the 64 MiB of zeros are holes
