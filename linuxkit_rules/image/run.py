@@ -13,7 +13,7 @@ from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.boot.disk_size import parse_size
-from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
+from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, supervised
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import FORMAT_NAMES, SQUASHFS_ROOT, Format
 from linuxkit_rules.image.format_tools import LockedDebsRequest
@@ -163,9 +163,9 @@ async def run_linuxkit_image(
         disks=(*((BLANK_DISK,) if blank_size else ()), *run.disks),
         arch=image_fs.architecture,
     )
-    argv = qemu_argv(cfg, qemu=qemu.path)
-    if blank_size:
-        argv = with_blank_disk(argv, BLANK_DISK, blank_size)
+    argv = supervised(
+        qemu_argv(cfg, qemu=qemu.path), (BLANK_DISK, blank_size) if blank_size else None
+    )
     return RunRequest(digest=digest, args=tuple(argv))
 
 
