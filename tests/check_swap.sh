@@ -16,7 +16,7 @@ echo "$swaps"
 dev=$(echo "$swaps" | awk 'NR == 2 { print $1 }')
 # /proc/swaps names the device as the swap container saw it (/dev bound in).
 case "$dev" in */mapper/swap-var-external-swap) ;; *) fail "swap is on '$dev', not the device-mapper mapping" ;; esac
-name=$($SSH 'for b in /sys/block/dm-*; do [ "$(cat $b/dm/name)" = swap-var-external-swap ] && echo ${b##*/}; done')
+name=$($SSH 'for b in /sys/block/dm-*; do [ "$(cat $b/dm/name)" = swap-var-external-swap ] && echo ${b##*/}; done; true')
 [ -n "$name" ] || fail "no dm device named swap-var-external-swap"
 $SSH "ls /sys/block/$name/slaves" | grep -q '^loop' || fail "$name does not sit on a loop device"
 on_console "swap: mapping swap-var-external-swap is crypt aes-xts-plain64"
@@ -38,9 +38,10 @@ if grep -q "onboot swap-skip exited" "$CONSOLE"; then fail "an unmet optional co
 on_console "swap: /dev/mapper/swap-var-external-debugswap is on (16M, encrypted)"
 key=$($SSH busybox nsenter -t 1 -m -- busybox sh -s <<'EOF'
 r=$(busybox ls -d /containers/onboot/*-swap-debug/rootfs | busybox head -n 1)
-busybox mkdir -p $r/dev && busybox mount --bind /dev $r/dev &&
+busybox mkdir -p $r/dev $r/proc $r/sys && busybox mount --bind /dev $r/dev &&
+	busybox mount -t proc proc $r/proc && busybox mount -t sysfs sys $r/sys &&
 	busybox chroot $r dmsetup table --showkeys swap-var-external-debugswap | busybox awk '{ print $5 }'
-busybox umount $r/dev
+busybox umount $r/sys $r/proc $r/dev
 EOF
 ) || fail "cannot read the debug swap mapping's key"
 [ ${#key} -eq 128 ] || fail "the debug swap mapping's key is '$key', not 128 hex digits"

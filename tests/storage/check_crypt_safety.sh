@@ -8,8 +8,10 @@ out=$(host <<'EOF' 2>&1
 bb=busybox
 r=$($bb ls -d /containers/onboot/*-dm-crypt/rootfs | $bb head -n 1)
 [ -n "$r" ] || { echo "no dm-crypt container rootfs"; exit 1; }
-$bb mkdir -p $r/dev $r/run $r/tmp /run/cs
-$bb mount --bind /dev $r/dev && $bb mount -t tmpfs cs $r/run && $bb mount -t tmpfs cs $r/tmp || exit 1
+$bb mkdir -p $r/dev $r/proc $r/sys $r/run $r/tmp /run/cs
+# busybox runs its applets through /proc/self/exe; cryptsetup needs /proc and /sys.
+$bb mount --bind /dev $r/dev && $bb mount -t proc proc $r/proc && $bb mount -t sysfs sys $r/sys &&
+	$bb mount -t tmpfs cs $r/run && $bb mount -t tmpfs cs $r/tmp || exit 1
 c() { $bb chroot $r "$@"; }
 sum() { $bb md5sum < "$1" | $bb cut -c1-32; }
 echo "right key A" > $r/tmp/a; echo "wrong key B" > $r/tmp/b
@@ -34,7 +36,7 @@ echo "step luks-on-ext4"; c /usr/bin/crypto --luks -k /tmp/a t2 $l2; echo "exit 
 echo "step luks-format"; c /usr/bin/crypto --luks --format -k /tmp/a t2 $l2; echo "exit $?"
 c cryptsetup close t2
 $bb losetup -d $l1; $bb losetup -d $l2
-$bb umount $r/tmp $r/run $r/dev
+$bb umount $r/tmp $r/run $r/sys $r/proc $r/dev
 EOF
 )
 echo "$out"

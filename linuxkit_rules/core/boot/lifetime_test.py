@@ -15,10 +15,13 @@ from typing import Callable
 
 import pytest
 
+import linuxkit_rules.core.tool as tool_module
 from linuxkit_rules.core.boot.boottest import BootTestFailed, run_check
 from linuxkit_rules.core.boot.lifetime import Reaper
 
 QEMU = shutil.which("qemu-system-x86_64", path="/usr/bin:/bin")
+# Where `linuxkit_rules` sits, for the child Pythons (the tool runs as `-m`).
+SOURCE_ROOT = str(Path(tool_module.__file__).resolve().parents[2])
 
 
 def processes_with(marker: str) -> list[int]:
@@ -72,7 +75,7 @@ def test_stopped_boot_test_leaves_nothing(tmp_path: Path, sig: signal.Signals) -
     env = {
         **os.environ,
         "TMPDIR": str(scratch_root),
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "PYTHONPATH": SOURCE_ROOT,
     }
     tool = subprocess.Popen(
         [sys.executable, "-m", "linuxkit_rules.core.tool", "boottest", "m.json"],
@@ -82,7 +85,11 @@ def test_stopped_boot_test_leaves_nothing(tmp_path: Path, sig: signal.Signals) -
         stderr=subprocess.PIPE,
     )
     try:
-        assert wait_until(lambda: bool(processes_with(str(disk))), 60), "QEMU did not start"
+        started = wait_until(lambda: bool(processes_with(str(disk))) or tool.poll() is not None, 60)
+        if tool.poll() is not None or not started:
+            tool.kill()
+            out, err = tool.communicate()
+            pytest.fail(f"QEMU did not start: {tool.returncode} {out[-2000:]!r} {err[-2000:]!r}")
         assert wait_until(
             lambda: any(p.name.startswith("lkr-boottest-") for p in scratch_root.iterdir()), 30
         )
@@ -139,7 +146,7 @@ def test_reaper_cleans_up_after_a_killed_parent(tmp_path: Path) -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        env={**os.environ, "PYTHONPATH": SOURCE_ROOT},
     )
     assert parent.stdout is not None and parent.stdout.readline() == b"ready\n"
     assert processes_with(marker)
