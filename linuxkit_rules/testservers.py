@@ -39,7 +39,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def _start(
+    argv: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
         return subprocess.Popen(
             argv,

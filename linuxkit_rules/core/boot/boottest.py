@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
 from linuxkit_rules.core.boot.disk_size import make_blank_disk, parse_size
+from linuxkit_rules.core.boot.lifetime import Reaper, kill_group, start_child, stop_on_signals
 from linuxkit_rules.core.boot.qemu import (
     QemuConfig,
     Vm,
@@ -28,7 +29,6 @@ from linuxkit_rules.core.boot.qemu import (
     ssh_argv,
     wait_for_ssh,
 )
-from linuxkit_rules.core.boot.lifetime import Reaper, kill_group, start_child, stop_on_signals
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.firmware import extract_ovmf
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT
@@ -182,8 +182,7 @@ def _boot_once(
         returncode = run_check(["/bin/sh", "-eu", m["script"]], env, deadline, reaper)
         if returncode != 0:
             raise BootTestFailed(
-                f"{m['script']} exited {returncode} on boot {boot}; console:\n"
-                + _tail(CONSOLE, 40)
+                f"{m['script']} exited {returncode} on boot {boot}; console:\n" + _tail(CONSOLE, 40)
             )
         if boot < boots:
             try:

@@ -35,7 +35,9 @@ class Stopped(LinuxkitError):
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        super().__init__(f"stopped by {signal.Signals(signum).name}; QEMU and scratch files removed")
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name}; QEMU and scratch files removed"
+        )
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:

@@ -93,9 +93,7 @@ def test_stopped_boot_test_leaves_nothing(tmp_path: Path, sig: signal.Signals) -
         assert wait_until(
             lambda: any(p.name.startswith("lkr-boottest-") for p in scratch_root.iterdir()), 30
         )
-        assert any(
-            (p / "scratch.raw").exists() for p in scratch_root.iterdir()
-        ), "no scratch disk"
+        assert any((p / "scratch.raw").exists() for p in scratch_root.iterdir()), "no scratch disk"
         time.sleep(1)
         tool.send_signal(sig)
         _, stderr = tool.communicate(timeout=60)

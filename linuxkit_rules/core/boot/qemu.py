@@ -334,20 +334,20 @@ exec 3<&0
 "$@" <&3 3<&- &
 child=$!
 stop() {
-	kill -TERM "$child" 2>/dev/null
-	i=0
-	while kill -0 "$child" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
-	kill -KILL "$child" 2>/dev/null
+    kill -TERM "$child" 2>/dev/null
+    i=0
+    while kill -0 "$child" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL "$child" 2>/dev/null
 }
 finish() { if [ -n "$disk" ]; then rm -f "$disk"; fi; }
 trap 'stop; finish; exit 143' TERM
 trap 'stop; finish; exit 130' INT
 trap 'stop; finish; exit 129' HUP
 while kill -0 "$child" 2>/dev/null; do
-	# Field 4 of /proc/self/stat is the current parent: it changes when ours dies.
-	read -r _ _ _ now _ </proc/$$/stat
-	if [ "$now" != "$parent" ]; then stop; break; fi
-	sleep 1
+    # Field 4 of /proc/self/stat is the current parent: it changes when ours dies.
+    read -r _ _ _ now _ </proc/$$/stat
+    if [ "$now" != "$parent" ]; then stop; break; fi
+    sleep 1
 done
 wait "$child"
 status=$?

@@ -23,8 +23,8 @@ from linuxkit_rules.core.boot.qemu import (
     free_port,
     qemu_argv,
     ssh_argv,
-    wait_for_ssh,
     supervised,
+    wait_for_ssh,
 )
 
 # The hand-assembled prototype (helper D); boot tests skip when it is absent.
