@@ -36,18 +36,10 @@ if grep -q "onboot swap-skip exited" "$CONSOLE"; then fail "an unmet optional co
 
 # swap --debug traces its shell commands, but never the key of its mapping.
 on_console "swap: /dev/mapper/swap-var-external-debugswap is on (16M, encrypted)"
-key=$($SSH busybox nsenter -t 1 -m -- busybox sh -s <<'EOF'
-r=$(busybox ls -d /containers/onboot/*-swap-debug/rootfs | busybox head -n 1)
-busybox mkdir -p $r/dev $r/proc $r/sys && busybox mount --bind /dev $r/dev &&
-	busybox mount -t proc proc $r/proc && busybox mount -t sysfs sys $r/sys &&
-	busybox chroot $r dmsetup table --showkeys swap-var-external-debugswap | busybox awk '{ print $5 }'
-busybox umount $r/sys $r/proc $r/dev
-EOF
-) || fail "cannot read the debug swap mapping's key"
-[ ${#key} -eq 128 ] || fail "the debug swap mapping's key is '$key', not 128 hex digits"
 grep -q "set +x" "$CONSOLE" || fail "swap --debug traced nothing"
-if grep -qi "$(echo "$key" | cut -c1-32)" "$CONSOLE"; then
-	fail "the console shows the swap key"
+# The key is 128 hex digits, new each boot: no such run may reach the console.
+if grep -Eq '[0-9a-f]{64}' "$CONSOLE"; then
+	fail "the console shows a 64+ hex digit string (a swap key): $(grep -Eo '[0-9a-f]{64}' "$CONSOLE" | head -n 1)"
 fi
 echo "ok: swap --debug traced its commands without the key"
 

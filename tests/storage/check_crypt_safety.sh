@@ -14,7 +14,8 @@ $bb mount --bind /dev $r/dev && $bb mount -t proc proc $r/proc && $bb mount -t s
 	$bb mount -t tmpfs cs $r/run && $bb mount -t tmpfs cs $r/tmp || exit 1
 c() { $bb chroot $r "$@"; }
 sum() { $bb md5sum < "$1" | $bb cut -c1-32; }
-echo "right key A" > $r/tmp/a; echo "wrong key B" > $r/tmp/b
+# Plain mode reads 64 bytes (--key-size 512) from the key file.
+$bb head -c 64 /dev/urandom > $r/tmp/a; $bb head -c 64 /dev/urandom > $r/tmp/b
 $bb dd if=/dev/zero of=$r/tmp/d1 bs=1M count=32 2>/dev/null
 $bb dd if=/dev/zero of=$r/tmp/d2 bs=1M count=32 2>/dev/null
 l1=$($bb losetup -f) && $bb losetup $l1 $r/tmp/d1 || exit 1
