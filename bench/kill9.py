@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench import scratch_copy  # noqa: E402
+from bench import scratch_copy  # noqa: E402  (bench/bench.py, beside this file)
 from linuxkit_rules.testservers import docker_registry  # noqa: E402
 
 STEP = {
@@ -179,6 +179,7 @@ def main() -> None:
                 row["result"] = "identical" if got == clean else f"DIFFERENT: {sorted(k for k in clean if got.get(k) != clean[k])}"
             shutil.rmtree(repo / "dist", ignore_errors=True)
             rows.append(row)
+            print(json.dumps(row), flush=True)  # progress: a long run shows each point as it ends
     finally:
         stop_leftovers(work)
     print(f"target {args.target}; clean build {clean_s:.0f} s; {len(clean)} outputs; delay {args.delay} s\n")
