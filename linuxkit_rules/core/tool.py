@@ -10,7 +10,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from typing import Any, Callable, Mapping
 
@@ -61,7 +65,27 @@ def run(command: str, manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     return entry(manifest)
 
 
+def end_with_parent(poll: float = 1.0) -> None:
+    """When the process that started this one dies (Pants killed with SIGKILL while
+    running without pantsd), kill this process's group: a kernel compile or a boot
+    test must not run on for nobody. Only when this process leads its own group,
+    as under Pants, so that a caller's group is never touched."""
+    if os.getpgrp() != os.getpid():
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+        time.sleep(5)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
+    end_with_parent()
     if len(argv) != 2 or argv[0] not in COMMANDS:
         print(f"usage: tool {{{','.join(sorted(COMMANDS))}}} MANIFEST.json", file=sys.stderr)
         return 64

@@ -161,3 +161,56 @@ def test_reaper_does_nothing_after_a_normal_end(tmp_path: Path) -> None:
     reaper.path(str(keep))
     reaper.close()
     assert keep.exists()
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 not installed (qemu-system-x86)")
+def test_boot_test_ends_when_pants_is_killed(tmp_path: Path) -> None:
+    """Pants without pantsd, killed with SIGKILL, leaves its running steps behind;
+    the tool notices its parent is gone and ends with QEMU and its scratch files."""
+    sandbox, scratch_root = tmp_path / "sandbox", tmp_path / "tmp"
+    sandbox.mkdir()
+    scratch_root.mkdir()
+    disk = sandbox / "blank-orphan.raw"
+    disk.write_bytes(bytes(1 << 20))
+    (sandbox / "check.sh").write_text("exit 0\n")
+    (sandbox / "m.json").write_text(
+        json.dumps(
+            {
+                "format": "raw-bios",
+                "media": "disk",
+                "image_file": str(disk),
+                "memory": 64,
+                "qemu": QEMU,
+                "ssh": "/usr/bin/ssh",
+                "arch": "amd64",
+                "ready": "this never appears",
+                "disk_size": "64M",
+                "script": "check.sh",
+                "timeout": 300,
+            }
+        )
+    )
+    # The "pants" process: starts the tool in its own process group, as Pants does.
+    code = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-m', 'linuxkit_rules.core.tool', 'boottest', 'm.json'],"
+        " start_new_session=True)\n"
+        "time.sleep(300)\n"
+    )
+    pants = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=sandbox,
+        env={**os.environ, "TMPDIR": str(scratch_root), "PYTHONPATH": SOURCE_ROOT},
+    )
+    try:
+        assert wait_until(lambda: bool(processes_with(str(disk))), 60), "QEMU did not start"
+        assert wait_until(lambda: bool(list(scratch_root.iterdir())), 30)
+        pants.kill()
+        pants.wait()
+        assert wait_until(lambda: not processes_with(str(disk)), 30), "QEMU outlived Pants"
+        assert wait_until(lambda: not list(scratch_root.iterdir()), 20), "scratch files stayed"
+    finally:
+        pants.kill()
+        pants.wait()
+        for pid in processes_with(str(disk)):
+            os.kill(pid, signal.SIGKILL)
