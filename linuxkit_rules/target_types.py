@@ -346,10 +346,13 @@ class LinuxkitImageDiskSizeField(DiskSizeField):
         """
         Size of the disk formats (`raw-bios`, `raw-efi`, `qcow2-bios`, `qcow2-efi`,
         `gcp`): a whole number of MiB, written `"2G"`, `"512M"` or as an integer of
-        MiB (`512`). The build fails, saying how much is needed, when the content does
-        not fit. Default: the smallest size that holds the content.
+        MiB (`512`), at most 8G (the disk is assembled in memory; a cloud instance
+        can grow its disk when it is created). The build fails, saying how much is
+        needed, when the content does not fit. The files are written sparse.
+        Default: the smallest size that holds the content.
         """
     )
+    max_mib = 8192
 
     @classmethod
     def compute_value(cls, raw_value: Optional[Union[int, str]], address: Address) -> Optional[int]:
@@ -358,6 +361,11 @@ class LinuxkitImageDiskSizeField(DiskSizeField):
             raise InvalidFieldException(
                 f"The `{cls.alias}` field of {address} is {raw_value!r}; the disk formats "
                 "take a whole number of MiB."
+            )
+        if value is not None and value > cls.max_mib << 20:
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field of {address} is {raw_value!r}; the disk formats "
+                f"take at most {cls.max_mib} MiB."
             )
         return value
 

@@ -1,7 +1,9 @@
 """Real servers on 127.0.0.1 for tests: Debian's docker-registry and dockerd.
 
-Each is started in a private temporary directory and stopped (by its own pid)
-when the `with` block ends. A missing binary skips the test with the Debian
+Each is started in a private temporary directory, in its own process group,
+and stopped (the whole group) when the `with` block ends; if the test process
+dies first, even by SIGKILL, the kernel sends the server SIGTERM
+(PR_SET_PDEATHSIG), so no registry or dockerd outlives its test. A missing binary skips the test with the Debian
 package to install (`./pants` installs both as root, from build-support/host-tools.txt).
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Iterator
 
 import pytest
 
+from linuxkit_rules.core.boot.lifetime import die_with_parent, kill_group
+
 _SEARCH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -35,14 +39,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _start(
+    argv: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            # SIGTERM, not SIGKILL: dockerd then stops its containerd too.
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
+        )
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+    kill_group(proc, timeout=30)
 
 
 def _wait(check, what: str, log: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -73,10 +86,7 @@ def docker_registry(tmp: Path) -> Iterator[str]:
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
     log = tmp / "registry.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT
-        )
+    proc = _start([binary, "serve", str(config)], log)
     try:
         _wait(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).status == 200,
@@ -109,8 +119,7 @@ def dockerd(tmp: Path) -> Iterator[str]:
         "--storage-driver=overlay2",
     ]
     env = {**os.environ, "PATH": os.environ.get("PATH", "") + ":" + _SEARCH}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+    proc = _start(argv, log, env)
 
     def ping() -> bool:
         with socket.socket(socket.AF_UNIX) as s:

@@ -16,7 +16,7 @@ echo "$swaps"
 dev=$(echo "$swaps" | awk 'NR == 2 { print $1 }')
 # /proc/swaps names the device as the swap container saw it (/dev bound in).
 case "$dev" in */mapper/swap-var-external-swap) ;; *) fail "swap is on '$dev', not the device-mapper mapping" ;; esac
-name=$($SSH 'for b in /sys/block/dm-*; do [ "$(cat $b/dm/name)" = swap-var-external-swap ] && echo ${b##*/}; done')
+name=$($SSH 'for b in /sys/block/dm-*; do [ "$(cat $b/dm/name)" = swap-var-external-swap ] && echo ${b##*/}; done; true')
 [ -n "$name" ] || fail "no dm device named swap-var-external-swap"
 $SSH "ls /sys/block/$name/slaves" | grep -q '^loop' || fail "$name does not sit on a loop device"
 on_console "swap: mapping swap-var-external-swap is crypt aes-xts-plain64"
@@ -33,6 +33,15 @@ on_console "swap-badflags: swap --path /var/external/x --size 64M --condition mo
 on_console "format: filesystem type 'zfs' is not supported"
 on_console "linuxkit-rules: onboot format-badtype exited 1"
 if grep -q "onboot swap-skip exited" "$CONSOLE"; then fail "an unmet optional condition failed its container"; fi
+
+# swap --debug traces its shell commands, but never the key of its mapping.
+on_console "swap: /dev/mapper/swap-var-external-debugswap is on (16M, encrypted)"
+grep -q "set +x" "$CONSOLE" || fail "swap --debug traced nothing"
+# The key is 128 hex digits, new each boot: no such run may reach the console.
+if grep -Eq '[0-9a-f]{64}' "$CONSOLE"; then
+	fail "the console shows a 64+ hex digit string (a swap key): $(grep -Eo '[0-9a-f]{64}' "$CONSOLE" | head -n 1)"
+fi
+echo "ok: swap --debug traced its commands without the key"
 
 # Memory pressure, bounded: a memory cgroup held at 48 MiB writes 128 MiB into
 # a tmpfs. tmpfs pages are swap-backed, so reclaim pushes tens of MiB of them

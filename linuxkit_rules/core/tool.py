@@ -7,13 +7,18 @@ turns into the build's error message.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
+import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from typing import Any, Callable, Mapping
 
-from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.errors import DebianError, LinuxkitError
 
 # command -> (module in linuxkit_rules.core, function taking the manifest)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,7 +38,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def verify_inputs(checks: Mapping[str, str]) -> None:
+    """Each input file's sha256 against the lock's, before any command reads it."""
+    for path, expected in sorted(checks.items()):
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError as e:
+            raise DebianError(f"{path}: cannot read a locked input ({e.strerror})") from None
+        if h.hexdigest() != expected:
+            raise DebianError(
+                f"{path}: sha256 {h.hexdigest()} does not match the lock's {expected}; "
+                "the cached file is corrupt or was replaced (nothing was unpacked)"
+            )
+
+
+# Keys of every manifest that the tool itself reads, not the command: the locked
+# inputs to re-check, and the host tools' versions (there only to key the cache).
+ENVELOPE_KEYS = ("verify_sha256", "host_tools")
+
+
 def run(command: str, manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    verify_inputs(manifest.get("verify_sha256") or {})
+    manifest = {k: v for k, v in manifest.items() if k not in ENVELOPE_KEYS}
     module, function = COMMANDS[command]
     # Imported on demand: a command loads only the modules it needs.
     entry: Callable[[Mapping[str, Any]], Mapping[str, Any]] = getattr(
@@ -42,7 +71,27 @@ def run(command: str, manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     return entry(manifest)
 
 
+def end_with_parent(poll: float = 1.0) -> None:
+    """When the process that started this one dies (Pants killed with SIGKILL while
+    running without pantsd), kill this process's group: a kernel compile or a boot
+    test must not run on for nobody. Only when this process leads its own group,
+    as under Pants, so that a caller's group is never touched."""
+    if os.getpgrp() != os.getpid():
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+        time.sleep(5)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
+    end_with_parent()
     if len(argv) != 2 or argv[0] not in COMMANDS:
         print(f"usage: tool {{{','.join(sorted(COMMANDS))}}} MANIFEST.json", file=sys.stderr)
         return 64

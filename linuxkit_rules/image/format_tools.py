@@ -17,7 +17,7 @@ from linuxkit_rules.util_rules.debian import (
     FetchDebsRequest,
     FetchedDebs,
 )
-from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest
+from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest, host_tool_keys
 
 QEMU_IMG = HostToolRequest("qemu-img", "qemu-utils")
 MKSQUASHFS = HostToolRequest("mksquashfs", "squashfs-tools", ("-version",))
@@ -34,6 +34,11 @@ class FormatTools:
     loader_debs: FetchedDebs
     qemu_img: str | None
     mksquashfs: str | None = None
+    versions: tuple[HostTool, ...] = ()
+
+    def keys(self) -> dict[str, dict[str, str]]:
+        """The host tools' versions, for the image process's manifest (its cache key)."""
+        return host_tool_keys(self.versions)
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,15 @@ async def gather_format_tools(request: FormatToolsRequest) -> FormatTools:
     why = "formats " + ", ".join(f.value for f in request.formats)
     needs_qemu_img = any(f.needs_qemu_img() for f in request.formats)
     debs = await Get(FetchedDebs, LockedDebsRequest(tuple(names), why, "loaders", request.arch))
-    qemu_img = (await Get(HostTool, HostToolRequest, QEMU_IMG)).path if needs_qemu_img else None
+    qemu_img = await Get(HostTool, HostToolRequest, QEMU_IMG) if needs_qemu_img else None
     needs_mksquashfs = any(f.needs_mksquashfs() for f in request.formats)
-    mksquashfs = (
-        (await Get(HostTool, HostToolRequest, MKSQUASHFS)).path if needs_mksquashfs else None
+    mksquashfs = await Get(HostTool, HostToolRequest, MKSQUASHFS) if needs_mksquashfs else None
+    return FormatTools(
+        debs,
+        qemu_img.path if qemu_img else None,
+        mksquashfs.path if mksquashfs else None,
+        tuple(t for t in (qemu_img, mksquashfs) if t is not None),
     )
-    return FormatTools(debs, qemu_img, mksquashfs)
 
 
 def rules():

@@ -295,6 +295,9 @@ async def build_linuxkit_image(
             inputs,
             f"Assembling LinuxKit image {field_set.address}",
             output_files=outputs,
+            verify_sha256=tools.loader_debs.checks(),
+            host_tools=tools.keys(),
+            cache_scope=files.cache_scope(),
         ),
     )
     return BuiltImage(result.output_digest, tuple(outputs))

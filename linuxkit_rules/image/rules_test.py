@@ -95,3 +95,13 @@ def test_a_kernel_not_built_for_the_image_arch_names_image_and_arches() -> None:
         match=r"images:x \(arm64\): kernel kernel:k is not built for arm64: its arches are amd64",
     ):
         runner.request(BuiltImage, [field_set])
+
+
+@pytest.mark.parametrize("size", ["0", "8193", "100000"])
+def test_disk_size_has_bounds(rule_runner: RuleRunner, size: str) -> None:
+    rule_runner.write_files({**PACKAGES, "images/x.yml": "init:\n  - linuxkit/init:v1\n",
+                             "images/BUILD": f'linuxkit_image(name="x", source="x.yml", disk_size={size})\n'})  # fmt: skip
+    with pytest.raises(
+        ExecutionError, match=rf"disk_size` field of images:x is {size}; .*from 1 to 8192"
+    ):
+        rule_runner.get_target(Address("images", target_name="x"))

@@ -11,7 +11,7 @@ from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.boot.disk_size import parse_size
-from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, with_blank_disk
+from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv, supervised
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.firmware import OvmfManifest
 from linuxkit_rules.core.media.formats import RUNNABLE_FORMAT_NAMES, SQUASHFS_ROOT, Format
@@ -136,6 +136,7 @@ async def run_linuxkit_image(
                 firmware.digest,
                 "Extracting OVMF",
                 output_files=["ovmf/code.fd", "ovmf/vars.fd"],
+                verify_sha256=firmware.checks(),
             ),
         )
         digest = await Get(Digest, MergeDigests([built.digest, extracted.output_digest]))
@@ -152,9 +153,9 @@ async def run_linuxkit_image(
         disks=(*((BLANK_DISK,) if blank_size else ()), *run.disks),
         arch=image_fs.architecture,
     )
-    argv = qemu_argv(cfg, qemu=qemu.path)
-    if blank_size:
-        argv = with_blank_disk(argv, BLANK_DISK, blank_size)
+    argv = supervised(
+        qemu_argv(cfg, qemu=qemu.path), (BLANK_DISK, blank_size) if blank_size else None
+    )
     return RunRequest(digest=digest, args=tuple(argv))
 
 

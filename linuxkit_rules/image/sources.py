@@ -17,6 +17,7 @@ from pants.engine.fs import (
     Snapshot,
 )
 from pants.engine.internals.selectors import MultiGet
+from pants.engine.process import ProcessCacheScope
 from pants.engine.rules import Get, _uncacheable_rule, collect_rules, rule
 from pants.engine.target import HydratedSources, HydrateSourcesRequest
 from pants.util.logging import LogLevel
@@ -68,7 +69,7 @@ async def parse_image_yaml(request: ImageYamlRequest) -> ParsedImage:
     digest = await Get(Digest, MergeDigests(s.digest for s in snapshots))
     contents = {fc.path: fc.content for fc in await Get(DigestContents, Digest, digest)}
     paths = tuple([*extends, sources.snapshot.files[0]])
-    specs = [load_image_yaml(contents[p].decode(), p) for p in paths]
+    specs = [load_image_yaml(contents[p], p) for p in paths]
     spec = merge_images(specs) if len(specs) > 1 else specs[0]
     return ParsedImage(paths, spec, digest)
 
@@ -79,6 +80,16 @@ class FileSources:
 
     digest: Digest
     present: tuple[str, ...]
+    from_home: bool = False  # some bytes come from `~/` sources (SSH keys, LUKS keys...)
+
+    def cache_scope(self) -> ProcessCacheScope:
+        """Where the image process's result may be cached. With `~/` sources the
+        outputs hold the user's own files: they stay in this pantsd's memory (and
+        in the local store, which holds every output's bytes), never in the local
+        process cache on disk nor in the remote cache shared with others."""
+        if self.from_home:
+            return ProcessCacheScope.PER_RESTART_SUCCESSFUL
+        return ProcessCacheScope.SUCCESSFUL
 
 
 class EscapingSource(SchemaError):
@@ -128,7 +139,11 @@ async def read_file_sources(parsed: ParsedImage, build_root: BuildRoot) -> FileS
     )
     digest = await Get(Digest, MergeDigests([snapshot.digest, home_snapshot.digest]))
     assert all(p.startswith(HOME_DIR + "/") for p in home_snapshot.files)
-    return FileSources(digest, tuple(sorted({*snapshot.files, *home_snapshot.files})))
+    return FileSources(
+        digest,
+        tuple(sorted({*snapshot.files, *home_snapshot.files})),
+        from_home=any(f.source.startswith("~/") for f in parsed.spec.files),
+    )
 
 
 def rules():

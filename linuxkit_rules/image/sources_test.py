@@ -8,6 +8,7 @@ import pytest
 from pants.engine.addresses import Address
 from pants.engine.fs import Digest, DigestContents
 from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.process import ProcessCacheScope
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
@@ -70,6 +71,7 @@ def test_extends_combines_in_order(rule_runner: RuleRunner) -> None:
     assert parsed.spec.kernel is not None and [c.name for c in parsed.spec.services] == ["getty"]
     found, contents = sources(rule_runner, parsed)
     assert found.present == ("img/a.txt",) and contents["img/a.txt"] == b"from base\n"
+    assert not found.from_home and found.cache_scope() == ProcessCacheScope.SUCCESSFUL
 
 
 def test_home_source_is_read_and_in_the_digest(
@@ -84,6 +86,8 @@ def test_home_source_is_read_and_in_the_digest(
     )
     found, contents = sources(rule_runner, parse(rule_runner, {"img/i.yml": yml}))
     assert contents == {".home/.ssh/id.pub": b"key one\n"}
+    # Bytes from the user's home never go to the remote or on-disk process cache.
+    assert found.from_home and found.cache_scope() == ProcessCacheScope.PER_RESTART_SUCCESSFUL
     first = found.digest
     (tmp_path / ".ssh" / "id.pub").write_text("key two\n")
     new_session(rule_runner)  # as a new `pants` run: home files are read again

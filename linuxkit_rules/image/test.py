@@ -44,7 +44,7 @@ from linuxkit_rules.target_types import (
     LinuxkitImageTestSshKeyField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest
-from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest
+from linuxkit_rules.util_rules.host_tools import SSH, HostTool, HostToolRequest, host_tool_keys
 
 
 class LinuxkitImageTestSubsystem(Subsystem):
@@ -176,6 +176,8 @@ async def run_linuxkit_image_test(
             inputs,
             f"Boot test {fs.address}",
             output_files=["console.log"],
+            verify_sha256=firmware.checks(),
+            host_tools=host_tool_keys([qemu, ssh]),
             env={"PATH": "/usr/bin:/bin"},
             timeout_seconds=timeout + 60,
         ),

@@ -155,6 +155,7 @@ async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
             "kernel",
             {
                 "deb": debs.files[0],
+                "verify_sha256": debs.checks(),
                 "modules": list(field_set.modules.value or ()),
                 "output": out,
                 "name": str(field_set.address),

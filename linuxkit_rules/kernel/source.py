@@ -168,6 +168,10 @@ class KernelSource:
     digest: Digest
     deb: str
     version: str
+    sha256: str = ""
+
+    def checks(self) -> dict[str, str]:
+        return {self.deb: self.sha256} if self.sha256 else {}
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ async def fetch_kernel_source(
     debs = await Get(
         FetchedDebs, FetchDebsRequest((package,), lockfile.path, arch, prefix="kernel-source")
     )
-    return KernelSource(debs.digest, debs.files[0], package.version)
+    return KernelSource(debs.digest, debs.files[0], package.version, package.sha256)
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,7 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
             "kconfig",
             {
                 "deb": source.deb,
+                "verify_sha256": source.checks(),
                 "arch": arch.value,
                 "base": field_set.base.value,
                 "base_file": base_file or "",
@@ -355,6 +360,7 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
             "linux",
             {
                 "deb": resolved.source.deb,
+                "verify_sha256": resolved.source.checks(),
                 "arch": arch.value,
                 "config": resolved.path,
                 "path": toolchain.path,

@@ -157,7 +157,7 @@ async def read_package_build_yml(field_set: LinuxkitPackageFieldSet) -> PackageB
     files = await Get(PackageFiles, LinuxkitPackageFieldSet, field_set)
     path = files.roles.build_yml
     contents = await Get(DigestContents, DigestSubset(files.digest, PathGlobs([path])))
-    return PackageBuildYml(path, load_build_yml(contents[0].content.decode(), path))
+    return PackageBuildYml(path, load_build_yml(contents[0].content, path))
 
 
 def content_tag(*fingerprints: str) -> str:
@@ -305,6 +305,7 @@ async def build_linuxkit_package(request: PackageArchRequest) -> BuiltLinuxkitPa
         "build_yml": byml.config_json,
         "labels": byml.oci_labels(),
         "debs": list(debs.files),
+        "verify_sha256": debs.checks(),
         "remove": list(field_set.remove.value or ()),
         "arch": arch,
     }

@@ -173,10 +173,24 @@ class CoreProcessRequest:
 
     @classmethod
     def for_manifest(
-        cls, manifest: Manifest, input_digest: Digest, description: str, **kwargs: Any
+        cls,
+        manifest: Manifest,
+        input_digest: Digest,
+        description: str,
+        *,
+        verify_sha256: Mapping[str, str] | None = None,
+        host_tools: Any = None,
+        **kwargs: Any,
     ) -> CoreProcessRequest:
-        """A run of the command that reads `manifest` (its typed `Manifest`)."""
-        return cls.create(manifest.command, manifest.to_json(), input_digest, description, **kwargs)
+        """A run of the command that reads `manifest` (its typed `Manifest`), with the
+        tool's own envelope keys (core/tool.py `ENVELOPE_KEYS`): locked inputs to
+        re-check before the command runs, and host tool versions for the cache key."""
+        body = manifest.to_json()
+        if verify_sha256:
+            body["verify_sha256"] = dict(verify_sha256)
+        if host_tools is not None:
+            body["host_tools"] = host_tools
+        return cls.create(manifest.command, body, input_digest, description, **kwargs)
 
     @classmethod
     def create(

@@ -119,6 +119,13 @@ class FetchedDebs:
 
     digest: Digest
     files: tuple[str, ...]
+    sha256s: tuple[str, ...] = ()  # the lock's sha256 of each file, same order
+
+    def checks(self) -> dict[str, str]:
+        """{file: the lock's sha256}: a process that unpacks these files takes this
+        as its manifest's `verify_sha256`, so core re-checks each .deb where it is
+        read, not only where it was fetched (a poisoned cache entry stops there)."""
+        return dict(zip(self.files, self.sha256s))
 
 
 @rule(desc="Fetch Debian packages", level=LogLevel.DEBUG)
@@ -130,7 +137,7 @@ async def fetch_debs(request: FetchDebsRequest) -> FetchedDebs:
     merged = await Get(Digest, MergeDigests(f.digest for f in fetched))
     digest = await Get(Digest, AddPrefix(merged, request.prefix))
     files = tuple(f"{request.prefix}/{os.path.basename(p.filename)}" for p in request.packages)
-    return FetchedDebs(digest, files)
+    return FetchedDebs(digest, files, tuple(p.sha256 for p in request.packages))
 
 
 def sbom_deb(p: LockedPackage) -> dict[str, str]:

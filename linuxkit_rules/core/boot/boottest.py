@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
 from linuxkit_rules.core.boot.disk_size import make_blank_disk, parse_size
+from linuxkit_rules.core.boot.lifetime import Reaper, kill_group, start_child, stop_on_signals
 from linuxkit_rules.core.boot.qemu import (
     QemuConfig,
     Vm,
@@ -134,9 +135,21 @@ def boot_config(m: BootTestManifest, workdir: str, port: int | None) -> QemuConf
 
 
 def run_boot_test(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Boot, check, repeat. Stopped by a signal or killed, it leaves no QEMU, no
+    check script and no scratch directory behind (core/boot/lifetime.py)."""
     m = BootTestManifest.from_json(manifest)
+    reaper = Reaper()  # first, before any thread or child exists
+    try:
+        with stop_on_signals():
+            return _run_boot_test(m, reaper)
+    finally:
+        reaper.close()
+
+
+def _run_boot_test(m: BootTestManifest, reaper: Reaper) -> Mapping[str, Any]:
     deadline = time.monotonic() + float(m.timeout)
     workdir = tempfile.mkdtemp(prefix="lkr-boottest-")
+    reaper.path(workdir)
     try:
         key = _private_key(m.ssh_key, workdir) if m.ssh_key else None
         port = free_port() if key else None
@@ -152,7 +165,7 @@ def run_boot_test(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
             if boot > 1:
                 # Keep the earlier boot's console; $CONSOLE is always the current boot's.
                 os.replace(CONSOLE, f"console-boot{boot - 1}.log")
-            _boot_once(m, cfg, key, port, boot, boots, deadline, report)
+            _boot_once(m, cfg, key, port, boot, boots, deadline, report, reaper)
         print(f"{m.script} passed")
         return report
     finally:
@@ -168,12 +181,13 @@ def _boot_once(
     boots: int,
     deadline: float,
     report: dict[str, Any],
+    reaper: Reaper | None = None,
 ) -> None:
     """One boot: wait for `ready` (and SSH), run the script with $BOOT set; on all
     but the last boot the script powers the guest off and QEMU must exit."""
     start = time.monotonic()
     suffix = f"_{boot}" if boots > 1 else ""
-    with Vm(cfg, qemu=m.qemu, log_path=os.path.abspath(CONSOLE)) as vm:
+    with Vm(cfg, qemu=m.qemu, log_path=os.path.abspath(CONSOLE), reaper=reaper) as vm:
         vm.wait_for(m.ready, timeout=deadline - time.monotonic())
         report["ready_s" + suffix] = round(time.monotonic() - start, 2)
         print(f"boot {boot}: guest ready after {report['ready_s' + suffix]} s")
@@ -198,15 +212,10 @@ def _boot_once(
             report["ssh_s" + suffix] = round(time.monotonic() - start, 2)
             print(f"boot {boot}: ssh login after {report['ssh_s' + suffix]} s")
             env["SSH"] = " ".join(shlex.quote(a) for a in ssh_argv(port, key, "", ssh=m.ssh)[:-1])
-        check = subprocess.run(
-            ["/bin/sh", "-eu", m.script],
-            env=env,
-            timeout=max(1.0, deadline - time.monotonic()),
-        )
-        if check.returncode != 0:
+        returncode = run_check(["/bin/sh", "-eu", m.script], env, deadline, reaper)
+        if returncode != 0:
             raise BootTestFailed(
-                f"{m.script} exited {check.returncode} on boot {boot}; console:\n"
-                + _tail(CONSOLE, 40)
+                f"{m.script} exited {returncode} on boot {boot}; console:\n" + _tail(CONSOLE, 40)
             )
         if boot < boots:
             try:
@@ -215,6 +224,24 @@ def _boot_once(
                 raise BootTestFailed(
                     f"boot {boot} of {boots}: the script must power the guest off: {e}"
                 ) from None
+
+
+def run_check(
+    argv: list[str], env: Mapping[str, str], deadline: float, reaper: Reaper | None = None
+) -> int:
+    """Run the check script in its own process group; at the deadline, or when
+    this process is stopped, the whole group (ssh clients included) is killed."""
+    proc = start_child(argv, env=dict(env))
+    if reaper is not None:
+        reaper.group(proc.pid)
+    try:
+        return proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise BootTestFailed(
+            f"{argv[-1]} still running at the test's deadline; it and its children were stopped"
+        ) from None
+    finally:
+        kill_group(proc, timeout=2)
 
 
 def _ssh_budget(m: BootTestManifest) -> float:

@@ -15,13 +15,14 @@ from linuxkit_rules.core.boot.disk_size import BadDiskSize, make_blank_disk, par
         ("512M", 512 * 1024**2),
         ("1048576", 1024**2),
         ("4096k", 4 * 1024**2),
+        ("256G", 256 * 1024**3),
     ],
 )
 def test_sizes(text: str, size: int) -> None:
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["", "2X", "G", "-1G", "1.5G", "1000"])
+@pytest.mark.parametrize("text", ["", "2X", "G", "-1G", "1.5G", "1000", "257G", "2T"])
 def test_bad_sizes(text: str) -> None:
     with pytest.raises(BadDiskSize) as e:
         parse_size(text)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Deque, Sequence
 
 from linuxkit_rules.core.arch import Arch
+from linuxkit_rules.core.boot.lifetime import Reaper, kill_group, start_child
 from linuxkit_rules.core.errors import LinuxkitError
 
 __all__ = ["Arch", "BootTimeout", "QemuConfig", "Vm", "qemu_argv"]
@@ -88,8 +89,11 @@ class Vm:
     The console (QEMU's stdout+stderr) is read by a thread into a log file and
     a buffer that `wait_for` searches."""
 
-    def __init__(self, cfg: QemuConfig, log_path: str, qemu: str | None = None) -> None:
+    def __init__(
+        self, cfg: QemuConfig, log_path: str, qemu: str | None = None, reaper: Reaper | None = None
+    ) -> None:
         self.cfg = cfg
+        self.reaper = reaper
         self.argv = qemu_argv(cfg, qemu)
         self.log_path = log_path
         self.started_at = 0.0
@@ -113,12 +117,15 @@ class Vm:
         self._log = open(self.log_path, "w", encoding="utf-8", errors="replace")
         self.started_at = time.monotonic()
         try:
-            self._proc = subprocess.Popen(
+            # Its own process group, killed by the kernel if this process dies.
+            self._proc = start_child(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
+            if self.reaper is not None:
+                self.reaper.group(self._proc.pid)
         except FileNotFoundError:
             self._log.close()
             raise LinuxkitError(
@@ -203,10 +210,8 @@ class Vm:
 
     def close(self) -> None:
         proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
         if proc is not None:
-            proc.wait()
+            kill_group(proc, timeout=0)
         if self._reader is not None:
             self._reader.join(5)
         if proc is not None and proc.stdout is not None:
@@ -320,15 +325,42 @@ def extract_vmlinux(bzimage: bytes) -> bytes | None:
     return None
 
 
-def with_blank_disk(argv: Sequence[str], path: str, size: int) -> list[str]:
-    """`argv` run after a sparse blank disk of `size` bytes is created at `path`
-    (for `pants run`, whose directory exists only once the run starts)."""
-    return [
-        "/bin/sh",
-        "-c",
-        'truncate -s "$1" "$2" && shift 2 && exec "$@"',
-        "sh",
-        str(size),
-        path,
-        *argv,
-    ]
+_SUPERVISOR = r"""
+size=$1 disk=$2
+shift 2
+if [ -n "$disk" ]; then truncate -s "$size" "$disk" || exit 1; fi
+parent=$PPID
+exec 3<&0
+"$@" <&3 3<&- &
+child=$!
+stop() {
+    kill -TERM "$child" 2>/dev/null
+    i=0
+    while kill -0 "$child" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL "$child" 2>/dev/null
+}
+finish() { if [ -n "$disk" ]; then rm -f "$disk"; fi; }
+trap 'stop; finish; exit 143' TERM
+trap 'stop; finish; exit 130' INT
+trap 'stop; finish; exit 129' HUP
+while kill -0 "$child" 2>/dev/null; do
+    # Field 4 of /proc/self/stat is the current parent: it changes when ours dies.
+    read -r _ _ _ now _ </proc/$$/stat
+    if [ "$now" != "$parent" ]; then stop; break; fi
+    sleep 1
+done
+wait "$child"
+status=$?
+finish
+exit $status
+"""
+
+
+def supervised(argv: Sequence[str], blank_disk: tuple[str, int] | None = None) -> list[str]:
+    """`argv` (QEMU) under a small sh supervisor, for `pants run`: it first makes
+    the sparse blank disk (`(path, size)`, whose directory exists only once the
+    run starts), stops QEMU when it gets SIGTERM, SIGINT or SIGHUP or when its
+    parent (Pants) dies, even by SIGKILL, and removes the blank disk when QEMU
+    ends. QEMU keeps the terminal: it gets the supervisor's stdin."""
+    path, size = blank_disk if blank_disk else ("", 0)
+    return ["/bin/sh", "-c", _SUPERVISOR, "lkr-supervisor", str(size), path, *argv]

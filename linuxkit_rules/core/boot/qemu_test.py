@@ -5,6 +5,7 @@ import gzip
 import lzma
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,8 +23,8 @@ from linuxkit_rules.core.boot.qemu import (
     free_port,
     qemu_argv,
     ssh_argv,
+    supervised,
     wait_for_ssh,
-    with_blank_disk,
 )
 
 # The hand-assembled prototype (helper D); boot tests skip when it is absent.
@@ -234,13 +235,66 @@ def test_firmware_boot_modes() -> None:
     assert not any("pflash" in a for a in bios) and "-kernel" not in bios
 
 
-def test_with_blank_disk_creates_the_disk_then_execs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_supervised_makes_the_blank_disk_runs_and_removes_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
     disk = tmp_path / "blank.raw"
     out = tmp_path / "args"
-    argv = with_blank_disk(
-        ["/bin/sh", "-c", 'echo "$@" > "$0"', str(out), "a b", "c"], str(disk), 2 * 1024**3
+    script = 'echo "$@" > "$0"; stat -c "%s %b" ' + str(disk) + ' >> "$0"; exit 3'
+    argv = supervised(["/bin/sh", "-c", script, str(out), "a b", "c"], (str(disk), 2 * 1024**3))
+    assert subprocess.run(argv).returncode == 3  # the child's status
+    args, stat = out.read_text().splitlines()
+    assert args == "a b c"
+    assert stat == f"{2 * 1024**3} 0"  # sparse: nothing written
+    assert not disk.exists()  # scratch: removed when QEMU ends
+
+
+def _pids_with(marker: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
+
+
+def _wait_gone(marker: str, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pids_with(marker):
+        time.sleep(0.2)
+    return not _pids_with(marker)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "SIGHUP", "parent SIGKILL", "parent SIGTERM"])
+def test_supervised_child_never_outlives_the_run(tmp_path, how: str) -> None:  # type: ignore[no-untyped-def]
+    """The supervised child (standing for QEMU) ends when the supervisor is told
+    to stop, or when the process that started it (standing for `pants
+    --no-pantsd run`) dies without a word; the blank disk goes with it."""
+    marker = f"lkr-fake-qemu-{os.getpid()}-{time.monotonic_ns()}"
+    disk = tmp_path / "blank.raw"
+    argv = supervised(["/bin/sh", "-c", "sleep 300", marker], (str(disk), 1 << 20))
+    # The "pants" process: starts the supervisor and waits, as Pants does.
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; subprocess.run(sys.argv[1:])", *argv],
+        start_new_session=True,
     )
-    subprocess.run(argv, check=True)
-    assert disk.stat().st_size == 2 * 1024**3
-    assert disk.stat().st_blocks == 0  # sparse: nothing written
-    assert out.read_text() == "a b c\n"
+    try:
+        deadline = time.monotonic() + 20
+        while not (_pids_with(marker) and disk.exists()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert disk.exists()
+        supervisors = [p for p in _pids_with("lkr-supervisor") if p != parent.pid]
+        supervisor = next(
+            p for p in supervisors if marker.encode() in Path(f"/proc/{p}/cmdline").read_bytes()
+        )
+        if how.startswith("parent"):
+            parent.send_signal(signal.SIGKILL if how.endswith("SIGKILL") else signal.SIGTERM)
+        else:
+            os.kill(supervisor, getattr(signal, how))
+        assert _wait_gone(marker), f"the child outlived the run ({how})"
+        assert not disk.exists()
+    finally:
+        for pid in _pids_with(marker):
+            os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()

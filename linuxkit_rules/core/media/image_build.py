@@ -52,7 +52,7 @@ from linuxkit_rules.core.spec.runtime_config import (
 def _load_spec(paths: list[str]) -> ImageSpec:
     specs = []
     for path in paths:
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:
             specs.append(load_image_yaml(f.read(), path))
     return merge_images(specs) if len(specs) > 1 else specs[0]
 
@@ -266,10 +266,10 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
     ids = spec.id_map()
     for ref in spec.init:
         add_layers(tree, images.oci(ref))
-    if spec.kernel is not None and spec.kernel.tar != "none":
+    if spec.kernel is not None and spec.kernel.tar:
         kdir = images.kernel_dir(spec.kernel.image)
-        with open(os.path.join(kdir, spec.kernel.tar), "rb") as f:
-            tree.add_tar(f)
+        with open(os.path.join(kdir, spec.kernel.tar), "rb") as modules:
+            tree.add_tar(modules)
     for v in spec.volumes:
         add_volume(tree, images, v)
     vols = spec.volumes
@@ -303,9 +303,22 @@ def _kernel_parts(
     return kernel, buf.getvalue(), spec.kernel.cmdline
 
 
+_SPARSE_BLOCK = 64 * 1024
+
+
 def _write(path: str, data: bytes) -> None:
+    """Write `data` to `path`, leaving holes where whole 64 KiB blocks are zero
+    (a disk image is mostly empty); the file's bytes are the same either way."""
+    view = memoryview(data)
+    zero = bytes(_SPARSE_BLOCK)
     with open(path, "wb") as f:
-        f.write(data)
+        for start in range(0, len(view), _SPARSE_BLOCK):
+            block = view[start : start + _SPARSE_BLOCK]
+            if len(block) == _SPARSE_BLOCK and block == zero:
+                f.seek(_SPARSE_BLOCK, os.SEEK_CUR)
+            else:
+                f.write(block)
+        f.truncate(len(view))
 
 
 def _tar(entries: list[Entry], mtime: int) -> bytes:

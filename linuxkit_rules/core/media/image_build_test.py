@@ -154,3 +154,28 @@ def test_volumes_in_the_tree_and_bound_by_containers(tmp_path: Path) -> None:
         and "ro" in mounts["/d"]["options"]
     )
     assert "volumes" in yaml.safe_load(metadata_yaml(spec))
+
+
+def test_tar_none_builds_without_a_modules_tarball(tmp_path: Path) -> None:
+    kernel_dir = tmp_path / "kernel"
+    kernel_dir.mkdir()
+    (kernel_dir / "kernel").write_bytes(b"bzImage")  # no kernel.tar at all
+    refs = {
+        "k/k:1": {"path": str(kernel_dir)},
+        "x/init:1": {"path": _layout(tmp_path, "init", Entry("init", "file", 0o755, data=b"#!"))},
+    }
+    spec = spec_of("kernel:\n  image: k/k:1\n  tar: none\ninit: [x/init:1]\n")
+    tree = image_tree(spec, Images(refs), set())
+    assert tree.get("init") is not None
+    assert not any(e.path.startswith("lib/modules") for e in tree.entries())
+    assert yaml.safe_load(metadata_yaml(spec))["kernel"]["tar"] == "none"
+
+
+def test_disk_outputs_are_written_sparse(tmp_path: Path) -> None:
+    from linuxkit_rules.core.media.image_build import _write
+
+    data = b"MBR" + bytes(64 * 1024 * 1024) + b"end"
+    path = tmp_path / "disk.raw"
+    _write(str(path), data)
+    assert path.read_bytes() == data
+    assert os.stat(path).st_blocks * 512 < 1024 * 1024  # the 64 MiB of zeros are holes

@@ -23,8 +23,27 @@ def _docker_config(env: Mapping[str, str]) -> dict[str, Any]:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
-        raise RegistryError(f"{path}: cannot read the Docker config: {e}") from None
+        # json's message quotes no content, only the position; keep it to one line.
+        reason = " ".join(str(e).split())[:200]
+        raise RegistryError(f"{path}: cannot read the Docker config: {reason}") from None
     return doc if isinstance(doc, dict) else {}
+
+
+def _decode_auth(value: object, key: str, env: Mapping[str, str]) -> str:
+    """The `user:password` an `auth` entry encodes; the error never shows the value."""
+    directory = env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME", ""), ".docker")
+    where = f"{os.path.join(directory, 'config.json')}: auths.{key}.auth"
+    if not isinstance(value, str):
+        raise RegistryError(f"{where}: must be a base64 string of USER:PASSWORD")
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise RegistryError(
+            f"{where}: is not valid base64 of USER:PASSWORD (value not shown)"
+        ) from None
+    if ":" not in text:
+        raise RegistryError(f"{where}: decodes to no USER:PASSWORD pair (value not shown)")
+    return text
 
 
 def credentials_for(registry: str, env: Mapping[str, str]) -> tuple[str, str] | None:
@@ -44,7 +63,7 @@ def credentials_for(registry: str, env: Mapping[str, str]) -> tuple[str, str] | 
         if not isinstance(entry, dict):
             continue
         if entry.get("auth"):
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            user, _, password = _decode_auth(entry["auth"], key, env).partition(":")
             return user, password
         if entry.get("username"):
             return str(entry["username"]), str(entry.get("password", ""))

@@ -164,6 +164,19 @@ def _image_config(doc: Mapping[str, Any], arch: str, labels: Mapping[str, str]) 
     )
 
 
+def _remove_untagged(client: Any, image_id: str) -> None:
+    """Remove the image a build made (and its untagged parents, the build's
+    intermediate images) once its bytes are saved: the result lives in the
+    Pants store, not in the engine. An image someone has since tagged stays."""
+    import docker.errors  # type: ignore[import]
+
+    try:
+        if not client.images.get(image_id).tags:
+            client.images.remove(image_id, force=False, noprune=False)
+    except docker.errors.APIError:
+        pass  # in use by a container or tagged meanwhile: not ours to remove
+
+
 def dockerfile_build_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     """Build `dockerfile` in `context` with the engine; write the result as an OCI layout
     at `output` (one layer, fixed mtimes, build.yml's config as the moby label)."""
@@ -171,6 +184,7 @@ def dockerfile_build_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     client = engine(os.environ, f"{m['address']} (built from {m['dockerfile']})")
     import docker.errors  # type: ignore[import]
 
+    image = None
     try:
         image, _ = client.images.build(
             path=m["context"],
@@ -191,6 +205,9 @@ def dockerfile_build_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
         raise DockerEngineError(
             f"{m['address']}: docker build of {m['dockerfile']} failed: {_short(e)}"
         ) from None
+    finally:
+        if image is not None:
+            _remove_untagged(client, image.id)
     layers, config_doc = read_docker_archive(io.BytesIO(data))
     tree = _flatten(layers)
     layer = io.BytesIO()

@@ -124,6 +124,12 @@ def test_dockerfile_package(env: str, tmp_path: Path) -> None:
     (context / "Dockerfile").write_text((context / "Dockerfile").read_text() + "\n")
     assert dockerfile_build_command(manifest)["digest"] == report["digest"]
     assert out.read_bytes() == first
+    # The engine keeps nothing of the builds: no untagged image is left behind.
+    import docker  # type: ignore[import]
+
+    client = docker.DockerClient(base_url=env)
+    assert client.images.list(filters={"dangling": True}) == []
+    assert report["engine_image"] not in {i.id for i in client.images.list(all=True)}
 
 
 def test_failing_dockerfile_is_one_line(env: str, tmp_path: Path) -> None:

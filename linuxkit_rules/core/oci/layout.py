@@ -7,10 +7,10 @@ byte is a function of the layers, the config, the reference name and `mtime`.
 from __future__ import annotations
 
 import datetime
-import gzip
 import hashlib
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Sequence
@@ -32,6 +32,7 @@ _INDEX_TYPES = (MEDIA_INDEX, "application/vnd.docker.distribution.manifest.list.
 _MANIFEST_TYPES = (MEDIA_MANIFEST, "application/vnd.docker.distribution.manifest.v2+json")
 _GZIP_LAYERS = (MEDIA_LAYER_GZIP, "application/vnd.docker.image.rootfs.diff.tar.gzip")
 _TAR_LAYERS = (MEDIA_LAYER_TAR, "application/vnd.docker.image.rootfs.diff.tar")
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -182,12 +183,11 @@ def _verified_blobs(tree: Tree) -> dict[str, bytes]:
         else:
             data = e.data
         algorithm, hexdigest = parts[1], parts[2]
-        try:
-            actual = hashlib.new(algorithm, data).hexdigest()
-        except ValueError:
+        if not _DIGEST_RE.match(f"{algorithm}:{hexdigest}"):
             raise ArchiveError(
-                f"OCI layout: {e.path}: unknown digest algorithm {algorithm!r}"
-            ) from None
+                f"OCI layout: {e.path[:120]!r} is not named blobs/sha256/<64 lowercase hex>"
+            )
+        actual = hashlib.sha256(data).hexdigest()
         if actual != hexdigest:
             raise ArchiveError(f"OCI layout: blob {e.path} is corrupt: its {algorithm} is {actual}")
         blobs[f"{algorithm}:{hexdigest}"] = data
@@ -198,6 +198,10 @@ def _fetch(blobs: dict[str, bytes], descriptor: object, what: str) -> tuple[str,
     if not isinstance(descriptor, dict) or not isinstance(descriptor.get("digest"), str):
         raise ArchiveError(f"OCI layout: {what} has no digest")
     digest = descriptor["digest"]
+    if not _DIGEST_RE.match(digest):
+        raise ArchiveError(
+            f"OCI layout: {what} digest {digest[:80]!r} is not sha256:<64 lowercase hex>"
+        )
     data = blobs.get(digest)
     if data is None:
         raise ArchiveError(f"OCI layout: {what} blob {digest} is missing")
@@ -235,14 +239,46 @@ def _image_config(doc: dict[str, Any]) -> ImageConfig:
     )
 
 
+# The most one layer may hold once decompressed: a small gzip stream can expand
+# without bound, and layers are held in memory.
+MAX_LAYER_BYTES = 4 * 1024 * 1024 * 1024
+
+
+def _gunzip_limited(data: bytes, digest: str, limit: int | None = None) -> bytes:
+    """Every gzip member of `data`, decompressed, refusing more than `limit` bytes of output."""
+    limit = MAX_LAYER_BYTES if limit is None else limit
+    out: list[bytes] = []
+    total = 0
+    rest = data
+    try:
+        while rest:
+            d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            chunk = d.decompress(rest, limit - total + 1)
+            while True:
+                total += len(chunk)
+                if total > limit:
+                    raise ArchiveError(
+                        f"OCI layout: layer {digest} decompresses to more than {limit} bytes"
+                    )
+                out.append(chunk)
+                if d.eof or not d.unconsumed_tail:
+                    break
+                chunk = d.decompress(d.unconsumed_tail, limit - total + 1)
+            if not d.eof:
+                raise ArchiveError(
+                    f"OCI layout: layer {digest} is not valid gzip: truncated stream"
+                )
+            rest = d.unused_data
+    except zlib.error as e:
+        raise ArchiveError(f"OCI layout: layer {digest} is not valid gzip: {e}") from None
+    return b"".join(out)
+
+
 def _decompress_layer(media_type: str, data: bytes, digest: str) -> bytes:
     if media_type in _TAR_LAYERS:
         return data
     if media_type in _GZIP_LAYERS:
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ArchiveError(f"OCI layout: layer {digest} is not valid gzip: {e}") from None
+        return _gunzip_limited(data, digest)
     raise ArchiveError(
         f"OCI layout: layer {digest} has media type {media_type!r}; "
         f"supported: {', '.join(_TAR_LAYERS + _GZIP_LAYERS)}"

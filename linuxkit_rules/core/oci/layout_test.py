@@ -169,3 +169,26 @@ def test_skopeo_inspect(tmp_path: Path) -> None:
     assert info["Digest"] == digest
     assert info["Architecture"] == "amd64" and info["Os"] == "linux"
     assert len(info["Layers"]) == 2
+
+
+def test_layer_decompression_is_bounded() -> None:
+    from linuxkit_rules.core.oci.layout import _gunzip_limited
+
+    bomb = gzip.compress(b"\0" * 100_000)
+    assert len(bomb) < 1000
+    assert _gunzip_limited(bomb, "sha256:x", limit=100_000) == b"\0" * 100_000
+    assert _gunzip_limited(bomb + bomb, "sha256:x", limit=200_000) == b"\0" * 200_000
+    with pytest.raises(ArchiveError, match="decompresses to more than 99999 bytes"):
+        _gunzip_limited(bomb, "sha256:x", limit=99_999)
+    with pytest.raises(ArchiveError, match="truncated stream"):
+        _gunzip_limited(bomb[:-20], "sha256:x", limit=100_000)
+
+
+def test_blob_paths_must_be_sha256_hex() -> None:
+    from linuxkit_rules.core.oci.layout import _verified_blobs
+
+    for algorithm, name in (("md5", hashlib.md5(b"x").hexdigest()), ("sha256", "ABC")):
+        tree = Tree()
+        tree.add(Entry(f"blobs/{algorithm}/{name}", "file", data=b"x"))
+        with pytest.raises(ArchiveError, match="is not named blobs/sha256/<64 lowercase hex>"):
+            _verified_blobs(tree)

@@ -23,6 +23,7 @@ from linuxkit_rules.core.oci.registry import (
     MEDIA_MANIFEST,
     Blob,
     canonical_json,
+    check_digest,
     parse_reference,
     sha256_digest,
 )
@@ -80,14 +81,20 @@ def _read_layout(fileobj: BinaryIO, where: str) -> tuple[dict[str, bytes], list[
     for path, data in files.items():
         parts = path.split("/")
         if len(parts) == 3 and parts[0] == "blobs":
-            digest = f"{parts[1]}:{parts[2]}"
+            digest = check_digest(f"{parts[1]}:{parts[2]}", f"{where}: blob {path[:120]!r}")
             if sha256_digest(data) != digest:
                 raise RegistryError(f"{where}: blob {path} is corrupt")
             blobs[digest] = data
-    index = json.loads(files["index.json"])
+    try:
+        index = json.loads(files["index.json"])
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RegistryError(f"{where}: index.json is not valid JSON ({e})") from None
+    manifests = index.get("manifests") if isinstance(index, dict) else None
+    if not isinstance(manifests, list) or not all(isinstance(d, dict) for d in manifests):
+        raise RegistryError(f"{where}: index.json must hold a list of manifest descriptors")
     entries = []
-    for descriptor in index.get("manifests", []):
-        digest = descriptor["digest"]
+    for descriptor in manifests:
+        digest = check_digest(descriptor.get("digest"), f"{where}: index entry")
         if descriptor.get("mediaType") != MEDIA_MANIFEST or digest not in blobs:
             raise RegistryError(
                 f"{where}: index entry {digest} is not an image manifest in the layout"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from linuxkit_rules.core.errors import RegistryError
 from linuxkit_rules.core.oci.registry import (
@@ -14,6 +14,7 @@ from linuxkit_rules.core.oci.registry import (
     Blob,
     Reference,
     RegistryClient,
+    check_digest,
     sha256_digest,
 )
 
@@ -45,32 +46,64 @@ def pull(
     for _ in range(4):
         if media_type not in INDEX_TYPES:
             break
-        doc = json.loads(body)
+        doc = _json_object(body, f"base image {ref}: index")
+        entries = doc.get("manifests")
+        if not isinstance(entries, list) or not all(isinstance(m, dict) for m in entries):
+            raise RegistryError(
+                f"base image {ref}: the index's manifests must be a list of objects"
+            )
         choices = [
             m
-            for m in doc.get("manifests", [])
-            if (m.get("platform") or {}).get("architecture") == architecture
-            and (m.get("platform") or {}).get("os") == os_name
+            for m in entries
+            if _platform(m).get("architecture") == architecture
+            and _platform(m).get("os") == os_name
         ]
         if not choices:
             found = sorted(
-                f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
-                for m in doc.get("manifests", [])
+                f"{_platform(m).get('os')}/{_platform(m).get('architecture')}" for m in entries
             )
             raise RegistryError(
                 f"base image {ref}: no {os_name}/{architecture} entry; it has {found}"
             )
-        media_type, body = client.get_manifest(ref.repository, choices[0]["digest"])
+        child = choices[0]
+        digest = check_digest(child.get("digest"), f"base image {ref}: index entry")
+        media_type, body = client.get_manifest(ref.repository, digest, _size(child, ref))
     if media_type not in (MEDIA_MANIFEST, _DOCKER_MANIFEST):
         raise RegistryError(f"base image {ref}: unsupported manifest media type {media_type!r}")
-    doc = json.loads(body)
-    descriptors = [doc["config"], *doc.get("layers", [])]
+    doc = _json_object(body, f"base image {ref}: manifest")
+    layers = doc.get("layers") or []
+    if not isinstance(layers, list):
+        raise RegistryError(f"base image {ref}: the manifest's layers must be a list")
+    descriptors = [doc.get("config"), *layers]
     blobs = []
     for d in descriptors:
-        data = client.get_blob(ref.repository, d["digest"])
-        if "size" in d and d["size"] != len(data):
-            raise RegistryError(
-                f"base image {ref}: blob {d['digest']} has {len(data)} bytes, expected {d['size']}"
-            )
-        blobs.append(Blob(d["digest"], data))
+        if not isinstance(d, dict):
+            raise RegistryError(f"base image {ref}: a manifest descriptor is not an object")
+        digest = check_digest(d.get("digest"), f"base image {ref}: manifest descriptor")
+        blobs.append(Blob(digest, client.get_blob(ref.repository, digest, _size(d, ref))))
     return PulledImage(media_type, body, tuple(blobs))
+
+
+def _platform(entry: dict[str, Any]) -> dict[str, Any]:
+    platform = entry.get("platform")
+    return platform if isinstance(platform, dict) else {}
+
+
+def _size(descriptor: dict[str, Any], ref: Reference) -> int:
+    size = descriptor.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise RegistryError(
+            f"base image {ref}: descriptor {str(descriptor.get('digest'))[:80]!r} "
+            f"has no valid size ({str(size)[:40]!r})"
+        )
+    return size
+
+
+def _json_object(body: bytes, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RegistryError(f"{what} is not valid JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{what} is not a JSON object")
+    return doc

@@ -90,7 +90,7 @@ class BuildYml:
         return out
 
 
-def load_build_yml(text: str, file: str) -> BuildYml:
+def load_build_yml(text: str | bytes, file: str) -> BuildYml:
     doc = load_yaml(text, file)
     top = Loc(file, "", 1)
     if isinstance(doc, Mapping):

@@ -7,6 +7,7 @@ container entry is read by `container.parse_container`.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
@@ -116,16 +117,45 @@ class ImageSpec:
         return {c.name: 100 + i for i, c in enumerate(self.containers())}
 
 
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]{0,127}$")
+
+
+def _kernel_file(r: MapReader, key: str, default: str) -> str:
+    """`binary` or `tar`: a file name inside the kernel package, never a path."""
+    name = r.get_str(key)
+    if name is None or name == "":
+        return default
+    if key == "tar" and name == "none":
+        return ""
+    if not _PLAIN_NAME.match(name):
+        raise r.at(key).error(
+            name,
+            "a plain file name inside the kernel package (letters, digits, '.', '_', '+', '-'; "
+            "no '/', no leading '.')" + (", or 'none'" if key == "tar" else ""),
+        )
+    return name
+
+
+def _cmdline(r: MapReader) -> str:
+    cmdline = r.get_str("cmdline") or ""
+    bad = next((c for c in cmdline if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if bad is not None:
+        raise r.at("cmdline").error(
+            cmdline,
+            f"control character {bad!r} (a newline would add boot loader directives); "
+            "the kernel command line is one line of printable characters",
+        )
+    return cmdline
+
+
 def _kernel(value: object, loc: Loc) -> KernelSpec:
     r = MapReader(value, loc, ("image", "cmdline", "binary", "tar", "ucode"))
-    tar = r.get_str("tar")
-    binary = r.get_str("binary")
     return KernelSpec(
         image=r.required_str("image"),
-        cmdline=r.get_str("cmdline") or "",
-        binary=binary if binary else "kernel",
-        tar="kernel.tar" if tar is None else ("" if tar == "none" else tar),
-        ucode=r.get_str("ucode") or "",
+        cmdline=_cmdline(r),
+        binary=_kernel_file(r, "binary", "kernel"),
+        tar=_kernel_file(r, "tar", "kernel.tar"),
+        ucode=_kernel_file(r, "ucode", ""),
     )
 
 
@@ -166,8 +196,9 @@ def _file(value: object, loc: Loc) -> FileSpec:
         if on
     ]
     if len(set_keys) > 1:
+        # `contents` may hold a secret: the error names it but never shows it.
         raise loc.error(
-            {k: r.raw(k) for k in set_keys},
+            {k: ("<not shown>" if k == "contents" else r.raw(k)) for k in set_keys},
             f"{' and '.join(set_keys)} cannot be used together; give only one of contents, source, symlink, "
             "metadata or directory",
         )
@@ -209,7 +240,7 @@ _UNSUPPORTED_SECTIONS = {
 }
 
 
-def load_image_yaml(text: str, file: str) -> ImageSpec:
+def load_image_yaml(text: str | bytes, file: str) -> ImageSpec:
     """Parse one LinuxKit image YAML strictly."""
     doc = load_yaml(text, file)
     top = Loc(file, "", 1)

@@ -56,15 +56,21 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> LineDict:
+    # Keys written in this mapping, as opposed to those a merge key (`<<: *base`)
+    # brings in: an explicit key overrides a merged one, as YAML says; an explicit
+    # key given twice is an error.
+    explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
+    merged = len(node.value) - explicit
     result = LineDict()
     result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
+    from_merge: set[str] = set()
+    for i, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, str):
             raise SchemaError(loader.name, line, "key", key, "mapping keys must be strings")
-        if key in result:
+        if key in result and i >= merged and key not in from_merge:
             raise SchemaError(
                 loader.name,
                 line,
@@ -72,6 +78,10 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> LineDic
                 key,
                 f"duplicate key (first set on line {result.key_lines[key]})",
             )
+        if i < merged:
+            from_merge.add(key)
+        else:
+            from_merge.discard(key)
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = line
     return result
@@ -94,12 +104,82 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-def load_yaml(text: str, file: str) -> Any:
-    """Parse one YAML document; syntax errors become `SchemaError` with the line."""
-    loader = _StrictLoader(text)
+# The most nodes a document may hold once its aliases are expanded: a few hundred
+# bytes of nested aliases ("billion laughs") expand to more than memory holds
+# when walked or printed.
+MAX_EXPANDED_NODES = 200_000
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """The node count of `root` with every alias expanded, counted without expanding
+    (each node's size once), capped at `limit + 1`; a node that contains itself
+    counts as past the limit."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            sizes[id(node)] = 1
+            continue
+        if not children_done:
+            if id(node) in visiting:
+                return limit + 1
+            visiting.add(id(node))
+            stack.append((node, True))
+            for c in children:
+                if id(c) in visiting:
+                    return limit + 1
+                if id(c) not in sizes:
+                    stack.append((c, False))
+            continue
+        visiting.discard(id(node))
+        sizes[id(node)] = min(limit + 1, 1 + sum(sizes.get(id(c), 1) for c in children))
+    return sizes[id(root)]
+
+
+def decode_text(data: str | bytes, file: str) -> str:
+    """The text of a UTF-8 file; anything else is a one-line SchemaError with the byte offset."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SchemaError(
+            file,
+            data.count(b"\n", 0, e.start) + 1,
+            "encoding",
+            f"byte 0x{data[e.start]:02x} at offset {e.start}",
+            "the file must be UTF-8 text",
+        ) from None
+
+
+def load_yaml(text: str | bytes, file: str) -> Any:
+    """Parse one YAML document; syntax errors become `SchemaError` with the line.
+    Bytes must be UTF-8; a document that expands past MAX_EXPANDED_NODES nodes
+    through aliases is refused."""
+    loader = _StrictLoader(decode_text(text, file))
     loader.name = file
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, MAX_EXPANDED_NODES)
+        if size > MAX_EXPANDED_NODES:
+            raise SchemaError(
+                file,
+                None,
+                "yaml",
+                f"more than {MAX_EXPANDED_NODES} nodes once aliases are expanded",
+                "aliases may not multiply a document's size this much",
+            )
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None

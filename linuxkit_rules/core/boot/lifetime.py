@@ -1,0 +1,150 @@
+"""Children that never outlive their parent, and scratch files that never outlive a run.
+
+Three layers, each covering what the one before cannot:
+
+- `stop_on_signals()`: SIGTERM, SIGINT and SIGHUP raise `Stopped` in the main
+  thread, so `finally` blocks and context managers run (QEMU is stopped, the
+  scratch directory removed) and the process exits with one error line.
+- `die_with_parent()`: a `preexec_fn` that asks the kernel (PR_SET_PDEATHSIG)
+  to SIGKILL the child when the thread that started it ends, even by SIGKILL.
+  Children start in their own process group, so a whole group (a check
+  script and its ssh) can be stopped at once.
+- `Reaper`: a small helper process that waits on a pipe from its parent; when
+  the parent ends in any way (SIGKILL included), the pipe closes and the
+  reaper kills the process groups and removes the paths it was told about.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+from contextlib import contextmanager
+from types import FrameType
+from typing import Iterator, Sequence
+
+from linuxkit_rules.core.errors import LinuxkitError
+
+_PR_SET_PDEATHSIG = 1
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class Stopped(LinuxkitError):
+    """The process was asked to stop (SIGTERM, SIGINT or SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name}; QEMU and scratch files removed"
+        )
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """For `preexec_fn`: the child gets `sig` when its parent thread ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, the stop signals raise `Stopped`; the old handlers come back after."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Stopped(signum)
+
+    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def start_child(argv: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen` in a new process group, killed when this process dies."""
+    return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+        list(argv), start_new_session=True, preexec_fn=die_with_parent, **kwargs
+    )
+
+
+def kill_group(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM to `proc`'s process group, SIGKILL after `timeout`; then reap `proc`."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+class Reaper:
+    """A helper process that cleans up after this one, however it ends.
+
+    `group(pgid)` and `path(p)` tell it what to kill and remove; `close()` (a
+    normal end, after the caller cleaned up itself) tells it to do nothing."""
+
+    def __init__(self) -> None:
+        read_end, self._write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the reaper: no Python-level cleanup, no shared stdio
+            try:
+                os.close(self._write)
+                os.setsid()
+                devnull = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(devnull, fd)
+                _reap(read_end)
+            finally:
+                os._exit(0)
+        os.close(read_end)
+        self.pid = pid
+
+    def _send(self, line: str) -> None:
+        os.write(self._write, (line + "\n").encode())
+
+    def group(self, pgid: int) -> None:
+        self._send(f"group {pgid}")
+
+    def path(self, path: str) -> None:
+        self._send(f"path {os.path.abspath(path)}")
+
+    def close(self) -> None:
+        self._send("done")
+        os.close(self._write)
+        os.waitpid(self.pid, 0)
+
+
+def _reap(fd: int) -> None:
+    data = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    groups: list[int] = []
+    paths: list[str] = []
+    for line in data.decode().splitlines():
+        kind, _, value = line.partition(" ")
+        if kind == "done":
+            return
+        if kind == "group":
+            groups.append(int(value))
+        elif kind == "path":
+            paths.append(value)
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
