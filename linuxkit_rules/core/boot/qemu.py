@@ -330,19 +330,22 @@ size=$1 disk=$2
 shift 2
 if [ -n "$disk" ]; then truncate -s "$size" "$disk" || exit 1; fi
 parent=$PPID
-exec 3<&0
-"$@" <&3 3<&- &
-child=$!
+child=
 stop() {
+    [ -n "$child" ] || return 0
     kill -TERM "$child" 2>/dev/null
     i=0
     while kill -0 "$child" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
     kill -KILL "$child" 2>/dev/null
 }
 finish() { if [ -n "$disk" ]; then rm -f "$disk"; fi; }
+# The traps come before the child exists, so no signal finds the shell without them.
 trap 'stop; finish; exit 143' TERM
 trap 'stop; finish; exit 130' INT
 trap 'stop; finish; exit 129' HUP
+exec 3<&0
+"$@" <&3 3<&- &
+child=$!
 while kill -0 "$child" 2>/dev/null; do
     # Field 4 of /proc/self/stat is the current parent: it changes when ours dies.
     read -r _ _ _ now _ </proc/$$/stat
