@@ -251,8 +251,12 @@ class LinuxkitImageFormatsField(StringSequenceField):
         disk), `gcp` (`NAME.img.tar.gz`, `disk.raw` inside), `docker`
         (`NAME-docker.tar`, for `docker load`), `kernel+squashfs` (`NAME-kernel`,
         `NAME-squashfs.img`, `NAME-cmdline`, and `NAME-squashfs-initrd.img`, a
-        loader that mounts the squashfs with a modular kernel). Every output is
-        byte-reproducible. Default: `["kernel+initrd"]`.
+        loader that mounts the squashfs with a modular kernel), and the
+        `raw-bios` disk for hypervisors and clouds: `vhd` (`NAME.vhd`, fixed VHD,
+        a whole number of MiB), `dynamic-vhd` (`NAME-dynamic.vhd`), `vmdk`
+        (`NAME.vmdk`, monolithic sparse), `aws` (`NAME.raw`, for EC2's snapshot
+        import) and `azure` (`NAME-azure.vhd`, fixed VHD, 1 MiB aligned). Every
+        output is byte-reproducible. Default: `["kernel+initrd"]`.
 
             linuxkit_image(name="sshd", source="sshd.yml", formats=["iso-efi", "raw-bios"])
         """
@@ -307,7 +311,7 @@ class LinuxkitImageDiskSizeField(IntField):
     help = help_text(
         """
         Size in MiB of the disk formats (`raw-bios`, `raw-efi`, `qcow2-bios`,
-        `qcow2-efi`, `gcp`); the build fails, saying how much is needed, when the content does
+        `qcow2-efi`, `gcp`, `vhd`, `dynamic-vhd`, `vmdk`, `aws`, `azure`); the build fails, saying how much is needed, when the content does
         not fit. Default: the smallest size that holds the content.
         """
     )
@@ -447,7 +451,7 @@ class LinuxkitImageTestFormatField(StringField):
     default = "kernel+initrd"
     valid_choices = (
         "kernel+initrd", "kernel+squashfs", "iso-bios", "iso-efi", "raw-bios", "raw-efi", "qcow2-bios",
-        "qcow2-efi", "gcp",
+        "qcow2-efi", "gcp", "vhd", "dynamic-vhd", "vmdk", "aws", "azure",
     )  # fmt: skip
     help = help_text(
         """
@@ -455,7 +459,8 @@ class LinuxkitImageTestFormatField(StringField):
         `formats`): `kernel+initrd` by QEMU's `-kernel`; `kernel+squashfs` by
         `-kernel` with its loader initramfs and the squashfs as the first virtio
         disk (`root=/dev/vda`); ISOs from the CD drive,
-        disks (and the `disk.raw` inside `gcp`) as a virtio disk; `*-bios` with
+        disks (and the `disk.raw` inside `gcp`) as a virtio disk, VHDs as QEMU's
+        `vpc` and VMDKs as `vmdk`; `*-bios` and the cloud disks with
         SeaBIOS, `*-efi` with OVMF from the locked Debian `ovmf` package (arm64: AAVMF
         from `qemu-efi-aarch64`).
         Default: `kernel+initrd`.

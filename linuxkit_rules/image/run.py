@@ -38,7 +38,7 @@ class LinuxkitRunSubsystem(Subsystem):
         help=(
             f"Which output to boot: one of {', '.join(FORMAT_NAMES)} that boots (not `tar`, "
             "`tar-kernel-initrd`, `docker`, `gcp`: boot `raw-bios`, the same disk); it must be in "
-            "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
+            "the image's `formats`. ISOs boot from the CD drive, disks (also VHD and VMDK) as a virtio disk, `*-efi` "
             "with OVMF (from the locked `ovmf` package); `kernel+squashfs` boots the kernel and its loader "
             "initramfs with the squashfs as the first virtio disk. "
             "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd@arch=amd64`."
@@ -97,7 +97,7 @@ def run_config(
         return QemuConfig(disks=disks, **efi, **common)  # type: ignore[arg-type]
     raise FormatNotRunnable(
         f"--linuxkit-run-format={fmt.value}: `pants run` boots kernel+initrd, kernel+squashfs, iso-bios, "
-        "iso-efi, raw-bios, raw-efi, qcow2-bios or qcow2-efi"
+        "iso-efi, raw-bios, raw-efi, qcow2-bios, qcow2-efi, vhd, dynamic-vhd, vmdk, aws or azure"
     )
 
 

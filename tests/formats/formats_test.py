@@ -25,6 +25,7 @@ EXPECTED = {
     "formats.iso", "formats-efi.iso", "formats-bios.img", "formats-efi.img", "formats.qcow2",
     "formats.img.tar.gz", "formats-docker.tar", "formats.spdx.json",
     "formats-efi.qcow2", "formats-squashfs.img", "formats-squashfs-initrd.img",
+    "formats.vhd", "formats-dynamic.vhd", "formats.vmdk", "formats.raw", "formats-azure.vhd",
 }  # fmt: skip
 
 

@@ -23,6 +23,11 @@ class Format(enum.Enum):
     KERNEL_SQUASHFS = "kernel+squashfs"
     GCP = "gcp"
     DOCKER = "docker"
+    VHD = "vhd"
+    DYNAMIC_VHD = "dynamic-vhd"
+    VMDK = "vmdk"
+    AWS = "aws"
+    AZURE = "azure"
 
     @classmethod
     def parse(cls, value: str, where: str = "formats") -> Format:
@@ -58,6 +63,11 @@ class Format(enum.Enum):
                 Format.QCOW2_EFI: f"{name}-efi.qcow2",
                 Format.GCP: f"{name}.img.tar.gz",
                 Format.DOCKER: f"{name}-docker.tar",
+                Format.VHD: f"{name}.vhd",
+                Format.DYNAMIC_VHD: f"{name}-dynamic.vhd",
+                Format.VMDK: f"{name}.vmdk",
+                Format.AWS: f"{name}.raw",
+                Format.AZURE: f"{name}-azure.vhd",
             }[self],
         )
 
@@ -68,12 +78,28 @@ class Format(enum.Enum):
         """Locked Debian packages whose boot loader files this format embeds."""
         if self in (Format.ISO_BIOS, Format.RAW_BIOS, Format.QCOW2_BIOS, Format.GCP):
             return ("isolinux", "syslinux-common")
+        if self.is_bios_disk_container():
+            return ("isolinux", "syslinux-common")
         if self in (Format.ISO_EFI, Format.RAW_EFI, Format.QCOW2_EFI):
             return ("systemd-boot-efi",)
         return ()
 
     def needs_qemu_img(self) -> bool:
         return self in (Format.QCOW2_BIOS, Format.QCOW2_EFI)
+
+    def is_bios_disk_container(self) -> bool:
+        """The `raw-bios` disk in a cloud's or hypervisor's container (VHD, VMDK, S3 raw)."""
+        return self in (Format.VHD, Format.DYNAMIC_VHD, Format.VMDK, Format.AWS, Format.AZURE)
+
+    def qemu_drive_format(self) -> str:
+        """QEMU's `-drive format=` for a disk format (`raw`, `qcow2`, `vpc`, `vmdk`)."""
+        if self in (Format.VHD, Format.DYNAMIC_VHD, Format.AZURE):
+            return "vpc"
+        if self is Format.VMDK:
+            return "vmdk"
+        if self in (Format.QCOW2_BIOS, Format.QCOW2_EFI):
+            return "qcow2"
+        return "raw"
 
     def needs_mksquashfs(self) -> bool:
         return self is Format.KERNEL_SQUASHFS
@@ -96,6 +122,11 @@ class Format(enum.Enum):
             Format.QCOW2_BIOS: "disk",
             Format.QCOW2_EFI: "disk",
             Format.GCP: "gcp",
+            Format.VHD: "disk",
+            Format.DYNAMIC_VHD: "disk",
+            Format.VMDK: "disk",
+            Format.AWS: "disk",
+            Format.AZURE: "disk",
         }.get(self, "none")
 
     def boot_files(self, name: str) -> dict[str, str]:

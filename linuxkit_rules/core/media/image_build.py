@@ -24,6 +24,12 @@ from linuxkit_rules.core.media.boot_media import (
     raw_efi,
 )
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT, Format
+from linuxkit_rules.core.media.vmdisk import (
+    mib_size,
+    write_dynamic_vhd,
+    write_fixed_vhd,
+    write_vmdk,
+)
 from linuxkit_rules.core.media.squashfs import loader_initramfs, read_kernel_config, write_squashfs
 from linuxkit_rules.core.oci.layout import OciImage, read_oci_layout
 from linuxkit_rules.core.oci.package_build import MOBY_CONFIG_LABEL
@@ -363,6 +369,20 @@ def _qcow2(raw: bytes, qemu_img: str, out: str) -> None:
         )
 
 
+def _disk_container(fmt: Format, raw: bytes, out: str, mtime: int) -> None:
+    """The BIOS disk as a VHD (fixed for `vhd` and `azure`), a VMDK, or raw for EC2."""
+    with open(out, "wb") as f:
+        if fmt in (Format.VHD, Format.AZURE):
+            write_fixed_vhd(raw, f, mtime)
+        elif fmt is Format.DYNAMIC_VHD:
+            write_dynamic_vhd(raw, f, mtime)
+        elif fmt is Format.VMDK:
+            write_vmdk(raw, f, os.path.basename(out))
+        else:
+            # EC2's snapshot import takes a raw disk; whole MiB, as for the others.
+            f.write(raw + b"\0" * (mib_size(len(raw)) - len(raw)))
+
+
 def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
     mtime = int(os.environ["SOURCE_DATE_EPOCH"])
     spec = _load_spec(list(m["yaml"]))
@@ -444,6 +464,10 @@ def build_image(m: Mapping[str, Any]) -> Mapping[str, Any]:
             with gzip_writer(buf) as gz:
                 write_tar([Entry("disk.raw", "file", 0o644, data=bios_disk())], gz, mtime)  # type: ignore[arg-type]
             data = buf.getvalue()
+        elif fmt.is_bios_disk_container():
+            _disk_container(fmt, bios_disk(), outs[0], mtime)
+            report[outs[0]] = os.path.getsize(outs[0])
+            continue
         elif fmt is Format.DOCKER:
             data = docker_archive(tree, name, mtime)
         else:
