@@ -22,6 +22,7 @@ from pants.util.strutil import help_text
 from linuxkit_rules.core.arch import ARCH_NAMES, DEFAULT_ARCH
 from linuxkit_rules.core.boot.disk_size import parse_size
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.clouds.publish import CLOUDS
 from linuxkit_rules.core.media.formats import FORMAT_NAMES
 from linuxkit_rules.kernel.target_types import (
     DebianKernelTarget,
@@ -275,6 +276,25 @@ class LinuxkitImageRepositoryField(StringField):
     )
 
 
+class LinuxkitImageCloudsField(StringSequenceField):
+    alias = "clouds"
+    default = ()
+    valid_choices = CLOUDS
+    help = help_text(
+        """
+        Clouds `pants publish` sends the image to, each from its own output format
+        (which must be in `formats`): `gcp` (the `gcp` tarball to Cloud Storage, then a
+        Compute Engine image), `aws` (the `aws` disk to S3, a snapshot import, an AMI),
+        `azure` (the `azure` VHD as a page blob). Where to is set by the
+        `[linuxkit-gcp]`, `[linuxkit-aws]` and `[linuxkit-azure]` options; credentials
+        come from each cloud SDK's own default chain, never from BUILD files.
+        Default: none.
+
+            linuxkit_image(name="sshd", source="sshd.yml", formats=["gcp"], clouds=["gcp"])
+        """
+    )
+
+
 class LinuxkitImageKernelField(StringField):
     alias = "kernel"
     help = help_text(
@@ -340,6 +360,7 @@ class LinuxkitImageTarget(Target):
         LinuxkitRegistriesField,
         LinuxkitReleaseTagsField,
         LinuxkitImageRepositoryField,
+        LinuxkitImageCloudsField,
     )
     help = help_text(
         """

@@ -232,6 +232,27 @@ def azurite(tmp: Path) -> Iterator[str]:
         _stop(proc)
 
 
+def service_account_key(token_uri: str) -> dict:
+    """A service-account key file of a new RSA key, whose token endpoint is the stand-in's."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return {
+        "type": "service_account",
+        "project_id": "proj",
+        "private_key_id": "test",
+        "private_key": pem.decode(),
+        "client_email": "publisher@proj.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
+
+
 class ComputeStandIn:
     """Google's OAuth token endpoint and the Compute Engine images API, as far as
     publishing uses them (images get/insert/delete, global operations get/wait),

@@ -52,10 +52,13 @@ def _container(m: Mapping[str, Any], target: str) -> Any:
     container = required(m, "container", CLOUD, target, "[linuxkit-azure].container")
     env = os.environ
     cred = credential(url, env) if url else None
+    retries = {} if m.get("retries") is None else {"retry_total": int(m["retries"])}
     if cred is not None:
-        service = BlobServiceClient(account_url=url, credential=cred)
+        service = BlobServiceClient(account_url=url, credential=cred, **retries)
     elif env.get("AZURE_STORAGE_CONNECTION_STRING"):
-        service = BlobServiceClient.from_connection_string(env["AZURE_STORAGE_CONNECTION_STRING"])
+        service = BlobServiceClient.from_connection_string(
+            env["AZURE_STORAGE_CONNECTION_STRING"], **retries
+        )
     else:
         raise CloudError(
             CLOUD,

@@ -7,13 +7,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from linuxkit_rules.core.clouds.common import CloudError
 from linuxkit_rules.core.clouds.gcp import publish_gcp
-from linuxkit_rules.testservers import ComputeStandIn, compute_stand_in, cutting_proxy, gcs_emulator
+from linuxkit_rules.testservers import (
+    ComputeStandIn,
+    compute_stand_in,
+    cutting_proxy,
+    gcs_emulator,
+    service_account_key,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -33,34 +39,13 @@ def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
         yield gcs, compute
 
 
-def service_account_key(token_uri: str) -> dict:
-    """A service-account key file of a new RSA key, whose token endpoint is the stand-in's."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return {
-        "type": "service_account",
-        "project_id": "proj",
-        "private_key_id": "test",
-        "private_key": pem.decode(),
-        "client_email": "publisher@proj.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_uri,
-    }
-
-
 def tarball(tmp_path: Path, content: bytes = b"disk" * 300_000) -> str:
     path = tmp_path / "sshd.img.tar.gz"
     path.write_bytes(content)
     return str(path)
 
 
-def manifest(gcs: str, compute: ComputeStandIn, file: str, **extra: str) -> dict:
+def manifest(gcs: str, compute: ComputeStandIn, file: str, **extra: Any) -> dict:
     return {
         "target": "//images:sshd",
         "name": "sshd",
@@ -163,6 +148,6 @@ def test_interrupted_upload(servers: tuple[str, ComputeStandIn], tmp_path: Path)
     big = os.urandom(3 << 20)
     with cutting_proxy(gcs, cut_after=1 << 20) as proxy:
         with pytest.raises(CloudError, match=r"^gcp: //images:sshd: failed while uploading: .*run `pants publish` again"):
-            publish_gcp(manifest(proxy, compute, tarball(tmp_path, big)))
+            publish_gcp(manifest(proxy, compute, tarball(tmp_path, big), retries=0))
     assert _objects(gcs) == []
     assert compute.images == {}

@@ -6,6 +6,7 @@ send). Prints one line per destination.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Mapping
 
 from linuxkit_rules.core.clouds.common import Published, write_report
@@ -30,6 +31,8 @@ def _publisher(cloud: str) -> Callable[[Mapping[str, Any]], Published]:
 
 
 def publish_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    # google-api-core warns about the Python version on import; Pants 2.17 needs 3.9.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     results = []
     for cloud, options in sorted(m["clouds"].items()):
         published = _publisher(cloud)({**options, "target": m["target"], "name": m["name"]})
