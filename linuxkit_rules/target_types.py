@@ -21,8 +21,8 @@ from pants.util.strutil import help_text
 
 from linuxkit_rules.core.arch import ARCH_NAMES, DEFAULT_ARCH
 from linuxkit_rules.core.boot.disk_size import parse_size
-from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.clouds.publish import CLOUDS
+from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import FORMAT_NAMES
 from linuxkit_rules.kernel.target_types import (
     DebianKernelTarget,

@@ -191,14 +191,24 @@ def azurite_binary() -> str:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     result = subprocess.run(
-        [npm, "install", "--prefix", str(tmp), "--no-audit", "--no-fund", f"azurite@{AZURITE_VERSION}"],
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(tmp),
+            "--no-audit",
+            "--no-fund",
+            f"azurite@{AZURITE_VERSION}",
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "PATH": os.environ.get("PATH", "") + ":" + _SEARCH},
     )
     if result.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"npm install azurite@{AZURITE_VERSION} failed:\n{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"npm install azurite@{AZURITE_VERSION} failed:\n{result.stderr[-3000:]}"
+        )
     shutil.rmtree(prefix, ignore_errors=True)
     tmp.rename(prefix)
     return str(binary)
@@ -272,7 +282,11 @@ class ComputeStandIn:
 
         self.requests.append((method, path, body))
         if path == "/token":
-            return 200, {"access_token": "stand-in-token", "token_type": "Bearer", "expires_in": 3600}
+            return 200, {
+                "access_token": "stand-in-token",
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            }
         m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/images(?:/([^/?]+))?(?:\?.*)?", path)
         if m and self.deny:
             return 403, {"error": {"code": 403, "message": "permission denied"}}
@@ -290,15 +304,24 @@ class ComputeStandIn:
             if method == "DELETE":
                 self.images.pop(name or "", None)
                 return 200, self._operation(project, "delete", False)
-        m = re.fullmatch(r"/compute/v1/projects/([^/]+)/global/operations/([^/?]+)(?:/wait)?(?:\?.*)?", path)
+        m = re.fullmatch(
+            r"/compute/v1/projects/([^/]+)/global/operations/([^/?]+)(?:/wait)?(?:\?.*)?", path
+        )
         if m:
             failed = m.group(2).endswith("-failed")
-            return 200, self._operation(m.group(1), m.group(2).split("-")[0], failed, name=m.group(2))
+            return 200, self._operation(
+                m.group(1), m.group(2).split("-")[0], failed, name=m.group(2)
+            )
         return 404, {"error": {"code": 404, "message": f"no route {method} {path}"}}
 
     def _operation(self, project: str, kind: str, failed: bool, name: str = "") -> dict:
         name = name or f"{kind}-{len(self.requests)}" + ("-failed" if failed else "")
-        op: dict = {"kind": "compute#operation", "name": name, "operationType": kind, "status": "DONE"}
+        op: dict = {
+            "kind": "compute#operation",
+            "name": name,
+            "operationType": kind,
+            "status": "DONE",
+        }
         if failed:
             op["error"] = {"errors": [{"code": "INVALID_IMAGE", "message": "stand-in failure"}]}
             op["httpErrorStatusCode"] = 400

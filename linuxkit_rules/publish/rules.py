@@ -28,8 +28,8 @@ from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.core.oci.publish import publish_targets
 from linuxkit_rules.package.rules import BuiltLinuxkitPackages, LinuxkitPackageFieldSet
-from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.publish.clouds import CloudPublishRequest
+from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitImageArchField,
     LinuxkitImageCloudsField,

@@ -29,7 +29,8 @@ class LinuxkitGcpSubsystem(Subsystem):
         help="Another Cloud Storage JSON API endpoint, e.g. an emulator's `http://127.0.0.1:9023`.",
     )
     compute_endpoint = StrOption(
-        default=None, help="Another Compute Engine API endpoint (`https://HOST`); default: Google's."
+        default=None,
+        help="Another Compute Engine API endpoint (`https://HOST`); default: Google's.",
     )
 
     def manifest(self) -> dict[str, Any]:
@@ -53,7 +54,9 @@ class LinuxkitAwsSubsystem(Subsystem):
     )
 
     bucket = StrOption(default=None, help="The S3 bucket the disk is uploaded to (it must exist).")
-    region = StrOption(default=None, help="The region; default: AWS_DEFAULT_REGION / ~/.aws/config.")
+    region = StrOption(
+        default=None, help="The region; default: AWS_DEFAULT_REGION / ~/.aws/config."
+    )
     endpoint = StrOption(
         default=None,
         help="Another endpoint for S3 and EC2, e.g. moto's `http://127.0.0.1:5000`; default: AWS's.",

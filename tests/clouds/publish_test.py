@@ -23,16 +23,18 @@ from linuxkit_rules.testservers import (
     ComputeStandIn,
     azurite,
     compute_stand_in,
-    service_account_key,
     gcs_emulator,
     moto_server,
+    service_account_key,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 SANDBOX = Path.cwd()
 
 
-def publish(repo: Path, target: str, options: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+def publish(
+    repo: Path, target: str, options: list[str], env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
     result = subprocess.run(
         ["./pants", "--no-pantsd", "--no-dynamic-ui", "publish", *options, target],
@@ -42,7 +44,9 @@ def publish(repo: Path, target: str, options: list[str], env: dict[str, str]) ->
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[str], dict[str, str], ComputeStandIn, str, str]]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, list[str], dict[str, str], ComputeStandIn, str, str]]:
     import boto3
     from azure.storage.blob import BlobServiceClient
     from google.auth.credentials import AnonymousCredentials
@@ -50,13 +54,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list
 
     tmp = tmp_path_factory.mktemp("clouds")
     repo = tmp / "repo"
-    shutil.copytree(SANDBOX, repo, symlinks=True, ignore=shutil.ignore_patterns(".*", "dist", "__pycache__"))
-    with gcs_emulator() as gcs, compute_stand_in() as compute, moto_server() as moto, azurite(tmp / "azurite") as account:
-        storage.Client(project="p", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs}).create_bucket("images")
-        boto3.session.Session(region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t").client(
-            "s3", endpoint_url=moto).create_bucket(Bucket="images")
-        BlobServiceClient(account, credential={"account_name": "devstoreaccount1", "account_key": AZURITE_KEY}
-                          ).get_container_client("images").create_container()
+    shutil.copytree(
+        SANDBOX, repo, symlinks=True, ignore=shutil.ignore_patterns(".*", "dist", "__pycache__")
+    )
+    with gcs_emulator() as gcs, compute_stand_in() as compute, moto_server() as moto, azurite(
+        tmp / "azurite"
+    ) as account:
+        storage.Client(
+            project="p", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs}
+        ).create_bucket("images")
+        boto3.session.Session(
+            region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+        ).client("s3", endpoint_url=moto).create_bucket(Bucket="images")
+        BlobServiceClient(
+            account, credential={"account_name": "devstoreaccount1", "account_key": AZURITE_KEY}
+        ).get_container_client("images").create_container()
         key = tmp / "gcp-key.json"
         key.write_text(json.dumps(service_account_key(f"{compute.url}/token")))
         env = {
@@ -80,19 +92,30 @@ def test_publish_to_gcp_and_azure_then_again_uploads_nothing(world) -> None:  # 
     first, first_s = publish(repo, "tests/clouds:cloudy", options, env)
     assert first.returncode == 0, first.stderr[-4000:]
     out = first.stdout + first.stderr
-    assert "gcp: //tests/clouds:cloudy: gs://images/cloudy.img.tar.gz (uploaded) -> projects/proj/global/images/cloudy-" in out
-    assert "azure: //tests/clouds:cloudy: http://127.0.0.1:" in out and "cloudy-azure.vhd (uploaded)" in out
+    assert (
+        "gcp: //tests/clouds:cloudy: gs://images/cloudy.img.tar.gz (uploaded) -> projects/proj/global/images/cloudy-"
+        in out
+    )
+    assert (
+        "azure: //tests/clouds:cloudy: http://127.0.0.1:" in out
+        and "cloudy-azure.vhd (uploaded)" in out
+    )
     report = json.loads((repo / "dist" / "clouds" / "cloudy.json").read_text())
     assert {r["cloud"] for r in report} == {"gcp", "azure"} and all(r["uploaded"] for r in report)
     inserts = [b for m, p, b in compute.requests if m == "POST" and p.endswith("/global/images")]
-    assert len(inserts) == 1 and inserts[0]["rawDisk"]["source"].endswith("/images/cloudy.img.tar.gz")
+    assert len(inserts) == 1 and inserts[0]["rawDisk"]["source"].endswith(
+        "/images/cloudy.img.tar.gz"
+    )
     # no credential reaches the log
     assert AZURITE_KEY not in out and "publish-test-secret" not in out
 
     second, second_s = publish(repo, "tests/clouds:cloudy", options, env)
     assert second.returncode == 0, second.stderr[-4000:]
     assert (second.stdout + second.stderr).count("(unchanged, nothing uploaded)") == 2
-    assert len([1 for m, p, _ in compute.requests if m == "POST" and p.endswith("/global/images")]) == 1
+    assert (
+        len([1 for m, p, _ in compute.requests if m == "POST" and p.endswith("/global/images")])
+        == 1
+    )
     report = json.loads((repo / "dist" / "clouds" / "cloudy.json").read_text())
     assert not any(r["uploaded"] for r in report)
     print(f"\npublish gcp+azure: first {first_s:.1f} s, unchanged second {second_s:.1f} s")
@@ -106,6 +129,7 @@ def test_aws_publish_fails_at_the_import_in_one_line_and_keeps_nothing(world) ->
     assert result.returncode != 0
     assert "aws: //tests/clouds:cloudy-aws: failed while importing the snapshot" in result.stderr
     assert "publish-test-secret" not in result.stdout + result.stderr
-    s3 = boto3.session.Session(region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t").client(
-        "s3", endpoint_url=moto)
+    s3 = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    ).client("s3", endpoint_url=moto)
     assert "Contents" not in s3.list_objects_v2(Bucket="images")

@@ -54,7 +54,11 @@ def register_request(name: str, snapshot_id: str, sha256: str) -> dict[str, Any]
         "BlockDeviceMappings": [
             {
                 "DeviceName": ROOT_DEVICE,
-                "Ebs": {"SnapshotId": snapshot_id, "DeleteOnTermination": True, "VolumeType": "gp3"},
+                "Ebs": {
+                    "SnapshotId": snapshot_id,
+                    "DeleteOnTermination": True,
+                    "VolumeType": "gp3",
+                },
             }
         ],
     }
@@ -171,7 +175,9 @@ def _code(e: Exception) -> str:
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
-def _error(e: Exception, target: str, step: str, bucket: str, name: str, left: list[str]) -> CloudError:
+def _error(
+    e: Exception, target: str, step: str, bucket: str, name: str, left: list[str]
+) -> CloudError:
     code = _code(e)
     kept = f" (could not remove: {', '.join(left)})" if left else ""
     if code in ("403", "AccessDenied", "UnauthorizedOperation", "InvalidAccessKeyId",

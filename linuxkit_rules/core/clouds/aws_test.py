@@ -18,7 +18,12 @@ from linuxkit_rules.testservers import moto_server
 
 @pytest.fixture
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+    for key in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -65,8 +70,14 @@ class Import:
         )
         self.stub.add_response(
             "describe_import_snapshot_tasks",
-            {"ImportSnapshotTasks": [{"ImportTaskId": "import-snap-1",
-                                      "SnapshotTaskDetail": {"Status": "active", "Progress": "50"}}]},  # fmt: skip
+            {
+                "ImportSnapshotTasks": [
+                    {
+                        "ImportTaskId": "import-snap-1",
+                        "SnapshotTaskDetail": {"Status": "active", "Progress": "50"},
+                    }
+                ]
+            },  # fmt: skip
             {"ImportTaskIds": ["import-snap-1"]},
         )
         detail = (
@@ -76,12 +87,18 @@ class Import:
         )
         self.stub.add_response(
             "describe_import_snapshot_tasks",
-            {"ImportSnapshotTasks": [{"ImportTaskId": "import-snap-1", "SnapshotTaskDetail": detail}]},
+            {
+                "ImportSnapshotTasks": [
+                    {"ImportTaskId": "import-snap-1", "SnapshotTaskDetail": detail}
+                ]
+            },
             {"ImportTaskIds": ["import-snap-1"]},
         )
         if fail:
             self.stub.add_response(
-                "cancel_import_task", {"ImportTaskId": "import-snap-1"}, {"ImportTaskId": "import-snap-1"}
+                "cancel_import_task",
+                {"ImportTaskId": "import-snap-1"},
+                {"ImportTaskId": "import-snap-1"},
             )
         self.stub.activate()
 
@@ -89,7 +106,9 @@ class Import:
         return lambda m, target: (client("s3", url), client("ec2", url), self.client)
 
 
-def test_publish_uploads_imports_registers_and_a_second_run_does_nothing(endpoint: str, tmp_path: Path) -> None:
+def test_publish_uploads_imports_registers_and_a_second_run_does_nothing(
+    endpoint: str, tmp_path: Path
+) -> None:
     file = disk(tmp_path)
     stub = Import(endpoint, file)
     first = publish_aws(manifest(endpoint, file), stub.clients(endpoint))
@@ -97,7 +116,9 @@ def test_publish_uploads_imports_registers_and_a_second_run_does_nothing(endpoin
     assert first.uploaded and first.destination == "s3://images/sshd.raw"
     ec2 = client("ec2", endpoint)
     [image] = ec2.describe_images(ImageIds=[first.image])["Images"]
-    assert image["Name"].startswith("sshd-") and image["Description"].startswith("linuxkit-rules sha256:")
+    assert image["Name"].startswith("sshd-") and image["Description"].startswith(
+        "linuxkit-rules sha256:"
+    )
     assert ec2.describe_snapshots(SnapshotIds=[stub.snapshot])["Snapshots"]  # kept for the AMI
     head = client("s3", endpoint).head_object(Bucket="images", Key="sshd.raw")
     assert head["ContentLength"] == os.path.getsize(file)
@@ -113,19 +134,26 @@ def test_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with pytest.raises(CloudError, match=r"^aws: //images:sshd: no credentials found; set AWS_ACCESS_KEY_ID"):
+    with pytest.raises(
+        CloudError, match=r"^aws: //images:sshd: no credentials found; set AWS_ACCESS_KEY_ID"
+    ):
         publish_aws(manifest("http://127.0.0.1:9", disk(tmp_path)))
 
 
 def test_missing_bucket(endpoint: str, tmp_path: Path) -> None:
-    with pytest.raises(CloudError, match=r"^aws: //images:sshd: bucket s3://nope does not exist; create it"):
+    with pytest.raises(
+        CloudError, match=r"^aws: //images:sshd: bucket s3://nope does not exist; create it"
+    ):
         publish_aws(manifest(endpoint, disk(tmp_path), bucket="nope"))
 
 
 def test_failed_import_leaves_nothing(endpoint: str, tmp_path: Path) -> None:
     file = disk(tmp_path)
     stub = Import(endpoint, file, fail=True)
-    with pytest.raises(CloudError, match=r"^aws: //images:sshd: failed while importing the snapshot: .*unsupported disk"):
+    with pytest.raises(
+        CloudError,
+        match=r"^aws: //images:sshd: failed while importing the snapshot: .*unsupported disk",
+    ):
         publish_aws(manifest(endpoint, file), stub.clients(endpoint))
     stub.stub.assert_no_pending_responses()  # the import task was cancelled
     assert "Contents" not in client("s3", endpoint).list_objects_v2(Bucket="images")
@@ -139,7 +167,10 @@ def test_existing_ami_from_other_content(endpoint: str, tmp_path: Path) -> None:
     ec2.deregister_image(ImageId=first.image)
     ec2.register_image(Name=name, Description="someone else's", RootDeviceName="/dev/xvda")
     client("s3", endpoint).delete_object(Bucket="images", Key="sshd.raw")
-    with pytest.raises(CloudError, match=f"^aws: //images:sshd: AMI {name} .* already exists, made from other content"):
+    with pytest.raises(
+        CloudError,
+        match=f"^aws: //images:sshd: AMI {name} .* already exists, made from other content",
+    ):
         publish_aws(manifest(endpoint, file), Import(endpoint, file).clients(endpoint))
     assert "Contents" not in client("s3", endpoint).list_objects_v2(Bucket="images")
 
@@ -149,7 +180,12 @@ def test_access_denied(endpoint: str, tmp_path: Path, monkeypatch: pytest.Monkey
 
     s3 = client("s3", endpoint)
     stub = Stubber(s3)
-    stub.add_client_error("head_bucket", "403", "Forbidden", 403, expected_params={"Bucket": "images"})
+    stub.add_client_error(
+        "head_bucket", "403", "Forbidden", 403, expected_params={"Bucket": "images"}
+    )
     stub.activate()
-    with pytest.raises(CloudError, match=r"^aws: //images:sshd: access denied \(403\) while reading the bucket; check"):
+    with pytest.raises(
+        CloudError,
+        match=r"^aws: //images:sshd: access denied \(403\) while reading the bucket; check",
+    ):
         publish_aws(manifest(endpoint, disk(tmp_path)), lambda m, t: (s3, None, None))

@@ -80,7 +80,10 @@ def publish_azure(
     size = os.path.getsize(path)
     if size % PAGE:
         raise CloudError(
-            CLOUD, target, f"{path} is {size} bytes, not whole 512-byte pages", "publish the `azure` format"
+            CLOUD,
+            target,
+            f"{path} is {size} bytes, not whole 512-byte pages",
+            "publish the `azure` format",
         )
     sha256, _ = file_digests(path)
     container = container_client(m, target)
@@ -94,7 +97,11 @@ def publish_azure(
             props = blob.get_blob_properties()
         except aexc.ResourceNotFoundError:
             props = None
-        if props is not None and (props.metadata or {}).get("sha256") == sha256 and props.size == size:
+        if (
+            props is not None
+            and (props.metadata or {}).get("sha256") == sha256
+            and props.size == size
+        ):
             return result
         step = "uploading"
         blob.create_page_blob(size)
@@ -110,7 +117,9 @@ def publish_azure(
     return result
 
 
-def _error(e: Exception, target: str, step: str, container: str, aexc: Any, left: list[str]) -> CloudError:
+def _error(
+    e: Exception, target: str, step: str, container: str, aexc: Any, left: list[str]
+) -> CloudError:
     kept = f" (could not remove: {', '.join(left)})" if left else ""
     if isinstance(e, aexc.ClientAuthenticationError) or getattr(e, "status_code", None) == 403:
         return CloudError(

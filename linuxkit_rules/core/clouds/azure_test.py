@@ -28,7 +28,9 @@ def account(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.delenv("AZURE_STORAGE_SAS_TOKEN", raising=False)
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT", raising=False)
     monkeypatch.setenv("AZURE_STORAGE_KEY", AZURITE_KEY)
-    service = BlobServiceClient(server, credential={"account_name": "devstoreaccount1", "account_key": AZURITE_KEY})
+    service = BlobServiceClient(
+        server, credential={"account_name": "devstoreaccount1", "account_key": AZURITE_KEY}
+    )
     container = service.get_container_client("images")
     if container.exists():
         container.delete_container()
@@ -55,10 +57,17 @@ def manifest(url: str, file: str, **extra: Any) -> dict:
 def blob(url: str, name: str = "sshd-azure.vhd") -> Any:
     from azure.storage.blob import BlobClient
 
-    return BlobClient(url, "images", name, credential={"account_name": "devstoreaccount1", "account_key": AZURITE_KEY})
+    return BlobClient(
+        url,
+        "images",
+        name,
+        credential={"account_name": "devstoreaccount1", "account_key": AZURITE_KEY},
+    )
 
 
-def test_page_blob_holds_the_disk_and_only_data_pages_were_sent(account: str, tmp_path: Path) -> None:
+def test_page_blob_holds_the_disk_and_only_data_pages_were_sent(
+    account: str, tmp_path: Path
+) -> None:
     file = vhd(tmp_path)
     first = publish_azure(manifest(account, file))
     assert first.uploaded and first.destination.endswith("/images/sshd-azure.vhd")
@@ -81,20 +90,29 @@ def test_second_publish_sends_no_page(account: str, tmp_path: Path) -> None:
 
 def test_no_credentials(account: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AZURE_STORAGE_KEY")
-    with pytest.raises(CloudError, match=r"^azure: //images:sshd: no credentials found; set AZURE_STORAGE_KEY"):
+    with pytest.raises(
+        CloudError, match=r"^azure: //images:sshd: no credentials found; set AZURE_STORAGE_KEY"
+    ):
         publish_azure(manifest(account, vhd(tmp_path)))
 
 
 def test_missing_container(account: str, tmp_path: Path) -> None:
-    with pytest.raises(CloudError, match=r"^azure: //images:sshd: container nope does not exist; create it"):
+    with pytest.raises(
+        CloudError, match=r"^azure: //images:sshd: container nope does not exist; create it"
+    ):
         publish_azure(manifest(account, vhd(tmp_path), container="nope"))
 
 
-def test_wrong_key_is_access_denied(account: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_key_is_access_denied(
+    account: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import base64
 
     monkeypatch.setenv("AZURE_STORAGE_KEY", base64.b64encode(b"not the key").decode())
-    with pytest.raises(CloudError, match=r"^azure: //images:sshd: access denied \(403\) while reading the container"):
+    with pytest.raises(
+        CloudError,
+        match=r"^azure: //images:sshd: access denied \(403\) while reading the container",
+    ):
         publish_azure(manifest(account, vhd(tmp_path)))
 
 
@@ -104,7 +122,10 @@ def test_interrupted_upload_removes_the_blob(account: str, tmp_path: Path) -> No
     file = big / "sshd-azure.vhd"
     file.write_bytes(os.urandom(8 * MIB) + b"\0" * 512)
     with cutting_proxy(account, cut_after=3 * MIB) as proxy:
-        with pytest.raises(CloudError, match=r"^azure: //images:sshd: failed while uploading: .*run `pants publish` again"):
+        with pytest.raises(
+            CloudError,
+            match=r"^azure: //images:sshd: failed while uploading: .*run `pants publish` again",
+        ):
             publish_azure(manifest(proxy, str(file), retries=0))
     assert not blob(account).exists()
 
@@ -114,4 +135,8 @@ def test_account_name_and_data_ranges(tmp_path: Path) -> None:
     assert account_name("http://127.0.0.1:10000/devstoreaccount1") == "devstoreaccount1"
     path = tmp_path / "f"
     path.write_bytes(b"\0" * 1024 + b"a" * 1536 + b"\0" * 512 + b"b" * 512)
-    assert [(o, len(d)) for o, d in data_ranges(str(path), 512, 1024)] == [(1024, 1024), (2048, 512), (3072, 512)]
+    assert [(o, len(d)) for o, d in data_ranges(str(path), 512, 1024)] == [
+        (1024, 1024),
+        (2048, 512),
+        (3072, 512),
+    ]

@@ -131,7 +131,9 @@ def publish_gcp(
         raise
     except Exception as e:
         left = cleanup(undo)
-        raise _error(e, target, step, bucket_name, project, name, gexc, RefreshError, left) from None
+        raise _error(
+            e, target, step, bucket_name, project, name, gexc, RefreshError, left
+        ) from None
     result.image = f"projects/{project}/global/images/{name}"
     return result
 

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
 
 @pytest.fixture
-def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, ComputeStandIn]]:
+def servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, ComputeStandIn]]:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
@@ -90,14 +92,19 @@ def test_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
     monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
     m = manifest("http://127.0.0.1:9", ComputeStandIn(), tarball(tmp_path))
-    with pytest.raises(CloudError, match=r"^gcp: //images:sshd: no credentials found; set GOOGLE_APPLICATION_CREDENTIALS"):
+    with pytest.raises(
+        CloudError,
+        match=r"^gcp: //images:sshd: no credentials found; set GOOGLE_APPLICATION_CREDENTIALS",
+    ):
         publish_gcp(m)
 
 
 def test_missing_bucket(servers: tuple[str, ComputeStandIn], tmp_path: Path) -> None:
     gcs, compute = servers
     m = {**manifest(gcs, compute, tarball(tmp_path)), "bucket": "nope"}
-    with pytest.raises(CloudError, match=r"^gcp: //images:sshd: bucket gs://nope does not exist; create it"):
+    with pytest.raises(
+        CloudError, match=r"^gcp: //images:sshd: bucket gs://nope does not exist; create it"
+    ):
         publish_gcp(m)
 
 
@@ -105,7 +112,9 @@ def _objects(gcs: str) -> list[str]:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    client = storage.Client(project="p", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs})
+    client = storage.Client(
+        project="p", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs}
+    )
     return [b.name for b in client.list_blobs("images")]
 
 
@@ -119,14 +128,21 @@ def test_existing_image_from_other_content_fails_and_removes_the_upload(
     file = tarball(tmp_path)
     name = publish_gcp(manifest(gcs, compute, file)).image.rsplit("/", 1)[1]
     compute.images[name]["description"] = "made by someone else"
-    client = storage.Client(project="p", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs})
+    client = storage.Client(
+        project="p", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs}
+    )
     client.bucket("images").blob("sshd.img.tar.gz").delete()
-    with pytest.raises(CloudError, match=f"^gcp: //images:sshd: image {name} already exists in project proj, made from other content; delete it"):
+    with pytest.raises(
+        CloudError,
+        match=f"^gcp: //images:sshd: image {name} already exists in project proj, made from other content; delete it",
+    ):
         publish_gcp(manifest(gcs, compute, file))
     assert _objects(gcs) == []  # this run's upload was removed
 
 
-def test_failed_image_creation_leaves_nothing(servers: tuple[str, ComputeStandIn], tmp_path: Path) -> None:
+def test_failed_image_creation_leaves_nothing(
+    servers: tuple[str, ComputeStandIn], tmp_path: Path
+) -> None:
     gcs, compute = servers
     compute.fail_insert = True
     with pytest.raises(CloudError, match=r"^gcp: //images:sshd: failed while creating the image"):
@@ -138,7 +154,9 @@ def test_failed_image_creation_leaves_nothing(servers: tuple[str, ComputeStandIn
 def test_access_denied(servers: tuple[str, ComputeStandIn], tmp_path: Path) -> None:
     gcs, compute = servers
     compute.deny = True
-    with pytest.raises(CloudError, match=r"^gcp: //images:sshd: access denied \(403\) while looking up the image"):
+    with pytest.raises(
+        CloudError, match=r"^gcp: //images:sshd: access denied \(403\) while looking up the image"
+    ):
         publish_gcp(manifest(gcs, compute, tarball(tmp_path)))
     assert _objects(gcs) == []
 
@@ -147,7 +165,10 @@ def test_interrupted_upload(servers: tuple[str, ComputeStandIn], tmp_path: Path)
     gcs, compute = servers
     big = os.urandom(3 << 20)
     with cutting_proxy(gcs, cut_after=1 << 20) as proxy:
-        with pytest.raises(CloudError, match=r"^gcp: //images:sshd: failed while uploading: .*run `pants publish` again"):
+        with pytest.raises(
+            CloudError,
+            match=r"^gcp: //images:sshd: failed while uploading: .*run `pants publish` again",
+        ):
             publish_gcp(manifest(proxy, compute, tarball(tmp_path, big), retries=0))
     assert _objects(gcs) == []
     assert compute.images == {}

@@ -24,13 +24,13 @@ from linuxkit_rules.core.media.boot_media import (
     raw_efi,
 )
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT, Format
+from linuxkit_rules.core.media.squashfs import loader_initramfs, read_kernel_config, write_squashfs
 from linuxkit_rules.core.media.vmdisk import (
     mib_size,
     write_dynamic_vhd,
     write_fixed_vhd,
     write_vmdk,
 )
-from linuxkit_rules.core.media.squashfs import loader_initramfs, read_kernel_config, write_squashfs
 from linuxkit_rules.core.oci.layout import OciImage, read_oci_layout
 from linuxkit_rules.core.oci.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.reports.sbom import write_sbom

@@ -141,7 +141,9 @@ def write_dynamic_vhd(raw: bytes, out: BinaryIO, mtime: int) -> int:
     out.write(table + b"\xff" * (bat_bytes - len(table)))
     for i in used:
         chunk = raw[i * VHD_BLOCK : (i + 1) * VHD_BLOCK]
-        out.write(b"\xff" * (VHD_BLOCK // SECTOR // 8) + b"\0" * (bitmap - VHD_BLOCK // SECTOR // 8))
+        out.write(
+            b"\xff" * (VHD_BLOCK // SECTOR // 8) + b"\0" * (bitmap - VHD_BLOCK // SECTOR // 8)
+        )
         out.write(chunk + b"\0" * (VHD_BLOCK - len(chunk)))
     out.write(footer)
     return size

@@ -56,7 +56,9 @@ def test_qemu_reads_the_same_disk(tmp_path: Path, name: str) -> None:
     path = write(tmp_path, name, writer, raw)
     info = json.loads(
         subprocess.run(
-            [QEMU_IMG, "info", "-f", fmt, "--output=json", str(path)], check=True, capture_output=True
+            [QEMU_IMG, "info", "-f", fmt, "--output=json", str(path)],
+            check=True,
+            capture_output=True,
         ).stdout
     )
     assert info["format"] == fmt
