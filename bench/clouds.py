@@ -47,7 +47,7 @@ def bench_gcp(dist: Path, tmp: Path) -> tuple[float, float]:
     import json
 
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     from linuxkit_rules.testservers import service_account_key
 

@@ -50,7 +50,7 @@ def world(
     import boto3
     from azure.storage.blob import BlobServiceClient
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     tmp = tmp_path_factory.mktemp("clouds")
     repo = tmp / "repo"

@@ -52,7 +52,7 @@ def _container(m: Mapping[str, Any], target: str) -> Any:
     container = required(m, "container", CLOUD, target, "[linuxkit-azure].container")
     env = os.environ
     cred = credential(url, env) if url else None
-    retries = {} if m.get("retries") is None else {"retry_total": int(m["retries"])}
+    retries: dict[str, Any] = {} if m.get("retries") is None else {"retry_total": int(m["retries"])}
     if cred is not None:
         service = BlobServiceClient(account_url=url, credential=cred, **retries)
     elif env.get("AZURE_STORAGE_CONNECTION_STRING"):

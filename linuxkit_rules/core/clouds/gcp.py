@@ -46,7 +46,7 @@ def image_resource(name: str, family: str, bucket: str, obj: str, sha256: str) -
 def _clients(m: Mapping[str, Any], target: str) -> tuple[Any, Any]:
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
-    from google.cloud import compute_v1, storage
+    from google.cloud import compute_v1, storage  # type: ignore[attr-defined]
 
     try:
         credentials, _ = google.auth.default(

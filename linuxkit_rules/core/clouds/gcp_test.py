@@ -29,7 +29,7 @@ def servers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, ComputeStandIn]]:
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     with gcs_emulator() as gcs, compute_stand_in() as compute:
         storage.Client(
@@ -110,7 +110,7 @@ def test_missing_bucket(servers: tuple[str, ComputeStandIn], tmp_path: Path) -> 
 
 def _objects(gcs: str) -> list[str]:
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     client = storage.Client(
         project="p", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs}
@@ -122,7 +122,7 @@ def test_existing_image_from_other_content_fails_and_removes_the_upload(
     servers: tuple[str, ComputeStandIn], tmp_path: Path
 ) -> None:
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     gcs, compute = servers
     file = tarball(tmp_path)
