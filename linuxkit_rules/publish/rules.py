@@ -220,7 +220,7 @@ async def publish_linuxkit_image(
             await Get(
                 PublishPackages,
                 CloudPublishRequest(
-                    str(field_set.address), _image_name(field_set), clouds, request.packages
+                    f"//{field_set.address}", _image_name(field_set), clouds, request.packages
                 ),
             )
         )
