@@ -31,13 +31,13 @@ EXPECTED = {
 
 def _ignore(directory: str, names: list[str]) -> set[str]:
     """The sandbox's own dot files stay behind; the lint configuration comes along."""
-    return {n for n in names if (n.startswith(".") and n != ".flake8") or n in ("dist", "__pycache__")}
+    return {
+        n for n in names if (n.startswith(".") and n != ".flake8") or n in ("dist", "__pycache__")
+    }
 
 
 def build(dest: Path) -> dict[str, str]:
-    shutil.copytree(
-        SANDBOX, dest, symlinks=True, ignore=_ignore
-    )
+    shutil.copytree(SANDBOX, dest, symlinks=True, ignore=_ignore)
     result = subprocess.run(
         ["./pants", "--no-pantsd", "--no-local-cache", "--no-dynamic-ui", "package", TARGET],
         cwd=dest,
