@@ -13,6 +13,7 @@ from linuxkit_rules.kernel import rules as kernel_rules
 from linuxkit_rules.kernel import source as kernel_source
 from linuxkit_rules.package import dockerfile as package_dockerfile
 from linuxkit_rules.package import rules as package_rules
+from linuxkit_rules.publish import clouds as publish_clouds
 from linuxkit_rules.publish import rules as publish_rules
 from linuxkit_rules.util_rules import core_tool, debian, host_tools
 
@@ -34,5 +35,6 @@ def rules():
         *host_tools.rules(),
         *graph_goal.rules(),
         *publish_rules.rules(),
+        *publish_clouds.rules(),
         *package_dockerfile.rules(),
     ]

@@ -22,6 +22,7 @@ from pants.util.strutil import help_text, softwrap
 
 from linuxkit_rules.core.arch import ARCH_NAMES, DEFAULT_ARCH
 from linuxkit_rules.core.boot.disk_size import parse_size
+from linuxkit_rules.core.clouds.publish import CLOUDS
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import BOOTABLE_FORMAT_NAMES, FORMAT_NAMES
 from linuxkit_rules.core.spec.build_yml import build_yml_keys_help
@@ -260,8 +261,12 @@ class LinuxkitImageFormatsField(StringSequenceField):
         disk), `gcp` (`NAME.img.tar.gz`, `disk.raw` inside), `docker`
         (`NAME-docker.tar`, for `docker load`), `kernel+squashfs` (`NAME-kernel`,
         `NAME-squashfs.img`, `NAME-cmdline`, and `NAME-squashfs-initrd.img`, a
-        loader that mounts the squashfs with a modular kernel). Every output is
-        byte-reproducible. Default: `["kernel+initrd"]`.
+        loader that mounts the squashfs with a modular kernel), and the
+        `raw-bios` disk for hypervisors and clouds: `vhd` (`NAME.vhd`, fixed VHD,
+        a whole number of MiB), `dynamic-vhd` (`NAME-dynamic.vhd`), `vmdk`
+        (`NAME.vmdk`, monolithic sparse), `aws` (`NAME.raw`, for EC2's snapshot
+        import) and `azure` (`NAME-azure.vhd`, fixed VHD, 1 MiB aligned). Every
+        output is byte-reproducible. Default: `["kernel+initrd"]`.
 
             linuxkit_image(name="sshd", source="sshd.yml", formats=["iso-efi", "raw-bios"])
         """
@@ -276,6 +281,25 @@ class LinuxkitImageRepositoryField(StringField):
         Repository that `pants publish` pushes the image's outputs to (as one OCI
         artifact: a layer per output file, titled with its name). Default:
         `linuxkit-images/<target name>`.
+        """
+    )
+
+
+class LinuxkitImageCloudsField(StringSequenceField):
+    alias = "clouds"
+    default = ()
+    valid_choices = CLOUDS
+    help = help_text(
+        """
+        Clouds `pants publish` sends the image to, each from its own output format
+        (which must be in `formats`): `gcp` (the `gcp` tarball to Cloud Storage, then a
+        Compute Engine image), `aws` (the `aws` disk to S3, a snapshot import, an AMI),
+        `azure` (the `azure` VHD as a page blob). Where to is set by the
+        `[linuxkit-gcp]`, `[linuxkit-aws]` and `[linuxkit-azure]` options; credentials
+        come from each cloud SDK's own default chain, never from BUILD files.
+        Default: none.
+
+            linuxkit_image(name="sshd", source="sshd.yml", formats=["gcp"], clouds=["gcp"])
         """
     )
 
@@ -345,7 +369,7 @@ class LinuxkitImageDiskSizeField(DiskSizeField):
     help = help_text(
         """
         Size of the disk formats (`raw-bios`, `raw-efi`, `qcow2-bios`, `qcow2-efi`,
-        `gcp`): a whole number of MiB, written `"2G"`, `"512M"` or as an integer of
+        `gcp`, `vhd`, `dynamic-vhd`, `vmdk`, `aws`, `azure`): a whole number of MiB, written `"2G"`, `"512M"` or as an integer of
         MiB (`512`), at most 8G (the disk is assembled in memory; a cloud instance
         can grow its disk when it is created). The build fails, saying how much is
         needed, when the content does not fit. The files are written sparse.
@@ -388,6 +412,7 @@ class LinuxkitImageTarget(Target):
         LinuxkitRegistriesField,
         LinuxkitReleaseTagsField,
         LinuxkitImageRepositoryField,
+        LinuxkitImageCloudsField,
     )
     help = help_text(
         """
@@ -493,7 +518,8 @@ class LinuxkitImageTestFormatField(StringField):
         `formats`): `kernel+initrd` by QEMU's `-kernel`; `kernel+squashfs` by
         `-kernel` with its loader initramfs and the squashfs as the first virtio
         disk (`root=/dev/vda`); ISOs from the CD drive,
-        disks (and the `disk.raw` inside `gcp`) as a virtio disk; `*-bios` with
+        disks (and the `disk.raw` inside `gcp`) as a virtio disk, VHDs as QEMU's
+        `vpc` and VMDKs as `vmdk`; `*-bios` and the cloud disks with
         SeaBIOS, `*-efi` with OVMF from the locked Debian `ovmf` package (arm64: AAVMF
         from `qemu-efi-aarch64`).
         Default: `kernel+initrd`.

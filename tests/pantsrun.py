@@ -37,7 +37,14 @@ def copy_repo(source: Path, dest: Path) -> Path:
         source,
         dest,
         symlinks=True,
-        ignore=shutil.ignore_patterns(".*", "dist", "*.pex", "__pycache__", "tests"),
+        # the sandbox's dot files stay behind; the lint configuration comes along
+        ignore=lambda d, names: {
+            n
+            for n in names
+            if (n.startswith(".") and n != ".flake8")
+            or n in ("dist", "__pycache__", "tests")
+            or n.endswith(".pex")
+        },
     )
     return dest
 

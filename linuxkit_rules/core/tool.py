@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kconfig": ("kernels.source_build", "resolve_config"),
     "linux": ("kernels.source_build", "build_linux"),
     "ovmf": ("media.firmware", "extract_ovmf_command"),
+    "cloud-publish": ("clouds.publish", "publish_command"),
 }
 
 

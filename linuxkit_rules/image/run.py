@@ -34,7 +34,7 @@ class LinuxkitRunSubsystem(Subsystem):
         help=(
             f"Which output to boot: one of {', '.join(RUNNABLE_FORMAT_NAMES)} (for `gcp`, "
             "boot `raw-bios`, the same disk); it must be in "
-            "the image's `formats`. ISOs boot from the CD drive, disks as a virtio disk, `*-efi` "
+            "the image's `formats`. ISOs boot from the CD drive, disks (also VHD and VMDK) as a virtio disk, `*-efi` "
             "with OVMF (from the locked `ovmf` package); `kernel+squashfs` boots the kernel and its loader "
             "initramfs with the squashfs as the first virtio disk. "
             "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd@arch=amd64`."

@@ -24,11 +24,15 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.core.oci.publish import publish_targets
 from linuxkit_rules.package.rules import BuiltLinuxkitPackages, LinuxkitPackageFieldSet
+from linuxkit_rules.publish.clouds import CloudPublishRequest
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
+    LinuxkitImageArchField,
+    LinuxkitImageCloudsField,
     LinuxkitImageRepositoryField,
     LinuxkitImageSourceField,
     LinuxkitPackageSourcesField,
@@ -80,6 +84,8 @@ class LinuxkitImagePublishFieldSet(PublishFieldSet):
     registries: LinuxkitRegistriesField
     release_tags: LinuxkitReleaseTagsField
     repository: LinuxkitImageRepositoryField
+    clouds: LinuxkitImageCloudsField
+    arch: LinuxkitImageArchField
 
 
 @dataclass(frozen=True)
@@ -207,11 +213,24 @@ async def publish_linuxkit_image(
     tags = [image_content_tag(request.packages), *(field_set.release_tags.value or ())]
     registries, to_engine = _registries(field_set.registries, linuxkit)
     names = [f"{repository}:{t}" for t in tags]
+    clouds = tuple(field_set.clouds.value or ())
+    out = []
+    if clouds:
+        out.append(
+            await Get(
+                PublishPackages,
+                CloudPublishRequest(
+                    f"//{field_set.address}", _image_name(field_set), clouds, request.packages
+                ),
+            )
+        )
+        # An image published to clouds needs no registry as well.
+        if field_set.registries.value is None and not linuxkit.registries:
+            return PublishProcesses(out)
     if not registries and not to_engine:
         return _skip(names, str(field_set.address))
     files = [a.relpath for p in request.packages for a in p.artifacts if a.relpath]
     digest = await Get(Digest, MergeDigests(p.digest for p in request.packages))
-    out = []
     if to_engine:
         out.append(await _docker_load_image(str(field_set.address), files, names, digest))
     if registries:
@@ -230,6 +249,13 @@ async def publish_linuxkit_image(
             )
         )
     return PublishProcesses(out)
+
+
+def _image_name(field_set: LinuxkitImagePublishFieldSet) -> str:
+    """The base of the image's output names, as the package rule computes it."""
+    arch = Arch.parse(field_set.arch.value or DEFAULT_ARCH.value, f"{field_set.address}: arch")
+    name, suffix = field_set.address.target_name, arch.suffix()
+    return name if name.endswith(suffix) else name + suffix
 
 
 async def _docker_load_image(

@@ -38,7 +38,7 @@ class QemuConfig:
     cpus: int = 1
     accel: str = "tcg"
     ssh_port: int | None = None  # host 127.0.0.1:PORT -> guest :22
-    disks: tuple[str, ...] = ()  # raw/qcow2 files as virtio disks
+    disks: tuple[str, ...] = ()  # raw, qcow2, VHD or VMDK files as virtio disks
     extra: tuple[str, ...] = ()
     cdrom: str = ""  # an ISO on the CD drive
     # UEFI: OVMF code (read-only) and a writable copy of its variable store;
@@ -48,8 +48,30 @@ class QemuConfig:
 
 
 def _disk_format(path: str) -> str:
+    """QEMU's name for a disk file's format, from its magic numbers: a dynamic VHD
+    starts with its footer's cookie, a fixed one ends with it."""
     with open(path, "rb") as f:
-        return "qcow2" if f.read(4) == b"QFI\xfb" else "raw"
+        head = f.read(4)
+        if head == b"QFI\xfb":
+            return "qcow2"
+        if head == b"KDMV":
+            return "vmdk"
+        if head + f.read(4) == b"conectix":
+            return "vpc"
+        size = os.fstat(f.fileno()).st_size
+        if size >= 1024:
+            f.seek(size - 512)
+            if f.read(8) == b"conectix":
+                return "vpc"
+    return "raw"
+
+
+def _format_by_name(path: str) -> str:
+    """For a disk not yet in place (`pants run` writes the command line first)."""
+    for suffix, fmt in ((".qcow2", "qcow2"), (".vhd", "vpc"), (".vmdk", "vmdk")):
+        if path.endswith(suffix):
+            return fmt
+    return "raw"
 
 
 def qemu_argv(cfg: QemuConfig, qemu: str | None = None) -> list[str]:
@@ -77,7 +99,7 @@ def qemu_argv(cfg: QemuConfig, qemu: str | None = None) -> list[str]:
     argv += ["-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"]
     argv += ["-device", "virtio-rng-pci"]
     for i, disk in enumerate(cfg.disks):
-        fmt = _disk_format(disk) if os.path.exists(disk) else "raw"
+        fmt = _disk_format(disk) if os.path.exists(disk) else _format_by_name(disk)
         argv += ["-drive", f"file={disk},format={fmt},if=virtio,index={i}"]
     argv += list(cfg.extra)
     return argv

@@ -298,3 +298,28 @@ def test_supervised_child_never_outlives_the_run(tmp_path, how: str) -> None:  #
             os.kill(pid, signal.SIGKILL)
         parent.kill()
         parent.wait()
+
+
+def test_qemu_argv_reads_vhd_and_vmdk(tmp_path: Path) -> None:
+    import io
+
+    from linuxkit_rules.core.media.vmdisk import write_dynamic_vhd, write_fixed_vhd, write_vmdk
+
+    raw = b"\1" * 4096
+    disks = []
+    for name, writer in (
+        ("fixed.vhd", lambda out: write_fixed_vhd(raw, out, 0)),
+        ("dynamic.vhd", lambda out: write_dynamic_vhd(raw, out, 0)),
+        ("disk.vmdk", lambda out: write_vmdk(raw, out, "disk.vmdk")),
+    ):
+        buf = io.BytesIO()
+        writer(buf)
+        # a suffix that says nothing: the content decides
+        path = tmp_path / (name + ".img")
+        path.write_bytes(buf.getvalue())
+        disks.append(str(path))
+    argv = qemu_argv(QemuConfig(disks=(*disks, "later.vhd", "later.vmdk", "later.img")))
+    drives = [argv[i + 1] for i, a in enumerate(argv) if a == "-drive"]
+    assert [d.split(",")[1] for d in drives] == [
+        "format=vpc", "format=vpc", "format=vmdk", "format=vpc", "format=vmdk", "format=raw",
+    ]  # fmt: skip

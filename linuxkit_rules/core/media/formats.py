@@ -25,6 +25,11 @@ class Format(enum.Enum):
     KERNEL_SQUASHFS = "kernel+squashfs"
     GCP = "gcp"
     DOCKER = "docker"
+    VHD = "vhd"
+    DYNAMIC_VHD = "dynamic-vhd"
+    VMDK = "vmdk"
+    AWS = "aws"
+    AZURE = "azure"
 
     @classmethod
     def parse(cls, value: str, where: str = "formats") -> Format:
@@ -55,6 +60,14 @@ class Format(enum.Enum):
 
     def needs_mksquashfs(self) -> bool:
         return self.spec.tool == "mksquashfs"
+
+    def is_bios_disk_container(self) -> bool:
+        """The `raw-bios` disk in a cloud's or hypervisor's container (VHD, VMDK, S3 raw)."""
+        return self.spec.container
+
+    def qemu_drive_format(self) -> str:
+        """QEMU's `-drive format=` for a disk format (`raw`, `qcow2`, `vpc`, `vmdk`)."""
+        return self.spec.drive
 
     def firmware(self) -> str:
         """`bios` (SeaBIOS) or `efi` (OVMF): what the format boots with."""
@@ -91,6 +104,8 @@ class FormatSpec:
     loaders: bool = False  # embeds the boot loader of its firmware
     needs_kernel: bool = True
     tool: str = ""  # a host tool its writer runs: qemu-img or mksquashfs
+    drive: str = "raw"  # QEMU's -drive format= when it boots as a disk
+    container: bool = False  # the raw-bios disk wrapped for a cloud or hypervisor
 
 
 _LOADERS = {"bios": ("isolinux", "syslinux-common"), "efi": ("systemd-boot-efi",)}
@@ -105,9 +120,11 @@ FORMATS: Mapping[Format, FormatSpec] = {
     Format.ISO_EFI: FormatSpec((("-efi.iso", "image"),), "cdrom", "efi", loaders=True),
     Format.RAW_BIOS: FormatSpec((("-bios.img", "image"),), "disk", loaders=True),
     Format.RAW_EFI: FormatSpec((("-efi.img", "image"),), "disk", "efi", loaders=True),
-    Format.QCOW2_BIOS: FormatSpec(((".qcow2", "image"),), "disk", loaders=True, tool="qemu-img"),
+    Format.QCOW2_BIOS: FormatSpec(
+        ((".qcow2", "image"),), "disk", loaders=True, tool="qemu-img", drive="qcow2"
+    ),
     Format.QCOW2_EFI: FormatSpec(
-        (("-efi.qcow2", "image"),), "disk", "efi", loaders=True, tool="qemu-img"
+        (("-efi.qcow2", "image"),), "disk", "efi", loaders=True, tool="qemu-img", drive="qcow2"
     ),
     # LinuxKit's three files, plus the loader initramfs that mounts the squashfs
     # when the kernel has its drivers as modules (core/media/squashfs.py).
@@ -123,6 +140,19 @@ FORMATS: Mapping[Format, FormatSpec] = {
     ),
     Format.GCP: FormatSpec(((".img.tar.gz", "image"),), "gcp", loaders=True),
     Format.DOCKER: FormatSpec((("-docker.tar", "image"),), needs_kernel=False),
+    # The raw-bios disk as Azure and Hyper-V (fixed VHD), VirtualBox and VMware
+    # (VMDK) and EC2's snapshot import (raw) take it (core/media/vmdisk.py).
+    Format.VHD: FormatSpec(((".vhd", "image"),), "disk", loaders=True, drive="vpc", container=True),
+    Format.DYNAMIC_VHD: FormatSpec(
+        (("-dynamic.vhd", "image"),), "disk", loaders=True, drive="vpc", container=True
+    ),
+    Format.VMDK: FormatSpec(
+        ((".vmdk", "image"),), "disk", loaders=True, drive="vmdk", container=True
+    ),
+    Format.AWS: FormatSpec(((".raw", "image"),), "disk", loaders=True, container=True),
+    Format.AZURE: FormatSpec(
+        (("-azure.vhd", "image"),), "disk", loaders=True, drive="vpc", container=True
+    ),
 }
 assert set(FORMATS) == set(Format)
 

@@ -50,3 +50,17 @@ def test_boot_behaviour() -> None:
         "kernel": "s-kernel", "image": "s-squashfs.img", "cmdline": "s-cmdline", "initrd": "s-squashfs-initrd.img",
     }  # fmt: skip
     assert Format.ISO_BIOS.boot_files("s") == {"image": "s.iso"}
+
+
+def test_cloud_and_hypervisor_disks() -> None:
+    assert Format.VHD.outputs("s") == ("s.vhd",)
+    assert Format.DYNAMIC_VHD.outputs("s") == ("s-dynamic.vhd",)
+    assert Format.VMDK.outputs("s") == ("s.vmdk",)
+    assert Format.AWS.outputs("s") == ("s.raw",)
+    assert Format.AZURE.outputs("s") == ("s-azure.vhd",)
+    for fmt in (Format.VHD, Format.DYNAMIC_VHD, Format.VMDK, Format.AWS, Format.AZURE):
+        assert fmt.boot_media() == "disk" and fmt.firmware() == "bios"
+        assert fmt.boot_loader_packages() == ("isolinux", "syslinux-common")
+    assert [f.qemu_drive_format() for f in (Format.VHD, Format.DYNAMIC_VHD, Format.VMDK, Format.AWS)] == [
+        "vpc", "vpc", "vmdk", "raw",
+    ]  # fmt: skip

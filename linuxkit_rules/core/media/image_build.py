@@ -27,6 +27,12 @@ from linuxkit_rules.core.media.boot_media import (
 )
 from linuxkit_rules.core.media.formats import SQUASHFS_ROOT, Format
 from linuxkit_rules.core.media.squashfs import loader_initramfs, read_kernel_config, write_squashfs
+from linuxkit_rules.core.media.vmdisk import (
+    mib_size,
+    write_dynamic_vhd,
+    write_fixed_vhd,
+    write_vmdk,
+)
 from linuxkit_rules.core.oci.layout import OciImage, read_oci_layout
 from linuxkit_rules.core.oci.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.reports.sbom import write_sbom
@@ -493,6 +499,26 @@ def _gcp_tarball(b: _Build) -> bytes:
     return buf.getvalue()
 
 
+def _disk_container(fmt: Format) -> Writer:
+    """The BIOS disk as a VHD (fixed for `vhd` and `azure`), a VMDK, or raw for EC2."""
+
+    def write(b: _Build, outs: Sequence[str]) -> None:
+        raw = b.bios_disk()
+        with open(outs[0], "wb") as f:
+            if fmt in (Format.VHD, Format.AZURE):
+                write_fixed_vhd(raw, f, b.mtime)
+            elif fmt is Format.DYNAMIC_VHD:
+                write_dynamic_vhd(raw, f, b.mtime)
+            elif fmt is Format.VMDK:
+                write_vmdk(raw, f, os.path.basename(outs[0]))
+            else:
+                # EC2's snapshot import takes a raw disk; whole MiB, as for the others.
+                f.write(raw + b"\0" * (mib_size(len(raw)) - len(raw)))
+        b.report[outs[0]] = os.path.getsize(outs[0])
+
+    return write
+
+
 def _data(make: Callable[[_Build], bytes]) -> Writer:
     """A writer of one output file."""
 
@@ -516,6 +542,11 @@ WRITERS: Mapping[Format, Writer] = {
     Format.KERNEL_SQUASHFS: _write_kernel_squashfs,
     Format.GCP: _data(_gcp_tarball),
     Format.DOCKER: _data(lambda b: docker_archive(b.tree, b.name, b.mtime)),
+    Format.VHD: _disk_container(Format.VHD),
+    Format.DYNAMIC_VHD: _disk_container(Format.DYNAMIC_VHD),
+    Format.VMDK: _disk_container(Format.VMDK),
+    Format.AWS: _disk_container(Format.AWS),
+    Format.AZURE: _disk_container(Format.AZURE),
 }
 assert set(WRITERS) == set(Format)
 
