@@ -70,20 +70,30 @@ def start_child(argv: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes
 
 
 def kill_group(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM to `proc`'s process group, SIGKILL after `timeout`; then reap `proc`."""
-    if proc.poll() is None:
+    """SIGTERM to `proc`'s process group, SIGKILL after `timeout`; then reap `proc`.
+    A `proc` that does not lead a group of its own gets the signals alone."""
+
+    try:
+        leader = os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        leader = False
+
+    def signal_it(sig: int) -> None:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
+            if leader:
+                os.killpg(proc.pid, sig)
+            elif proc.returncode is None:
+                proc.send_signal(sig)
+        except (ProcessLookupError, PermissionError):
             pass
+
+    if proc.poll() is None:
+        signal_it(signal.SIGTERM)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group
-    except (ProcessLookupError, PermissionError):
-        pass
+    signal_it(signal.SIGKILL)  # what is left of the group
     proc.wait()
 
 

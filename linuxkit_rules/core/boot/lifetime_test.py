@@ -17,7 +17,7 @@ import pytest
 
 import linuxkit_rules.core.tool as tool_module
 from linuxkit_rules.core.boot.boottest import BootTestFailed, run_check
-from linuxkit_rules.core.boot.lifetime import Reaper
+from linuxkit_rules.core.boot.lifetime import Reaper, kill_group
 
 QEMU = shutil.which("qemu-system-x86_64", path="/usr/bin:/bin")
 # Where `linuxkit_rules` sits, for the child Pythons (the tool runs as `-m`).
@@ -131,7 +131,7 @@ def test_reaper_cleans_up_after_a_killed_parent(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     code = (
         "import subprocess, sys, time\n"
-        "from linuxkit_rules.core.boot.lifetime import Reaper\n"
+        "from linuxkit_rules.core.boot.lifetime import Reaper, kill_group\n"
         "r = Reaper()\n"
         f"r.path({str(scratch)!r})\n"
         f"p = subprocess.Popen(['sh', '-c', 'sleep 300', {marker!r}], start_new_session=True)\n"
@@ -214,3 +214,21 @@ def test_boot_test_ends_when_pants_is_killed(tmp_path: Path) -> None:
         pants.wait()
         for pid in processes_with(str(disk)):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_kill_group_stops_a_child_in_the_callers_group() -> None:
+    """A child that shares this process's group gets the signals itself: the
+    caller's group is not signalled, and the call returns once the child is gone."""
+    ignore_term = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", ignore_term])
+    try:
+        start = time.monotonic()
+        kill_group(proc, timeout=1)
+        assert proc.returncode in (-signal.SIGTERM, -signal.SIGKILL)
+        assert time.monotonic() - start < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
