@@ -277,6 +277,9 @@ def test_supervised_child_never_outlives_the_run(tmp_path, how: str) -> None:  #
     parent = subprocess.Popen(
         [sys.executable, "-c", "import subprocess, sys; subprocess.run(sys.argv[1:])", *argv],
         start_new_session=True,
+        # As from a terminal: under nohup SIGHUP would be ignored, and a shell
+        # cannot trap a signal that was ignored when it started.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 20
