@@ -18,6 +18,7 @@ from linuxkit_rules.core.clouds.common import (
     file_digests,
     image_name,
     required,
+    unexpected_error,
 )
 
 CLOUD = "aws"
@@ -203,10 +204,4 @@ def _error(
             f"AMI {name} already exists{kept}",
             "deregister it (`aws ec2 deregister-image`) and publish again",
         )
-    detail = str(e).splitlines()[0][:200] if str(e) else ""
-    return CloudError(
-        CLOUD,
-        target,
-        f"failed while {step}: {type(e).__name__}: {detail}{kept}",
-        "nothing half-made was kept; run `pants publish` again",
-    )
+    return unexpected_error(CLOUD, target, step, e, kept)

@@ -19,6 +19,7 @@ from linuxkit_rules.core.clouds.common import (
     data_ranges,
     file_digests,
     required,
+    unexpected_error,
 )
 
 CLOUD = "azure"
@@ -135,10 +136,4 @@ def _error(
             f"container {container} does not exist",
             "create it (`az storage container create`) or set [linuxkit-azure].container",
         )
-    detail = str(e).splitlines()[0][:200] if str(e) else ""
-    return CloudError(
-        CLOUD,
-        target,
-        f"failed while {step}: {type(e).__name__}: {detail}{kept}",
-        "nothing half-made was kept; run `pants publish` again",
-    )
+    return unexpected_error(CLOUD, target, step, e, kept)

@@ -109,3 +109,15 @@ def required(m: Mapping[str, Any], key: str, cloud: str, target: str, option: st
     if not value:
         raise CloudError(cloud, target, f"no {key} is set", f"set {option} (pants.toml or flag)")
     return str(value)
+
+
+def unexpected_error(cloud: str, target: str, step: str, e: Exception, kept: str) -> CloudError:
+    """The one line for an error no cloud-specific case names: the step, the
+    exception's type and the first line of its text."""
+    detail = str(e).splitlines()[0][:200] if str(e) else ""
+    return CloudError(
+        cloud,
+        target,
+        f"failed while {step}: {type(e).__name__}: {detail}{kept}",
+        "nothing half-made was kept; run `pants publish` again",
+    )

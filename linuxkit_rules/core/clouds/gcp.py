@@ -20,6 +20,7 @@ from linuxkit_rules.core.clouds.common import (
     file_digests,
     image_name,
     required,
+    unexpected_error,
 )
 
 CLOUD = "gcp"
@@ -171,13 +172,4 @@ def _error(  # type: ignore[no-untyped-def]
             f"image {name} already exists in project {project}{kept}",
             f"delete it (`gcloud compute images delete {name}`) and publish again",
         )
-    return CloudError(
-        CLOUD,
-        target,
-        f"failed while {step}: {type(e).__name__}: {_short(e)}{kept}",
-        "nothing half-made was kept; run `pants publish` again",
-    )
-
-
-def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:200] if str(e) else ""
+    return unexpected_error(CLOUD, target, step, e, kept)
