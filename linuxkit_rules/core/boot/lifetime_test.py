@@ -49,13 +49,10 @@ def wait_until(check: Callable[[], bool], timeout: float) -> bool:
     return check()
 
 
-@pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 not installed (qemu-system-x86)")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL])
-def test_stopped_boot_test_leaves_nothing(tmp_path: Path, sig: signal.Signals) -> None:
-    sandbox, scratch_root = tmp_path / "sandbox", tmp_path / "tmp"
-    sandbox.mkdir()
-    scratch_root.mkdir()
-    disk = sandbox / f"blank-{sig.name}.raw"
+def _never_ready_boot(sandbox: Path, disk_name: str) -> Path:
+    """A boot test manifest (`m.json`) whose guest never says it is ready, so the
+    tool runs QEMU until it is stopped; returns the boot disk's path."""
+    disk = sandbox / disk_name
     disk.write_bytes(bytes(1 << 20))
     (sandbox / "check.sh").write_text("exit 0\n")
     manifest = {
@@ -72,6 +69,16 @@ def test_stopped_boot_test_leaves_nothing(tmp_path: Path, sig: signal.Signals) -
         "timeout": 300,
     }
     (sandbox / "m.json").write_text(json.dumps(manifest))
+    return disk
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 not installed (qemu-system-x86)")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL])
+def test_stopped_boot_test_leaves_nothing(tmp_path: Path, sig: signal.Signals) -> None:
+    sandbox, scratch_root = tmp_path / "sandbox", tmp_path / "tmp"
+    sandbox.mkdir()
+    scratch_root.mkdir()
+    disk = _never_ready_boot(sandbox, f"blank-{sig.name}.raw")
     env = {
         **os.environ,
         "TMPDIR": str(scratch_root),
@@ -170,26 +177,7 @@ def test_boot_test_ends_when_pants_is_killed(tmp_path: Path) -> None:
     sandbox, scratch_root = tmp_path / "sandbox", tmp_path / "tmp"
     sandbox.mkdir()
     scratch_root.mkdir()
-    disk = sandbox / "blank-orphan.raw"
-    disk.write_bytes(bytes(1 << 20))
-    (sandbox / "check.sh").write_text("exit 0\n")
-    (sandbox / "m.json").write_text(
-        json.dumps(
-            {
-                "format": "raw-bios",
-                "media": "disk",
-                "image_file": str(disk),
-                "memory": 64,
-                "qemu": QEMU,
-                "ssh": "/usr/bin/ssh",
-                "arch": "amd64",
-                "ready": "this never appears",
-                "disk_size": "64M",
-                "script": "check.sh",
-                "timeout": 300,
-            }
-        )
-    )
+    disk = _never_ready_boot(sandbox, "blank-orphan.raw")
     # The "pants" process: starts the tool in its own process group, as Pants does.
     code = (
         "import subprocess, sys, time\n"
