@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 from contextlib import contextmanager
 from types import FrameType
 from typing import Iterator, Sequence
@@ -158,3 +159,45 @@ def _reap(fd: int) -> None:
             pass
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def interrupt_on(signals: Sequence[int] = (signal.SIGTERM,)) -> bool:
+    """Send this process SIGINT whenever it gets one of `signals`; for the main thread
+    of a Pants process run without pantsd.
+
+    Pants (without pantsd) handles SIGTERM in Python, which runs only once its
+    main thread is back from the engine: not while `pants run` waits on QEMU,
+    so `kill <pid>` stopped nothing. Its engine stops a running process on
+    SIGINT at once. Python's C-level handler writes every signal it catches to
+    the wakeup fd even while the main thread waits; a thread reading it turns
+    each of `signals` into a SIGINT, and Pants' own handler still runs after.
+    Returns False (and does nothing) off the main thread (pantsd loads plugins
+    in a worker thread) or when a wakeup fd is already set.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:
+        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except ValueError:
+        os.close(read_end)
+        os.close(write_end)
+        return False
+    if previous != -1:
+        signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
+        return False
+    wanted = {int(s) for s in signals}
+
+    def forward() -> None:
+        while True:
+            caught = os.read(read_end, 64)
+            if not caught:
+                return
+            if wanted.intersection(caught):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=forward, name="lkr-interrupt-on", daemon=True).start()
+    return True

@@ -220,3 +220,46 @@ def test_kill_group_stops_a_child_in_the_callers_group() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_interrupt_on_turns_sigterm_into_sigint(tmp_path: Path) -> None:
+    """A process sent SIGTERM also gets SIGINT (which Pants' engine acts on while its
+    main thread waits in Rust); its own SIGTERM handler runs too. Only SIGTERM is sent."""
+    seen = tmp_path / "seen"
+    code = (
+        "import signal, subprocess, sys\n"
+        "from linuxkit_rules.core.boot.lifetime import interrupt_on\n"
+        "def record(name):\n"
+        f"    return lambda *_: open({str(seen)!r}, 'a').write(name + '\\n')\n"
+        "signal.signal(signal.SIGINT, record('INT'))\n"
+        "signal.signal(signal.SIGTERM, record('TERM'))\n"
+        "assert interrupt_on()\n"
+        "print('ready', flush=True)\n"
+        "subprocess.run(['sleep', '3'])\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": SOURCE_ROOT},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert sorted(seen.read_text().split()) == ["INT", "TERM"]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_interrupt_on_is_a_no_op_off_the_main_thread() -> None:
+    import threading
+
+    from linuxkit_rules.core.boot.lifetime import interrupt_on
+
+    result: list[bool] = []
+    t = threading.Thread(target=lambda: result.append(interrupt_on()))
+    t.start()
+    t.join()
+    assert result == [False]
