@@ -295,7 +295,7 @@ async def build_linuxkit_image(
             inputs,
             f"Assembling LinuxKit image {field_set.address}",
             output_files=outputs,
-            verify_sha256=tools.loader_debs.checks(),
+            verify_sha256=tools.loader_debs.checks() or None,
             host_tools=tools.keys(),
             cache_scope=files.cache_scope(),
         ),
