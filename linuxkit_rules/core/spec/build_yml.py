@@ -10,11 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from linuxkit_rules.core.spec.container import (
-    ContainerDefaults,
-    config_to_json,
-    parse_container_config,
-)
+from linuxkit_rules.core.spec.container import config_to_json, parse_container_config
+from linuxkit_rules.core.spec.container_keys import ContainerDefaults
 from linuxkit_rules.core.spec.strict_yaml import Loc, MapReader, load_yaml
 
 KNOWN_ARCHES = ("amd64", "arm64", "riscv64", "s390x")

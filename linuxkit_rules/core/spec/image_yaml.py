@@ -12,14 +12,10 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.container import (
-    VOLUME_NAME,
-    VOLUMES_DIR,
-    ContainerSpec,
-    Mount,
-    parse_container,
-    parse_id,
-)
+from linuxkit_rules.core.spec.container import parse_container
+from linuxkit_rules.core.spec.container_keys import ContainerSpec
+from linuxkit_rules.core.spec.container_model import VOLUME_NAME, VOLUMES_DIR, Mount
+from linuxkit_rules.core.spec.container_values import parse_id
 from linuxkit_rules.core.spec.strict_yaml import Loc, MapReader, items_of, load_yaml
 
 

@@ -17,17 +17,10 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.container import (
-    ALL_CAPABILITIES,
-    ContainerDefaults,
-    ContainerSpec,
-    Mount,
-    RuntimeSpec,
-    parse_bind,
-    parse_label,
-    parse_rlimit,
-    parse_tmpfs,
-)
+from linuxkit_rules.core.spec.container import parse_label
+from linuxkit_rules.core.spec.container_keys import ContainerDefaults, ContainerSpec
+from linuxkit_rules.core.spec.container_model import ALL_CAPABILITIES, Mount, RuntimeSpec
+from linuxkit_rules.core.spec.container_values import parse_bind, parse_rlimit, parse_tmpfs
 from linuxkit_rules.core.spec.strict_yaml import Loc
 
 OCI_VERSION = "1.0.2"
