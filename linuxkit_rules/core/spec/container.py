@@ -38,11 +38,12 @@ def parse_container_config(
     `extra_keys` are further keys the caller reads itself (e.g. name, image).
     Returns the settings and the reader, for the caller's own keys.
     """
-    if isinstance(value, Mapping):
-        for key, why in UNSUPPORTED_CONTAINER_KEYS.items():
-            if key in value:
-                raise loc.key(key, getattr(value, "key_lines", {}).get(key)).error(value[key], why)
-    r = MapReader(value, loc, tuple(extra_keys) + tuple(CONTAINER_KEYS.values()))
+    r = MapReader(
+        value,
+        loc,
+        tuple(extra_keys) + tuple(CONTAINER_KEYS.values()),
+        refused=UNSUPPORTED_CONTAINER_KEYS,
+    )
     values = {a: k.parse(r, k.yaml, volumes) for a, k in CONTAINER_KEY_SPECS.items()}
     return ContainerDefaults(**values), r
 
