@@ -26,7 +26,7 @@ from linuxkit_rules.core.clouds.publish import CLOUDS
 from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import BOOTABLE_FORMAT_NAMES, FORMAT_NAMES
 from linuxkit_rules.core.spec.build_yml import build_yml_keys_help
-from linuxkit_rules.core.spec.container import container_keys_help
+from linuxkit_rules.core.spec.container_keys import container_keys_help
 from linuxkit_rules.kernel.target_types import (
     DebianKernelTarget,
     KernelConfigTarget,

@@ -101,9 +101,9 @@ def test_arm64_kernels_cross_compile_to_an_uncompressed_image(
     from linuxkit_rules.core.kernels.source_build import _env
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
-    env = _env({"arch": "arm64", "path": "/usr/bin"})
+    env = _env(Arch.ARM64, "/usr/bin")
     assert (env["ARCH"], env["CROSS_COMPILE"]) == ("arm64", "aarch64-linux-gnu-")
-    assert _env({"arch": "amd64", "path": "/usr/bin"})["CROSS_COMPILE"] == ""
+    assert _env(Arch.AMD64, "/usr/bin")["CROSS_COMPILE"] == ""
     assert Arch.ARM64.kernel_target() == ("Image", "arch/arm64/boot/Image")
     # the tools whose versions key the cache, with the Debian packages ./pants installs
     assert Arch.ARM64.cross_tools() == {

@@ -34,3 +34,36 @@ def test_a_replaced_deb_stops_the_command_before_it_runs(
     assert main(["ovmf", str(manifest)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not match the lock's" in err[0]
+
+
+def test_every_command_has_one_typed_manifest_beside_it() -> None:
+    import importlib
+
+    from linuxkit_rules.core.manifest import Manifest
+    from linuxkit_rules.core.tool import COMMANDS
+
+    for command, (module, function) in COMMANDS.items():
+        mod = importlib.import_module(f"linuxkit_rules.core.{module}")
+        assert callable(getattr(mod, function))
+        declared = [
+            v
+            for v in vars(mod).values()
+            if isinstance(v, type) and issubclass(v, Manifest) and v.__module__ == mod.__name__
+        ]
+        assert [m.command for m in declared if m.command == command] == [command], command
+
+
+def test_a_bad_manifest_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"ref": "r@sha256:00", "arch": 64, "output": "o"}))
+    assert main(["pull", str(manifest)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: tool pull: missing manifest keys ['address']"]
+    manifest.write_text(
+        json.dumps({"ref": "r@sha256:00", "arch": 64, "output": "o", "address": "//x"})
+    )
+    assert main(["pull", str(manifest)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: tool pull: manifest key 'arch' is 64, not str"]

@@ -22,6 +22,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import for_arch
+from linuxkit_rules.core.debian.lockgen import LockManifest
 from linuxkit_rules.kernel.target_types import (
     DebianKernelArchesField,
     DebianKernelPackageField,
@@ -147,15 +148,14 @@ async def generate_debian_lockfile(
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "lock",
-            {
-                "apt_get": apt_get.path,
-                "suite": request.suite,
-                "architecture": request.architecture,
-                "roots": list(request.roots),
-                "output": request.lockfile_dest,
-            },
+        CoreProcessRequest.for_manifest(
+            LockManifest(
+                apt_get=apt_get.path,
+                suite=request.suite,
+                architecture=request.architecture,
+                roots=tuple(request.roots),
+                output=request.lockfile_dest,
+            ),
             EMPTY_DIGEST,
             f"Resolving {len(request.roots)} Debian packages for {request.suite}/{request.architecture}",
             output_files=[request.lockfile_dest],

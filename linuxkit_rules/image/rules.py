@@ -209,10 +209,20 @@ def _spec(target: Target) -> str:
     return f"{target.address.spec_path}:{target.address.target_name}"
 
 
-@rule(desc="Build a LinuxKit image", level=LogLevel.DEBUG)
-async def build_linuxkit_image(
+@dataclass(frozen=True)
+class ImageContents:
+    """What an image's references built, each with its reference and target spec,
+    in the YAML's order: packages, then kernels."""
+
+    parsed: ParsedImage
+    packages: tuple[tuple[str, str, BuiltLinuxkitPackage], ...]
+    kernels: tuple[tuple[str, str, BuiltKernel], ...]
+
+
+@rule(desc="Build the packages and kernels of a LinuxKit image", level=LogLevel.DEBUG)
+async def build_image_contents(
     field_set: LinuxkitImageFieldSet, linuxkit: LinuxkitSubsystem, union_membership: UnionMembership
-) -> BuiltImage:
+) -> ImageContents:
     parsed, targets = await MultiGet(
         Get(ParsedImage, ImageYamlRequest(field_set.source, field_set.extends)),
         Get(LinuxkitTargets),
@@ -250,19 +260,29 @@ async def build_linuxkit_image(
     kernels = await MultiGet(
         Get(BuiltKernel, KernelBuildRequest, kernel_requests[r]) for r in kernel_refs
     )
+    return ImageContents(
+        parsed,
+        tuple((r, _spec(resolved[r]), p) for r, p in zip(package_refs, packages)),
+        tuple((r, _spec(resolved[r]), k) for r, k in zip(kernel_refs, kernels)),
+    )
+
+
+@rule(desc="Build a LinuxKit image", level=LogLevel.DEBUG)
+async def build_linuxkit_image(field_set: LinuxkitImageFieldSet) -> BuiltImage:
+    contents = await Get(ImageContents, LinuxkitImageFieldSet, field_set)
+    parsed, packages, kernels = contents.parsed, contents.packages, contents.kernels
+    arch = field_set.architecture
     files = await Get(FileSources, ParsedImage, parsed)
-    refs = {
-        r: {"kind": "package", "path": p.path, "ref": p.ref} for r, p in zip(package_refs, packages)
-    }
-    refs.update({r: {"kind": "kernel", "path": k.directory} for r, k in zip(kernel_refs, kernels)})
+    refs = {r: {"kind": "package", "path": p.path, "ref": p.ref} for r, _, p in packages}
+    refs.update({r: {"kind": "kernel", "path": k.directory} for r, _, k in kernels})
     name = field_set.name
     formats = [
         Format.parse(f, f"{field_set.address}: formats") for f in (field_set.formats.value or ())
     ]
     # kernel+initrd and kernel+squashfs share NAME-kernel and NAME-cmdline
     outputs = list(dict.fromkeys(o for f in formats for o in f.outputs(name))) + [sbom_output(name)]
-    sbom = [p.sbom_component(_spec(resolved[r])) for r, p in zip(package_refs, packages)]
-    sbom += [k.sbom_component(_spec(resolved[r])) for r, k in zip(kernel_refs, kernels)]
+    sbom = [p.sbom_component(spec) for _, spec, p in packages]
+    sbom += [k.sbom_component(spec) for _, spec, k in kernels]
     tools = await Get(FormatTools, FormatToolsRequest(tuple(formats), arch.value))
     inputs = await Get(
         Digest,
@@ -271,8 +291,8 @@ async def build_linuxkit_image(
                 parsed.digest,
                 files.digest,
                 tools.loader_debs.digest,
-                *(p.digest for p in packages),
-                *(k.digest for k in kernels),
+                *(p.digest for _, _, p in packages),
+                *(k.digest for _, _, k in kernels),
             ]
         ),
     )
@@ -295,7 +315,7 @@ async def build_linuxkit_image(
             inputs,
             f"Assembling LinuxKit image {field_set.address}",
             output_files=outputs,
-            verify_sha256=tools.loader_debs.checks(),
+            verify_sha256=tools.loader_debs.checks() or None,
             host_tools=tools.keys(),
             cache_scope=files.cache_scope(),
         ),

@@ -136,7 +136,7 @@ async def run_linuxkit_image(
                 firmware.digest,
                 "Extracting OVMF",
                 output_files=["ovmf/code.fd", "ovmf/vars.fd"],
-                verify_sha256=firmware.checks(),
+                verify_sha256=firmware.checks() or None,
             ),
         )
         digest = await Get(Digest, MergeDigests([built.digest, extracted.output_digest]))

@@ -18,6 +18,7 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.arch import Arch, UnsupportedArch, check_listed, for_arch
 from linuxkit_rules.core.debian.lock import LockedPackage
 from linuxkit_rules.core.errors import DebianError
+from linuxkit_rules.core.kernels.debian_kernel import KernelManifest
 from linuxkit_rules.kernel.target_types import (
     DebianKernelArchesField,
     DebianKernelModulesField,
@@ -151,19 +152,18 @@ async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "kernel",
-            {
-                "deb": debs.files[0],
-                "verify_sha256": debs.checks(),
-                "modules": list(field_set.modules.value or ()),
-                "output": out,
-                "name": str(field_set.address),
-                "required_options": list(field_set.required_options.value or ()),
-                "arch": arch.value,
-            },
+        CoreProcessRequest.for_manifest(
+            KernelManifest(
+                deb=debs.files[0],
+                name=str(field_set.address),
+                arch=arch.value,
+                modules=tuple(field_set.modules.value or ()),
+                required_options=tuple(field_set.required_options.value or ()),
+                output=out,
+            ),
             debs.digest,
             f"Extracting kernel {package.name} {package.version}",
+            verify_sha256=debs.checks(),
             output_directories=[out],
         ),
     )

@@ -39,6 +39,7 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_listed
 from linuxkit_rules.core.errors import DebianError
+from linuxkit_rules.core.kernels.source_build import KconfigManifest, LinuxManifest
 from linuxkit_rules.kernel.rules import (
     BuiltKernel,
     KernelBuildRequest,
@@ -233,20 +234,19 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "kconfig",
-            {
-                "deb": source.deb,
-                "verify_sha256": source.checks(),
-                "arch": arch.value,
-                "base": field_set.base.value,
-                "base_file": base_file or "",
-                "fragments": list(files),
-                "path": toolchain.path,
-                "output": out,
-            },
+        CoreProcessRequest.for_manifest(
+            KconfigManifest(
+                deb=source.deb,
+                arch=arch.value,
+                base=field_set.base.value or "",
+                base_file=base_file or "",
+                fragments=tuple(files),
+                path=toolchain.path,
+                output=out,
+            ),
             inputs,
             f"Resolving kernel config {field_set.address} ({arch.value})",
+            verify_sha256=source.checks(),
             output_files=[out],
             env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
         ),
@@ -356,20 +356,19 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "linux",
-            {
-                "deb": resolved.source.deb,
-                "verify_sha256": resolved.source.checks(),
-                "arch": arch.value,
-                "config": resolved.path,
-                "path": toolchain.path,
-                "ccache_dir": CCACHE_PATH,
-                "jobs": 0,
-                "output": out,
-            },
+        CoreProcessRequest.for_manifest(
+            LinuxManifest(
+                deb=resolved.source.deb,
+                arch=arch.value,
+                config=resolved.path,
+                path=toolchain.path,
+                ccache_dir=CCACHE_PATH,
+                jobs=0,
+                output=out,
+            ),
             inputs,
             f"Compiling kernel {field_set.address} ({arch.value}, {resolved.source.version})",
+            verify_sha256=resolved.source.checks(),
             output_directories=[out],
             env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
             append_only_caches={CCACHE_NAME: CCACHE_PATH},

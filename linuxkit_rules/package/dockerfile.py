@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import AddPrefix, Digest, RemovePrefix
@@ -10,6 +11,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import InvalidFieldException
 from pants.util.logging import LogLevel
 
+from linuxkit_rules.core.oci.docker_engine import DockerfileManifest
 from linuxkit_rules.package.rules import (
     BuiltLinuxkitPackage,
     DockerfilePackageRequest,
@@ -58,25 +60,24 @@ async def build_dockerfile_package(
     )
     context = await Get(Digest, AddPrefix(context, CONTEXT))
     byml = build_yml.build_yml
-    meta = {
-        "address": str(field_set.address),
-        "build_yml": byml.config_json,
-        "labels": byml.oci_labels(),
-        "arch": request.architecture,
-        "context": CONTEXT,
-        "dockerfile": str(field_set.dockerfile.value),
-    }
-    code = await Get(CoreCommandSources, CoreCommand("dockerfile"))
-    tag = content_tag(
-        context.fingerprint, code.digest.fingerprint, json.dumps(meta, sort_keys=True)
+    manifest = DockerfileManifest(
+        address=str(field_set.address),
+        build_yml=byml.config_json,
+        labels=byml.oci_labels(),
+        arch=request.architecture,
+        context=CONTEXT,
+        dockerfile=str(field_set.dockerfile.value),
+        ref="",
+        output=field_set.output_path,
     )
+    code = await Get(CoreCommandSources, CoreCommand("dockerfile"))
+    tag = content_tag(context.fingerprint, code.digest.fingerprint, manifest.tag_input())
     ref = byml.reference(tag)
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "dockerfile",
-            {**meta, "ref": ref, "output": field_set.output_path},
+        CoreProcessRequest.for_manifest(
+            replace(manifest, ref=ref),
             context,
             f"Building LinuxKit package {ref} with Docker",
             output_files=[field_set.output_path],

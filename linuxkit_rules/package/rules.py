@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
@@ -26,6 +26,8 @@ from pants.util.logging import LogLevel
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, UnsupportedArch, check_listed
 from linuxkit_rules.core.debian.lock import LockedPackage
 from linuxkit_rules.core.errors import DebianError, RegistryError
+from linuxkit_rules.core.oci.package_build import PackageManifest
+from linuxkit_rules.core.oci.publish import PullManifest
 from linuxkit_rules.core.oci.registry import parse_reference
 from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
 from linuxkit_rules.core.spec.package_sources import (
@@ -241,14 +243,10 @@ async def pull_base_image(request: BaseImageRequest) -> PulledBaseImage:
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "pull",
-            {
-                "ref": str(ref),
-                "arch": request.architecture,
-                "output": path,
-                "address": "base_image",
-            },
+        CoreProcessRequest.for_manifest(
+            PullManifest(
+                ref=str(ref), arch=request.architecture, output=path, address="base_image"
+            ),
             EMPTY_DIGEST,
             f"Pulling {ref}",
             output_files=[path],
@@ -301,30 +299,33 @@ async def build_linuxkit_package(request: PackageArchRequest) -> BuiltLinuxkitPa
     )
     inputs = await Get(Digest, MergeDigests([debs.digest, rootfs.digest, base.digest]))
     byml = build_yml.build_yml
-    meta = {
-        "build_yml": byml.config_json,
-        "labels": byml.oci_labels(),
-        "debs": list(debs.files),
-        "verify_sha256": debs.checks(),
-        "remove": list(field_set.remove.value or ()),
-        "arch": arch,
-    }
-    if base.path:
-        meta["base"] = base.path
+    output = arch_output_path(field_set, arch_)
+    manifest = PackageManifest(
+        build_yml=byml.config_json,
+        labels=byml.oci_labels(),
+        debs=debs.files,
+        remove=tuple(field_set.remove.value or ()),
+        arch=arch,
+        ref="",
+        rootfs="rootfs",
+        output=output,
+        base=base.path or None,
+    )
     # The tag names what makes the package: its inputs and the code of the one
     # command that builds it, not the rest of core.
     code = await Get(CoreCommandSources, CoreCommand("package"))
-    tag = content_tag(inputs.fingerprint, code.digest.fingerprint, json.dumps(meta, sort_keys=True))
+    tag = content_tag(
+        inputs.fingerprint, code.digest.fingerprint, manifest.tag_input(debs.checks())
+    )
     ref = byml.reference(tag)
-    output = arch_output_path(field_set, arch_)
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "package",
-            {**meta, "ref": ref, "rootfs": "rootfs", "output": output},
+        CoreProcessRequest.for_manifest(
+            replace(manifest, ref=ref),
             inputs,
             f"Building LinuxKit package {ref} ({arch})",
+            verify_sha256=debs.checks(),
             output_files=[output],
         ),
     )

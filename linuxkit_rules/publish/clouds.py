@@ -20,7 +20,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.clouds.common import CloudError
-from linuxkit_rules.core.clouds.publish import CLOUD_FORMATS
+from linuxkit_rules.core.clouds.publish import CLOUD_FORMATS, CloudPublishManifest
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.subsystems.clouds import (
     LinuxkitAwsSubsystem,
@@ -102,19 +102,18 @@ async def cloud_publish(
     files = {a.relpath for p in request.packages for a in p.artifacts if a.relpath}
     chosen = cloud_files(request.address, request.name, request.clouds, files)
     options = {"gcp": gcp.manifest(), "aws": aws.manifest(), "azure": azure.manifest()}
-    manifest = {
-        "target": request.address,
-        "name": request.name,
-        "report": report_path(build_root.path, str(dist_dir.relpath), request.name),
-        "clouds": {c: {**options[c], "file": f} for c, f in chosen.items()},
-    }
+    manifest = CloudPublishManifest(
+        target=request.address,
+        name=request.name,
+        report=report_path(build_root.path, str(dist_dir.relpath), request.name),
+        clouds={c: {**options[c], "file": f} for c, f in chosen.items()},
+    )
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(CLOUD_ENV))
     digest = await Get(Digest, MergeDigests(p.digest for p in request.packages))
     process = await Get(
         Process,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "cloud-publish",
+        CoreProcessRequest.for_manifest(
             manifest,
             digest,
             f"Publishing {request.address} to {', '.join(request.clouds)}",

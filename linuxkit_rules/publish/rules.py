@@ -26,7 +26,8 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
 from linuxkit_rules.core.media.formats import Format
-from linuxkit_rules.core.oci.publish import publish_targets
+from linuxkit_rules.core.oci.docker_engine import DockerLoadManifest
+from linuxkit_rules.core.oci.publish import PushManifest, publish_targets
 from linuxkit_rules.package.rules import BuiltLinuxkitPackages, LinuxkitPackageFieldSet
 from linuxkit_rules.publish.clouds import CloudPublishRequest
 from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
@@ -92,10 +93,16 @@ class LinuxkitImagePublishFieldSet(PublishFieldSet):
 class PushProcessRequest:
     """One core-tool `push` (or `docker-load`) run as an interactive process."""
 
-    manifest: str  # JSON
+    manifest: str  # the command's manifest as JSON text
     input_digest: Digest
     description: str
-    command: str = "push"
+    command: str
+
+    @classmethod
+    def create(
+        cls, manifest: PushManifest | DockerLoadManifest, input_digest: Digest, description: str
+    ) -> PushProcessRequest:
+        return cls(json.dumps(manifest.to_json()), input_digest, description, manifest.command)
 
 
 @rule(level=LogLevel.DEBUG)
@@ -162,13 +169,12 @@ async def publish_linuxkit_package(
     if to_engine:
         load = await Get(
             InteractiveProcess,
-            PushProcessRequest(
-                json.dumps(
-                    {"address": str(field_set.address), "layout": built.path, "repo_tags": names}
+            PushProcessRequest.create(
+                DockerLoadManifest(
+                    address=str(field_set.address), repo_tags=tuple(names), layout=built.path
                 ),
                 built.digest,
                 f"Loading {built.ref} into Docker",
-                command="docker-load",
             ),
         )
         out.append(
@@ -178,13 +184,11 @@ async def publish_linuxkit_package(
         targets = publish_targets(registries, repository, tags)
         process = await Get(
             InteractiveProcess,
-            PushProcessRequest(
-                json.dumps(
-                    {
-                        "address": str(field_set.address),
-                        "layouts": [b.path for b in all_arches.built],
-                        "targets": targets,
-                    }
+            PushProcessRequest.create(
+                PushManifest(
+                    address=str(field_set.address),
+                    targets=tuple(targets),
+                    layouts=tuple(b.path for b in all_arches.built),
                 ),
                 await Get(Digest, MergeDigests(b.digest for b in all_arches.built)),
                 f"Pushing {repository}:{tags[0]} ({', '.join(a.value for a in all_arches.arches)})",
@@ -237,8 +241,10 @@ async def publish_linuxkit_image(
         targets = publish_targets(registries, repository, tags)
         process = await Get(
             InteractiveProcess,
-            PushProcessRequest(
-                json.dumps({"address": str(field_set.address), "files": files, "targets": targets}),
+            PushProcessRequest.create(
+                PushManifest(
+                    address=str(field_set.address), targets=tuple(targets), files=tuple(files)
+                ),
                 digest,
                 f"Pushing {field_set.address} outputs",
             ),
@@ -269,11 +275,10 @@ async def _docker_load_image(
         )
     load = await Get(
         InteractiveProcess,
-        PushProcessRequest(
-            json.dumps({"address": address, "archive": archives[0], "repo_tags": names}),
+        PushProcessRequest.create(
+            DockerLoadManifest(address=address, repo_tags=tuple(names), archive=archives[0]),
             digest,
             f"Loading {address} into Docker",
-            command="docker-load",
         ),
     )
     return PublishPackages(names=tuple(names), process=load, description="the Docker engine")

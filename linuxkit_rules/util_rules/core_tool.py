@@ -184,9 +184,10 @@ class CoreProcessRequest:
     ) -> CoreProcessRequest:
         """A run of the command that reads `manifest` (its typed `Manifest`), with the
         tool's own envelope keys (core/tool.py `ENVELOPE_KEYS`): locked inputs to
-        re-check before the command runs, and host tool versions for the cache key."""
+        re-check before the command runs, and host tool versions for the cache key.
+        Each envelope key is written when given, even empty; None leaves it out."""
         body = manifest.to_json()
-        if verify_sha256:
+        if verify_sha256 is not None:
             body["verify_sha256"] = dict(verify_sha256)
         if host_tools is not None:
             body["host_tools"] = host_tools

@@ -11,7 +11,7 @@ from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from linuxkit_rules.core.debian.fetch import APT_PATH
+from linuxkit_rules.core.debian.fetch import APT_PATH, FetchManifest
 from linuxkit_rules.core.debian.lock import DebianLock, LockedPackage, load_lock
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.subsystems.debian import DebianSubsystem
@@ -82,19 +82,18 @@ async def fetch_deb(request: FetchDebRequest) -> FetchedDeb:
     result = await Get(
         CoreProcessResult,
         CoreProcessRequest,
-        CoreProcessRequest.create(
-            "fetch",
-            {
-                "lockfile": request.lockfile,
-                "architecture": request.architecture,
-                "name": p.name,
-                "version": p.version,
-                "suite": p.suite,
-                "filename": p.filename,
-                "sha256": p.sha256,
-                "size": p.size,
-                "output": name,
-            },
+        CoreProcessRequest.for_manifest(
+            FetchManifest(
+                lockfile=request.lockfile,
+                architecture=request.architecture,
+                name=p.name,
+                version=p.version,
+                suite=p.suite,
+                filename=p.filename,
+                sha256=p.sha256,
+                size=p.size,
+                output=name,
+            ),
             EMPTY_DIGEST,
             f"Fetching {p.name} {p.version}",
             output_files=[name],

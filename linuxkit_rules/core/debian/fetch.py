@@ -11,10 +11,12 @@ import hashlib
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from linuxkit_rules.core.debian.index import INDEXTARGETS_FORMAT, mirror_uris
 from linuxkit_rules.core.errors import DebianError
+from linuxkit_rules.core.manifest import Manifest
 
 APT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/apt"
 
@@ -62,17 +64,36 @@ def sha256_file(path: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def fetch_deb(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    where = f"{m['lockfile']}: {m['name']} {m['version']}"
-    mirrors = machine_mirrors(m["architecture"])
-    base = mirrors.get(m["suite"])
+@dataclass(frozen=True)
+class FetchManifest(Manifest):
+    """`tool fetch`: one locked package, downloaded from the machine's mirror for
+    its suite and checked against the lock."""
+
+    command = "fetch"
+
+    lockfile: str  # the lock that names it, for messages
+    architecture: str
+    name: str
+    version: str
+    suite: str
+    filename: str  # its path in the archive's pool
+    sha256: str
+    size: int
+    output: str
+
+
+def fetch_deb(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = FetchManifest.from_json(manifest)
+    where = f"{m.lockfile}: {m.name} {m.version}"
+    mirrors = machine_mirrors(m.architecture)
+    base = mirrors.get(m.suite)
     if base is None:
         raise DebianError(
-            f"{where} comes from suite {m['suite']!r}, which this machine's apt sources do not "
+            f"{where} comes from suite {m.suite!r}, which this machine's apt sources do not "
             f"list (they list: {', '.join(sorted(mirrors)) or 'none'})"
         )
-    url = base + m["filename"]
-    out = m["output"]
+    url = base + m.filename
+    out = m.output
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     got = subprocess.run(
         [
@@ -91,11 +112,11 @@ def fetch_deb(m: Mapping[str, Any]) -> Mapping[str, Any]:
             f"{where}: downloading {url} failed: {got.stderr.strip() or got.stdout.strip()}"
         )
     sha256, size = sha256_file(out)
-    if (sha256, size) != (m["sha256"], m["size"]):
+    if (sha256, size) != (m.sha256, m.size):
         os.unlink(out)
         raise DebianError(
             f"{where}: {url} has sha256 {sha256} ({size} bytes) but the lock says "
-            f"{m['sha256']} ({m['size']} bytes); nothing was cached. If the archive really "
+            f"{m.sha256} ({m.size} bytes); nothing was cached. If the archive really "
             f"changed, re-lock with `pants generate-lockfiles`"
         )
     return {"url": url, "size": size}

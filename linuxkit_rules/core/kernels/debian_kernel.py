@@ -6,6 +6,7 @@ import os
 import posixpath
 import re
 import tarfile
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from linuxkit_rules.core.arch import Arch
@@ -22,6 +23,7 @@ from linuxkit_rules.core.kernels.kmod import (
     modules_alias,
     modules_dep,
 )
+from linuxkit_rules.core.manifest import Manifest
 
 _MODULE_RE = re.compile(r"^lib/modules/([^/]+)/(.+\.ko(?:\.xz|\.gz|\.zst)?)$")
 
@@ -30,9 +32,24 @@ def _norm(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def build_kernel(m: Mapping[str, Any]) -> Mapping[str, Any]:
+@dataclass(frozen=True)
+class KernelManifest(Manifest):
+    """`tool kernel`: LinuxKit's kernel layout from a Debian linux-image .deb."""
+
+    command = "kernel"
+
+    deb: str
+    name: str  # the target, for messages
+    arch: str
+    modules: tuple[str, ...]  # modules kept (with their dependencies), loaded at boot
+    required_options: tuple[str, ...]  # CONFIG_X=y lines the kernel's config must hold
+    output: str  # directory of the layout
+
+
+def build_kernel(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = KernelManifest.from_json(manifest)
     mtime = int(os.environ["SOURCE_DATE_EPOCH"])
-    with open(m["deb"], "rb") as f:
+    with open(m.deb, "rb") as f:
         deb = read_deb(f)
     boot: dict[str, bytes] = {}
     kos: dict[str, bytes] = {}
@@ -65,13 +82,9 @@ def build_kernel(m: Mapping[str, Any]) -> Mapping[str, Any]:
                 extra[posixpath.basename(name)] = tar.extractfile(member).read()  # type: ignore[union-attr]
     missing = [k for k in ("kernel", "System.map", "config") if k not in boot]
     if missing:
-        raise ModuleError(f"{m['deb']}: not a kernel package (no {', '.join(missing)} under /boot)")
-    check_required(
-        m.get("name", m["deb"]),
-        m.get("required_options", ()),
-        parse_config(boot["config"].decode()),
-    )
-    chosen = closure(modules, m["modules"])
+        raise ModuleError(f"{m.deb}: not a kernel package (no {', '.join(missing)} under /boot)")
+    check_required(m.name, m.required_options, parse_config(boot["config"].decode()))
+    chosen = closure(modules, m.modules)
     base = f"lib/modules/{version}"
     tree = Tree()
     for mod in chosen:
@@ -82,10 +95,10 @@ def build_kernel(m: Mapping[str, Any]) -> Mapping[str, Any]:
     tree.add(Entry(f"{base}/modules.alias", "file", 0o644, data=modules_alias(chosen).encode()))
     if "modules.builtin" in extra:
         tree.add(Entry(f"{base}/modules.builtin", "file", 0o644, data=extra["modules.builtin"]))
-    wanted = "".join(f"{name}\n" for name in m["modules"])
+    wanted = "".join(f"{name}\n" for name in m.modules)
     tree.add(Entry("etc/modules", "file", 0o644, data=wanted.encode()))
-    boot["kernel"] = Arch.parse(m.get("arch", "amd64"), m["deb"]).bootable_kernel(boot["kernel"])
-    out = m["output"]
+    boot["kernel"] = Arch.parse(m.arch, m.deb).bootable_kernel(boot["kernel"])
+    out = m.output
     os.makedirs(out, exist_ok=True)
     for key in ("kernel", "System.map", "config"):
         with open(os.path.join(out, key), "wb") as f:

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from linuxkit_rules.core.arch import Arch
@@ -36,6 +37,7 @@ from linuxkit_rules.core.kernels.kconfig import (
     parse_fragment,
     render,
 )
+from linuxkit_rules.core.manifest import Manifest, optional
 
 MAKE_BASES = ("tinyconfig", "defconfig", "allnoconfig")
 HEADERS = {"/usr/include/gelf.h": "libelf-dev", "/usr/include/openssl/ssl.h": "libssl-dev"}
@@ -75,17 +77,43 @@ def extract_source(deb_path: str, dest: str, env: Mapping[str, str]) -> None:
     os.unlink(tarball)
 
 
-def _arch(m: Mapping[str, Any]) -> Arch:
-    return Arch.parse(m.get("arch", "amd64"), "kernel manifest: arch")
+@dataclass(frozen=True)
+class KconfigManifest(Manifest):
+    """`tool kconfig`: a base config plus fragments, resolved by the source's Kconfig."""
+
+    command = "kconfig"
+
+    deb: str  # the linux-source .deb
+    arch: str
+    base: str  # a make target (tinyconfig, defconfig...), unless `base_file` is set
+    base_file: str  # a full .config to start from, or ""
+    fragments: tuple[str, ...]  # fragment files, merged in order
+    path: str  # PATH of the toolchain root
+    output: str
 
 
-def _env(m: Mapping[str, Any]) -> dict[str, str]:
+@dataclass(frozen=True)
+class LinuxManifest(Manifest):
+    """`tool linux`: compile the source with a resolved config."""
+
+    command = "linux"
+
+    deb: str  # the linux-source .deb
+    arch: str
+    config: str  # the resolved .config
+    path: str  # PATH of the toolchain root
+    ccache_dir: str  # the compiler cache, or "" for none
+    jobs: int  # make -j; 0 for one per CPU
+    output: str  # directory of LinuxKit's kernel layout
+    ccache_max_size: str | None = optional()  # CCACHE_MAXSIZE; 5G when unset
+
+
+def _env(arch: Arch, path: str) -> dict[str, str]:
     epoch = int(os.environ["SOURCE_DATE_EPOCH"])
-    arch = _arch(m)
     env = dict(os.environ)
     env.update(
         {
-            "PATH": m["path"],
+            "PATH": path,
             "ARCH": arch.kernel_arch(),
             "CROSS_COMPILE": arch.cross_compile(),
             "KBUILD_BUILD_TIMESTAMP": f"@{epoch}",
@@ -117,52 +145,52 @@ def _check_headers() -> None:
         )
 
 
-def resolve_config(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Manifest: deb, arch, base, base_file, fragments [paths], path (PATH), output."""
+def resolve_config(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = KconfigManifest.from_json(manifest)
     fragments = []
-    for path in m["fragments"]:
+    for path in m.fragments:
         with open(path, encoding="utf-8") as f:
             fragments.append(parse_fragment(path, f.read()))
     merged = merge(fragments)
     src = "src"
-    env = _env(m)
-    extract_source(m["deb"], src, env)
+    env = _env(Arch.parse(m.arch, "tool kconfig: arch"), m.path)
+    extract_source(m.deb, src, env)
     check_unknown(merged, kconfig_symbols(src))
-    if m.get("base_file"):
-        shutil.copyfile(m["base_file"], os.path.join(src, ".config"))
+    if m.base_file:
+        shutil.copyfile(m.base_file, os.path.join(src, ".config"))
     else:
-        _run(["make", m["base"]], src, f"make {m['base']}", env)
+        _run(["make", m.base], src, f"make {m.base}", env)
     with open(os.path.join(src, ".config"), "a", encoding="utf-8") as f:
         f.write("\n# linuxkit_rules fragments\n" + render(merged))
     _run(["make", "olddefconfig"], src, "make olddefconfig", env)
     with open(os.path.join(src, ".config"), encoding="utf-8") as f:
         text = f.read()
     check_resolved(merged, parse_config(text))
-    with open(m["output"], "w", encoding="utf-8") as f:
+    with open(m.output, "w", encoding="utf-8") as f:
         f.write(text)
     return {"options": len(parse_config(text)), "requested": len(merged)}
 
 
-def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Manifest: deb, arch, config (resolved), path (PATH), ccache_dir (or ""), jobs, output."""
+def build_linux(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = LinuxManifest.from_json(manifest)
     _check_headers()
-    arch = _arch(m)
+    arch = Arch.parse(m.arch, "tool linux: arch")
     image_target, image_path = arch.kernel_target()
     src = os.path.abspath("src")
-    env = _env(m)
-    extract_source(m["deb"], src, env)
-    shutil.copyfile(m["config"], os.path.join(src, ".config"))
-    make = ["make", f"-j{m['jobs'] or os.cpu_count() or 1}"]
-    if m.get("ccache_dir"):
+    env = _env(arch, m.path)
+    extract_source(m.deb, src, env)
+    shutil.copyfile(m.config, os.path.join(src, ".config"))
+    make = ["make", f"-j{m.jobs or os.cpu_count() or 1}"]
+    if m.ccache_dir:
         # Paths under the sandbox are hashed relative to it, so every sandbox
         # (a fresh temporary directory) shares the same cache entries.
         env.update(
             {
-                "CCACHE_DIR": os.path.abspath(m["ccache_dir"]),
+                "CCACHE_DIR": os.path.abspath(m.ccache_dir),
                 "CCACHE_BASEDIR": os.getcwd(),
                 "CCACHE_NOHASHDIR": "1",
                 "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime,time_macros",
-                "CCACHE_MAXSIZE": m.get("ccache_max_size") or "5G",
+                "CCACHE_MAXSIZE": m.ccache_max_size or "5G",
             }
         )
         make.append(f"CC=ccache {arch.cross_compile()}gcc")
@@ -180,9 +208,9 @@ def build_linux(m: Mapping[str, Any]) -> Mapping[str, Any]:
         .splitlines()[-1]
     )
     stats = ""
-    if m.get("ccache_dir"):
+    if m.ccache_dir:
         stats = _run(["ccache", "--print-stats"], src, "ccache --print-stats", env)
-    out = m["output"]
+    out = m.output
     os.makedirs(out, exist_ok=True)
     shutil.copyfile(os.path.join(src, image_path), os.path.join(out, "kernel"))
     shutil.copyfile(os.path.join(src, "System.map"), os.path.join(out, "System.map"))

@@ -189,6 +189,48 @@ def min_size(files: Mapping[str, bytes]) -> int:
     return -(-sectors * SECTOR // mib) * mib
 
 
+def _dir_entries(d: _Dir, parent: int | None, clusters: Mapping[str, int], mtime: int) -> bytes:
+    """The entries of directory `d`: `.` and `..` (`parent`'s cluster; None for the
+    root, which has neither), then its children by name, long names before their
+    short ones. `clusters` gives each child file's first cluster (0 when empty)."""
+    out = b""
+    if parent is not None:
+        out += _dirent(b".          ", _ATTR_DIR, d.cluster, 0, mtime)
+        out += _dirent(b"..         ", _ATTR_DIR, parent, 0, mtime)
+    taken: set[bytes] = set()
+    for name in sorted(d.children):
+        c = d.children[name]
+        short, lfn = _short_name(name, taken)
+        taken.add(short)
+        if lfn:
+            out += _lfn_entries(name, short)
+        if isinstance(c, _Dir):
+            out += _dirent(short, _ATTR_DIR, c.cluster, 0, mtime)
+        else:
+            out += _dirent(short, _ATTR_ARCHIVE, clusters[name], len(c), mtime)
+    return out
+
+
+def _boot_sectors(
+    layout: Layout, hidden_sectors: int, volume_id: int, free: int, next_cluster: int
+) -> tuple[bytes, bytes]:
+    """The FAT32 boot sector and FSInfo sector (written twice: at 0 and in the backup at 6)."""
+    boot = bytearray(SECTOR)
+    boot[0:3] = b"\xeb\x58\x90"
+    struct.pack_into(
+        "<8sHBHBHHBHHHII", boot, 3, b"LKRULES ", SECTOR, layout.sectors_per_cluster, RESERVED_SECTORS,
+        NUM_FATS, 0, 0, 0xF8, 0, 32, 64, hidden_sectors, layout.total_sectors,
+    )  # fmt: skip
+    struct.pack_into("<IHHIHH", boot, 36, layout.fat_sectors, 0, 0, 2, 1, 6)
+    struct.pack_into("<BBBI11s8s", boot, 64, 0x80, 0, 0x29, volume_id, b"NO NAME    ", b"FAT32   ")
+    boot[510:512] = b"\x55\xaa"
+    info = bytearray(SECTOR)
+    struct.pack_into("<I", info, 0, 0x41615252)
+    struct.pack_into("<III", info, 484, 0x61417272, free, next_cluster)
+    struct.pack_into("<I", info, 508, 0xAA550000)
+    return bytes(boot), bytes(info)
+
+
 def write_fat32(
     files: Mapping[str, bytes],
     mtime: int,
@@ -245,40 +287,13 @@ def write_fat32(
             if isinstance(c, _Dir):
                 parent[id(c)] = 0 if d is root else d.cluster
     for d in dirs:
-        out = b""
-        if d is not root:
-            out += _dirent(b".          ", _ATTR_DIR, d.cluster, 0, mtime)
-            out += _dirent(b"..         ", _ATTR_DIR, parent[id(d)], 0, mtime)
-        taken: set[bytes] = set()
-        for name in sorted(d.children):
-            c = d.children[name]
-            short, lfn = _short_name(name, taken)
-            taken.add(short)
-            if lfn:
-                out += _lfn_entries(name, short)
-            if isinstance(c, _Dir):
-                out += _dirent(short, _ATTR_DIR, c.cluster, 0, mtime)
-            else:
-                out += _dirent(
-                    short, _ATTR_ARCHIVE, file_clusters.get((id(d), name), 0), len(c), mtime
-                )
+        clusters = {name: file_clusters.get((id(d), name), 0) for name in d.children}
+        out = _dir_entries(d, None if d is root else parent[id(d)], clusters, mtime)
         start = (layout.data_start + (d.cluster - 2) * layout.sectors_per_cluster) * SECTOR
         data[start : start + len(out)] = out
 
     free = layout.clusters - (next_cluster - 2)
-    boot = bytearray(SECTOR)
-    boot[0:3] = b"\xeb\x58\x90"
-    struct.pack_into(
-        "<8sHBHBHHBHHHII", boot, 3, b"LKRULES ", SECTOR, layout.sectors_per_cluster, RESERVED_SECTORS,
-        NUM_FATS, 0, 0, 0xF8, 0, 32, 64, hidden_sectors, layout.total_sectors,
-    )  # fmt: skip
-    struct.pack_into("<IHHIHH", boot, 36, layout.fat_sectors, 0, 0, 2, 1, 6)
-    struct.pack_into("<BBBI11s8s", boot, 64, 0x80, 0, 0x29, volume_id, b"NO NAME    ", b"FAT32   ")
-    boot[510:512] = b"\x55\xaa"
-    info = bytearray(SECTOR)
-    struct.pack_into("<I", info, 0, 0x41615252)
-    struct.pack_into("<III", info, 484, 0x61417272, free, next_cluster)
-    struct.pack_into("<I", info, 508, 0xAA550000)
+    boot, info = _boot_sectors(layout, hidden_sectors, volume_id, free, next_cluster)
     for base in (0, 6):
         data[base * SECTOR : (base + 1) * SECTOR] = boot
         data[(base + 1) * SECTOR : (base + 2) * SECTOR] = info

@@ -36,7 +36,9 @@ from linuxkit_rules.core.media.vmdisk import (
 from linuxkit_rules.core.oci.layout import OciImage, read_oci_layout
 from linuxkit_rules.core.oci.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.reports.sbom import write_sbom
-from linuxkit_rules.core.spec.container import VOLUMES_DIR, ContainerSpec, config_to_json
+from linuxkit_rules.core.spec.container import config_to_json
+from linuxkit_rules.core.spec.container_keys import ContainerSpec
+from linuxkit_rules.core.spec.container_model import VOLUMES_DIR
 from linuxkit_rules.core.spec.image_yaml import (
     FileSpec,
     ImageSpec,

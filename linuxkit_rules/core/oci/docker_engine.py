@@ -12,11 +12,13 @@ import io
 import json
 import os
 import tarfile
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.manifest import BadManifest, Manifest, optional
 from linuxkit_rules.core.oci.layout import (
     ImageConfig,
     config_json,
@@ -115,30 +117,48 @@ def _short(e: BaseException) -> str:
     return text[-1][:300] if text else type(e).__name__
 
 
-def load_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
+@dataclass(frozen=True)
+class DockerLoadManifest(Manifest):
+    """`tool docker-load`: an image's `docker` archive, or a package's OCI layout
+    (converted), loaded into the engine under `repo_tags`."""
+
+    command = "docker-load"
+
+    address: str  # the target published, for messages
+    repo_tags: tuple[str, ...]
+    layout: str | None = optional()
+    archive: str | None = optional()
+
+    def __post_init__(self) -> None:
+        if (self.layout is None) == (self.archive is None):
+            raise BadManifest(f"tool {self.command}: give one of `layout` and `archive`")
+
+
+def load_command(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     """Load `archive` (docker save format) or `layout` (OCI, converted) into the engine."""
-    client = engine(os.environ, f"loading {m['address']} into Docker")
-    if m.get("layout"):
+    m = DockerLoadManifest.from_json(manifest)
+    client = engine(os.environ, f"loading {m.address} into Docker")
+    if m.layout:
         buf = io.BytesIO()
-        with open(m["layout"], "rb") as f:
+        with open(m.layout, "rb") as f:
             oci_layout_to_docker_archive(
-                f, m["repo_tags"], buf, int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+                f, m.repo_tags, buf, int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
             )
         data = buf.getvalue()
     else:
-        with open(m["archive"], "rb") as f:
+        with open(str(m.archive), "rb") as f:
             data = f.read()
     try:
         images = client.images.load(data)
         for image in images:
-            for tag in m.get("repo_tags") or ():
+            for tag in m.repo_tags:
                 repository, _, name = tag.rpartition(":")
                 image.tag(repository, name)
     except Exception as e:  # docker-py raises several types: one line is what matters
         raise DockerEngineError(
-            f"loading {m['address']} into Docker at {docker_host(os.environ)}: {_short(e)}"
+            f"loading {m.address} into Docker at {docker_host(os.environ)}: {_short(e)}"
         ) from None
-    for tag in m.get("repo_tags") or ():
+    for tag in m.repo_tags:
         print(f"loaded {tag} into {docker_host(os.environ)}")
     return {"images": [i.id for i in images]}
 
@@ -177,33 +197,56 @@ def _remove_untagged(client: Any, image_id: str) -> None:
         pass  # in use by a container or tagged meanwhile: not ours to remove
 
 
-def dockerfile_build_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
+@dataclass(frozen=True)
+class DockerfileManifest(Manifest):
+    """`tool dockerfile`: a package built by the engine from its Dockerfile."""
+
+    command = "dockerfile"
+
+    address: str
+    build_yml: Mapping[str, Any]  # the runtime config, as the moby label's JSON
+    labels: Mapping[str, str]
+    arch: str
+    context: str  # the build context directory
+    dockerfile: str  # its path inside the context
+    ref: str  # the layout's reference name
+    output: str
+    build_args: Mapping[str, str] | None = optional()
+
+    def tag_input(self) -> str:
+        """What the package's content tag hashes besides its context and code."""
+        keys = {k: v for k, v in self.to_json().items() if k not in ("ref", "output")}
+        return json.dumps(keys, sort_keys=True)
+
+
+def dockerfile_build_command(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     """Build `dockerfile` in `context` with the engine; write the result as an OCI layout
     at `output` (one layer, fixed mtimes, build.yml's config as the moby label)."""
+    m = DockerfileManifest.from_json(manifest)
     mtime = int(os.environ["SOURCE_DATE_EPOCH"])
-    client = engine(os.environ, f"{m['address']} (built from {m['dockerfile']})")
+    client = engine(os.environ, f"{m.address} (built from {m.dockerfile})")
     import docker.errors  # type: ignore[import]
 
     image = None
     try:
         image, _ = client.images.build(
-            path=m["context"],
-            dockerfile=m["dockerfile"],
+            path=m.context,
+            dockerfile=m.dockerfile,
             rm=True,
             forcerm=True,
             pull=False,
-            buildargs=dict(m.get("build_args") or {}),
+            buildargs=dict(m.build_args or {}),
         )
         data = b"".join(image.save(named=False))
     except docker.errors.BuildError as e:
         log = "".join(str(chunk.get("stream") or chunk.get("error") or "") for chunk in e.build_log)
         tail = " | ".join(line for line in log.strip().splitlines()[-3:])
         raise DockerEngineError(
-            f"{m['address']}: docker build of {m['dockerfile']} failed: {e.msg} ({tail})"
+            f"{m.address}: docker build of {m.dockerfile} failed: {e.msg} ({tail})"
         ) from None
     except docker.errors.APIError as e:
         raise DockerEngineError(
-            f"{m['address']}: docker build of {m['dockerfile']} failed: {_short(e)}"
+            f"{m.address}: docker build of {m.dockerfile} failed: {_short(e)}"
         ) from None
     finally:
         if image is not None:
@@ -212,12 +255,12 @@ def dockerfile_build_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
     tree = _flatten(layers)
     layer = io.BytesIO()
     write_tar(tree.entries(), layer, mtime)
-    labels = dict(m["labels"])
-    labels[MOBY_CONFIG_LABEL] = json.dumps(m["build_yml"], sort_keys=True, separators=(",", ":"))
-    config = _image_config(config_doc, m["arch"], labels)
-    os.makedirs(os.path.dirname(m["output"]) or ".", exist_ok=True)
-    with open(m["output"], "wb") as out:
-        digest = write_oci_layout([layer.getvalue()], config, m["ref"], out, mtime)
+    labels = dict(m.labels)
+    labels[MOBY_CONFIG_LABEL] = json.dumps(m.build_yml, sort_keys=True, separators=(",", ":"))
+    config = _image_config(config_doc, m.arch, labels)
+    os.makedirs(os.path.dirname(m.output) or ".", exist_ok=True)
+    with open(m.output, "wb") as out:
+        digest = write_oci_layout([layer.getvalue()], config, m.ref, out, mtime)
     return {
         "size": tree.file_bytes(),
         "files": len(tree),

@@ -11,11 +11,13 @@ import json
 import os
 import posixpath
 import tarfile
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Mapping
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import RegistryError
+from linuxkit_rules.core.manifest import BadManifest, Manifest, optional
 from linuxkit_rules.core.oci.pull import pull
 from linuxkit_rules.core.oci.push import PushPlan, push
 from linuxkit_rules.core.oci.registry import (
@@ -167,39 +169,71 @@ def plan_from_files(paths: list[str], annotations: Mapping[str, str]) -> PushPla
     return PushPlan(tuple(unique.values()), (), MEDIA_MANIFEST, canonical_json(manifest))
 
 
-def push_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Push a package's layout (`layout`) or an image's outputs (`files`) to `targets`."""
-    if m.get("layouts") or m.get("layout"):
-        paths = list(m.get("layouts") or [m["layout"]])
-        opened = [open(p, "rb") for p in paths]
+@dataclass(frozen=True)
+class PushManifest(Manifest):
+    """`tool push`: a package's OCI layouts (one per architecture, pushed as one
+    index) or an image's output files (one OCI artifact), to every target."""
+
+    command = "push"
+
+    address: str  # the target published, for messages
+    targets: tuple[str, ...]  # REGISTRY/REPOSITORY:TAG references
+    layouts: tuple[str, ...] | None = optional()
+    files: tuple[str, ...] | None = optional()
+    annotations: Mapping[str, str] | None = optional()  # of the files' artifact manifest
+    insecure: tuple[str, ...] | None = optional()  # registries spoken to over plain HTTP
+
+    def __post_init__(self) -> None:
+        if (self.layouts is None) == (self.files is None):
+            raise BadManifest(f"tool {self.command}: give one of `layouts` and `files`")
+
+
+def push_command(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Push a package's layouts (`layouts`) or an image's outputs (`files`) to `targets`."""
+    m = PushManifest.from_json(manifest)
+    if m.layouts is not None:
+        opened = [open(p, "rb") for p in m.layouts]
         try:
-            plan = plan_from_layouts([(f, p) for f, p in zip(opened, paths)])
+            plan = plan_from_layouts([(f, p) for f, p in zip(opened, m.layouts)])
         finally:
             for f in opened:
                 f.close()
     else:
-        plan = plan_from_files(list(m["files"]), m.get("annotations") or {})
-    if not m["targets"]:
+        plan = plan_from_files(list(m.files or ()), m.annotations or {})
+    if not m.targets:
         raise RegistryError(
-            f"{m['address']}: no registry to publish to; set `registries` on the target "
+            f"{m.address}: no registry to publish to; set `registries` on the target "
             "or [linuxkit].registries (--linuxkit-registries)"
         )
-    targets = [parse_reference(t, f"{m['address']}: publish target") for t in m["targets"]]
-    results = push(plan, targets, os.environ, frozenset(m.get("insecure") or ()))
+    targets = [parse_reference(t, f"{m.address}: publish target") for t in m.targets]
+    results = push(plan, targets, os.environ, frozenset(m.insecure or ()))
     for r in results:
         print(f"pushed {r.reference}@{r.digest} ({r.uploaded} uploaded, {r.skipped} already there)")
     return {"digest": plan.digest, "results": [r.__dict__ for r in results]}
 
 
-def pull_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
+@dataclass(frozen=True)
+class PullManifest(Manifest):
+    """`tool pull`: one image, named by digest, for one architecture."""
+
+    command = "pull"
+
+    ref: str  # REGISTRY/REPOSITORY@sha256:...
+    arch: str
+    output: str  # the OCI layout tar to write
+    address: str  # what asked for the image, for messages
+
+
+def pull_command(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     """Fetch `ref` (by digest) and write it as a single-image OCI layout tar at `output`."""
-    ref = parse_reference(m["ref"], f"{m['address']}: base_image")
-    image = pull(ref, os.environ, architecture=m["arch"])
+    m = PullManifest.from_json(manifest)
+    ref = parse_reference(m.ref, f"{m.address}: base_image")
+    image = pull(ref, os.environ, architecture=m.arch)
     descriptor = {
         "mediaType": image.manifest_media_type,
         "digest": image.digest,
         "size": len(image.manifest),
-        "platform": {"architecture": m["arch"], "os": "linux"},
+        "platform": {"architecture": m.arch, "os": "linux"},
     }
     tree = Tree()
     tree.add(Entry("oci-layout", "file", data=canonical_json({"imageLayoutVersion": "1.0.0"})))
@@ -217,8 +251,8 @@ def pull_command(m: Mapping[str, Any]) -> Mapping[str, Any]:
         tree.add(Entry(f"blobs/{algorithm}/{hexdigest}", "file", data=blob.data))
     buf = io.BytesIO()
     write_tar(tree.entries(), buf, int(os.environ.get("SOURCE_DATE_EPOCH", "0")))
-    os.makedirs(os.path.dirname(m["output"]) or ".", exist_ok=True)
-    with open(m["output"], "wb") as f:
+    os.makedirs(os.path.dirname(m.output) or ".", exist_ok=True)
+    with open(m.output, "wb") as f:
         f.write(buf.getvalue())
     return {"digest": image.digest, "blobs": len(image.blobs)}
 

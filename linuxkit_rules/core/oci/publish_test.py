@@ -77,7 +77,7 @@ def test_pull_command_writes_a_verified_layout(registry: str, tmp_path: Path) ->
     pushed = push_command(
         {
             "address": "//x",
-            "layout": str(tmp_path / "base.oci.tar"),
+            "layouts": [str(tmp_path / "base.oci.tar")],
             "targets": [f"{registry}/base/img:v1"],
         }
     )

@@ -10,11 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from linuxkit_rules.core.spec.container import (
-    ContainerDefaults,
-    config_to_json,
-    parse_container_config,
-)
+from linuxkit_rules.core.spec.container import config_to_json, parse_container_config
+from linuxkit_rules.core.spec.container_keys import ContainerDefaults
 from linuxkit_rules.core.spec.strict_yaml import Loc, MapReader, load_yaml
 
 KNOWN_ARCHES = ("amd64", "arm64", "riscv64", "s390x")
@@ -93,12 +90,13 @@ class BuildYml:
 def load_build_yml(text: str | bytes, file: str) -> BuildYml:
     doc = load_yaml(text, file)
     top = Loc(file, "", 1)
-    if isinstance(doc, Mapping):
-        lines = getattr(doc, "key_lines", {})
-        for key, why in _REFUSED.items():
-            if key in doc:
-                raise top.key(key, lines.get(key)).error(doc[key], f"not supported: {why}")
-    r = MapReader(doc, top, tuple(BUILD_YML_KEYS), what="a build.yml")
+    r = MapReader(
+        doc,
+        top,
+        tuple(BUILD_YML_KEYS),
+        what="a build.yml",
+        refused={key: f"not supported: {why}" for key, why in _REFUSED.items()},
+    )
     image = r.required_str("image")
     if not _NAME.match(image):
         raise r.at("image").error(

@@ -6,7 +6,9 @@ import pytest
 
 from linuxkit_rules.core.errors import SchemaError
 from linuxkit_rules.core.spec.build_yml import BuildYml, load_build_yml
-from linuxkit_rules.core.spec.container import ContainerDefaults, Device, parse_label
+from linuxkit_rules.core.spec.container import parse_label
+from linuxkit_rules.core.spec.container_keys import ContainerDefaults
+from linuxkit_rules.core.spec.container_model import Device
 
 GETTY = """\
 image: getty

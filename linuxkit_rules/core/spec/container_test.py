@@ -4,13 +4,9 @@ from __future__ import annotations
 import pytest
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.container import (
-    CONTAINER_KEYS,
-    Device,
-    Mount,
-    config_to_json,
-    parse_label,
-)
+from linuxkit_rules.core.spec.container import config_to_json, parse_label
+from linuxkit_rules.core.spec.container_keys import CONTAINER_KEYS
+from linuxkit_rules.core.spec.container_model import Device, Mount
 from linuxkit_rules.core.spec.image_yaml import load_image_yaml
 
 

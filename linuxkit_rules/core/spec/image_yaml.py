@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from typing import Sequence
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.container import (
-    VOLUME_NAME,
-    VOLUMES_DIR,
-    ContainerSpec,
-    Mount,
-    parse_container,
-    parse_id,
-)
+from linuxkit_rules.core.spec.container import parse_container
+from linuxkit_rules.core.spec.container_keys import ContainerSpec
+from linuxkit_rules.core.spec.container_model import VOLUME_NAME, VOLUMES_DIR, Mount
+from linuxkit_rules.core.spec.container_values import parse_id
 from linuxkit_rules.core.spec.strict_yaml import Loc, MapReader, items_of, load_yaml
 
 
@@ -246,15 +242,12 @@ def load_image_yaml(text: str | bytes, file: str) -> ImageSpec:
     top = Loc(file, "", 1)
     if doc is None:
         doc = {}
-    if isinstance(doc, Mapping):
-        for key, why in _UNSUPPORTED_SECTIONS.items():
-            if key in doc:
-                raise top.key(key, getattr(doc, "key_lines", {}).get(key)).error(doc[key], why)
     r = MapReader(
         doc,
         top,
         ("kernel", "init", "onboot", "onshutdown", "services", "files", "volumes"),
         what="an image YAML",
+        refused=_UNSUPPORTED_SECTIONS,
     )
     kernel = _kernel(r.raw("kernel"), r.at("kernel")) if r.has("kernel") else None
     init = r.get_strs("init") or ()

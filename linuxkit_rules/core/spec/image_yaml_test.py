@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.container import ContainerSpec, parse_label
+from linuxkit_rules.core.spec.container import parse_label
+from linuxkit_rules.core.spec.container_keys import ContainerSpec
 from linuxkit_rules.core.spec.image_yaml import (
     KernelSpec,
     load_image_yaml,

@@ -17,17 +17,10 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.container import (
-    ALL_CAPABILITIES,
-    ContainerDefaults,
-    ContainerSpec,
-    Mount,
-    RuntimeSpec,
-    parse_bind,
-    parse_label,
-    parse_rlimit,
-    parse_tmpfs,
-)
+from linuxkit_rules.core.spec.container import parse_label
+from linuxkit_rules.core.spec.container_keys import ContainerDefaults, ContainerSpec
+from linuxkit_rules.core.spec.container_model import ALL_CAPABILITIES, Mount, RuntimeSpec
+from linuxkit_rules.core.spec.container_values import parse_bind, parse_rlimit, parse_tmpfs
 from linuxkit_rules.core.spec.strict_yaml import Loc
 
 OCI_VERSION = "1.0.2"
@@ -278,13 +271,32 @@ def runtime_config(
     args = list(c.command) if c.command is not None else list(image.entrypoint + image.cmd)
     if not args:
         raise _error(c, "command", [], "the image has no Entrypoint or Cmd: set 'command'")
-    env = list(c.env) if c.env is not None else list(image.env)
-    cwd = c.cwd or image.working_dir or "/"
     if c.hostname and (c.uts or "host") == "host":
         raise _error(
             c, "hostname", c.hostname, "a hostname needs its own uts namespace: add 'uts: new'"
         )
+    process = _process(c, image, id_map or {}, args)
+    linux = _linux(c)
+    config: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": rootfs, "readonly": bool(c.readonly)},
+    }
+    if c.hostname:
+        config["hostname"] = c.hostname
+    config["mounts"] = _mounts(c)
+    config["linux"] = linux
+    if c.annotations:
+        config["annotations"] = dict(c.annotations)
+    return config
 
+
+def _process(
+    c: ContainerSpec, image: ImageDefaults, id_map: Mapping[str, int], args: list[str]
+) -> dict[str, Any]:
+    """The config's `process`: what runs, as whom, with which capabilities and limits."""
+    env = list(c.env) if c.env is not None else list(image.env)
+    cwd = c.cwd or image.working_dir or "/"
     caps = _caps(c, c.capabilities, "capabilities")
     ambient = _caps(c, c.ambient, "ambient")
     bounding = sorted(set(caps) | set(ambient))
@@ -296,7 +308,7 @@ def runtime_config(
 
     process: dict[str, Any] = {
         "terminal": False,
-        "user": _user(c, image, id_map or {}),
+        "user": _user(c, image, id_map),
         "args": args,
         "env": env,
         "cwd": cwd,
@@ -313,7 +325,11 @@ def runtime_config(
         process["rlimits"] = rlimits
     if c.oom_score_adj is not None:
         process["oomScoreAdj"] = c.oom_score_adj
+    return process
 
+
+def _linux(c: ContainerSpec) -> dict[str, Any]:
+    """The config's `linux`: namespaces, devices, resources and the kernel settings."""
     resources: dict[str, Any] = json.loads(c.resources) if c.resources else {}
     linux: dict[str, Any] = {"namespaces": _namespaces(c)}
     devices = _devices(c, resources)
@@ -330,19 +346,7 @@ def runtime_config(
         linux["maskedPaths"] = list(c.masked_paths)
     if c.readonly_paths:
         linux["readonlyPaths"] = list(c.readonly_paths)
-
-    config: dict[str, Any] = {
-        "ociVersion": OCI_VERSION,
-        "process": process,
-        "root": {"path": rootfs, "readonly": bool(c.readonly)},
-    }
-    if c.hostname:
-        config["hostname"] = c.hostname
-    config["mounts"] = _mounts(c)
-    config["linux"] = linux
-    if c.annotations:
-        config["annotations"] = dict(c.annotations)
-    return config
+    return linux
 
 
 def runtime_json(

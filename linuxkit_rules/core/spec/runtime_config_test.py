@@ -6,7 +6,8 @@ import subprocess
 import pytest
 
 from linuxkit_rules.core.errors import SchemaError
-from linuxkit_rules.core.spec.container import ALL_CAPABILITIES, ContainerSpec
+from linuxkit_rules.core.spec.container_keys import ContainerSpec
+from linuxkit_rules.core.spec.container_model import ALL_CAPABILITIES
 from linuxkit_rules.core.spec.image_yaml import load_image_yaml
 from linuxkit_rules.core.spec.runtime_config import (
     ImageDefaults,

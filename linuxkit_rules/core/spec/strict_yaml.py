@@ -279,9 +279,20 @@ def as_scalar_str(value: object, loc: Loc) -> str:
 
 
 class MapReader:
-    """Strict reader for one mapping: unknown keys fail at construction."""
+    """Strict reader for one mapping: unknown keys fail at construction.
 
-    def __init__(self, value: object, loc: Loc, allowed: Iterable[str], *, what: str = "") -> None:
+    `refused` maps keys that are known but not supported to the reason, which
+    is the error's text; they are checked first, in `refused`'s order."""
+
+    def __init__(
+        self,
+        value: object,
+        loc: Loc,
+        allowed: Iterable[str],
+        *,
+        what: str = "",
+        refused: Mapping[str, str] | None = None,
+    ) -> None:
         if not isinstance(value, Mapping):
             raise loc.error(
                 value,
@@ -292,6 +303,9 @@ class MapReader:
         self.allowed = tuple(allowed)
         key_lines = getattr(value, "key_lines", {})
         self._lines: Mapping[str, int] = key_lines
+        for key, why in (refused or {}).items():
+            if key in value:
+                raise self.at(key).error(value[key], why)
         for key in value:
             if key not in self.allowed:
                 raise self.at(key).error(key, "allowed keys: " + ", ".join(self.allowed))

@@ -52,6 +52,17 @@ def test_reader_refuses_unknown_keys_with_file_line_field_and_allowed() -> None:
     )
 
 
+def test_reader_names_why_a_refused_key_is_refused_before_unknown_keys() -> None:
+    doc = load_yaml(DOC, "x.yml")
+    with pytest.raises(SchemaError) as e:
+        MapReader(doc, Loc("x.yml", "", 1), ("name",), refused={"list": "lists are not wanted"})
+    assert (e.value.line, e.value.field, e.value.value) == (3, "list", ["a", "b"])
+    assert "lists are not wanted" in str(e.value)
+    # A refused key that is absent changes nothing.
+    r = MapReader(doc, Loc("x.yml", "", 1), ("name", "mode", "list", "nested"), refused={"x": "no"})
+    assert r.get_str("name") == "sshd"
+
+
 def test_reader_types_and_paths() -> None:
     doc = load_yaml(DOC, "x.yml")
     r = MapReader(doc, Loc("x.yml", "top", 1), ("name", "mode", "list", "nested"))
