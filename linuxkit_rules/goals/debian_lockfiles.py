@@ -16,7 +16,7 @@ from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.process import ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import AllTargets
+from pants.engine.target import AllTargets, Target
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -27,6 +27,7 @@ from linuxkit_rules.kernel.target_types import (
     DebianKernelArchesField,
     DebianKernelPackageField,
     KernelConfigSourcePackageField,
+    KernelSuiteField,
 )
 from linuxkit_rules.package.rules import LinuxkitPackageFieldSet, PackageBuildYml
 from linuxkit_rules.subsystems.debian import DebianSubsystem
@@ -43,6 +44,8 @@ class GenerateDebianLockfile(GenerateLockfile):
     suite: str
     architecture: str
     roots: tuple[str, ...]
+    owners: FrozenDict[str, str]  # root -> the targets that ask for it
+    private: bool  # a suite of `extra_suites`
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,8 @@ def known_debian_resolves(
     _: KnownDebianResolveNamesRequest, debian: DebianSubsystem
 ) -> KnownUserResolveNames:
     return KnownUserResolveNames(
-        names=tuple(debian.resolve_name(a) for a in debian.architectures),
-        option_name="[debian].architectures",
+        names=tuple(debian.resolve_name(a, s) for s in debian.suites for a in debian.architectures),
+        option_name="[debian].architectures and [debian].extra_suites",
         requested_resolve_names_cls=RequestedDebianResolveNames,
     )
 
@@ -76,23 +79,33 @@ def debian_roots(
     extra: tuple[str, ...],
     arch: str,
     package_arches: dict[str, tuple[str, ...]],
-) -> tuple[str, ...]:
-    """The packages the `arch` lock is resolved from: `extra`, the kernel source, and the
-    Debian packages of every package (by its build.yml `arches`, keyed by address) and
-    kernel (by its `arches`) built for `arch`."""
-    roots = set(extra)
+    suite: str | None = None,
+) -> dict[str, set[str]]:
+    """The packages the `arch` lock of `suite` (None: the main suite) is resolved from,
+    each with the addresses asking for it. The main lock: `extra` and the Debian
+    packages of every package (by its build.yml `arches`, keyed by address); every
+    lock: the kernels (by their `arches`) and kernel sources whose `suite` names it."""
+    roots: dict[str, set[str]] = {name: set() for name in (extra if suite is None else ())}
+
+    def add(name: str, tgt: Target) -> None:
+        roots.setdefault(name, set()).add(str(tgt.address))
+
     for tgt in all_targets:
-        if tgt.has_field(LinuxkitPackageDebianPackagesField):
+        if suite is None and tgt.has_field(LinuxkitPackageDebianPackagesField):
             if arch in package_arches.get(str(tgt.address), ()):
-                roots.update(tgt[LinuxkitPackageDebianPackagesField].value or ())
+                for name in tgt[LinuxkitPackageDebianPackagesField].value or ():
+                    add(name, tgt)
+        target_suite = tgt[KernelSuiteField].value if tgt.has_field(KernelSuiteField) else None
+        if target_suite != suite:
+            continue
         if tgt.has_field(DebianKernelPackageField):
             if arch in (tgt[DebianKernelArchesField].value or ()):
-                roots.add(for_arch(tgt[DebianKernelPackageField].value or "", arch))
+                add(for_arch(tgt[DebianKernelPackageField].value or "", arch), tgt)
         if tgt.has_field(KernelConfigSourcePackageField):
             source_package = tgt[KernelConfigSourcePackageField].value
             if source_package:
-                roots.add(source_package)
-    return tuple(sorted(roots))
+                add(source_package, tgt)
+    return roots
 
 
 @rule(desc="Read the build.yml arches of every package", level=LogLevel.DEBUG)
@@ -117,23 +130,41 @@ async def setup_debian_lockfiles(
     requested: RequestedDebianResolveNames, all_targets: AllTargets, debian: DebianSubsystem
 ) -> UserGenerateLockfiles:
     arches = await Get(PackageArches)
-    by_name = {debian.resolve_name(a): a for a in debian.architectures}
-    return UserGenerateLockfiles(
-        GenerateDebianLockfile(
-            resolve_name=name,
-            lockfile_dest=debian.lockfile(by_name[name]),
-            diff=False,
-            suite=debian.suite,
-            architecture=by_name[name],
-            roots=debian_roots(
-                all_targets,
-                debian.extra_packages_for(by_name[name]),
-                by_name[name],
-                dict(arches.by_address),
-            ),
+    by_name = {
+        debian.resolve_name(a, s): (s, a) for s in debian.suites for a in debian.architectures
+    }
+    locks = []
+    for name in requested:
+        suite, arch = by_name[name]
+        main = suite == debian.suite
+        roots = debian_roots(
+            all_targets,
+            debian.extra_packages_for(arch),
+            arch,
+            dict(arches.by_address),
+            None if main else suite,
         )
-        for name in requested
-    )
+        # A kernel naming the main suite explicitly belongs to the main lock too.
+        if main:
+            for root, owners in debian_roots(
+                all_targets, (), arch, dict(arches.by_address), suite
+            ).items():
+                roots.setdefault(root, set()).update(owners)
+        locks.append(
+            GenerateDebianLockfile(
+                resolve_name=name,
+                lockfile_dest=debian.lockfile(arch, suite),
+                diff=False,
+                suite=suite,
+                architecture=arch,
+                roots=tuple(sorted(roots)),
+                owners=FrozenDict(
+                    {r: ", ".join(sorted(o)) for r, o in sorted(roots.items()) if o}
+                ),
+                private=not main,
+            )
+        )
+    return UserGenerateLockfiles(locks)
 
 
 @rule
@@ -155,6 +186,8 @@ async def generate_debian_lockfile(
                 architecture=request.architecture,
                 roots=tuple(request.roots),
                 output=request.lockfile_dest,
+                owners=dict(request.owners),
+                private=request.private,
             ),
             EMPTY_DIGEST,
             f"Resolving {len(request.roots)} Debian packages for {request.suite}/{request.architecture}",

@@ -24,6 +24,7 @@ from linuxkit_rules.kernel.target_types import (
     DebianKernelModulesField,
     DebianKernelPackageField,
     DebianKernelRequiredOptionsField,
+    KernelSuiteField,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
 from linuxkit_rules.util_rules.debian import (
@@ -58,6 +59,7 @@ class DebianKernelFieldSet(PackageFieldSet):
     modules: DebianKernelModulesField
     required_options: DebianKernelRequiredOptionsField
     arches: DebianKernelArchesField
+    suite: KernelSuiteField
 
     def package_for(self, arch: Arch) -> str:
         """The Debian package for `arch`; an architecture not in `arches` is an error."""
@@ -142,7 +144,11 @@ class BuiltKernel:
 async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
     field_set, arch = request.field_set, request.arch
     name = field_set.package_for(arch)
-    lockfile = await Get(DebianLockfile, DebianLockRequest(arch.value))
+    suite = field_set.suite.value
+    try:
+        lockfile = await Get(DebianLockfile, DebianLockRequest(arch.value, suite))
+    except DebianError as e:
+        raise DebianError(f"{field_set.address}: suite: {e}") from None
     try:
         package = lockfile.lock.get(name)
     except DebianError as e:

@@ -51,6 +51,7 @@ from linuxkit_rules.kernel.target_types import (
     KernelConfigBaseField,
     KernelConfigFragmentsField,
     KernelConfigSourcePackageField,
+    KernelSuiteField,
     KernelConfigTarget,
     LinuxKernelArchesField,
     LinuxKernelConfigField,
@@ -131,6 +132,7 @@ class KernelConfigFieldSet(PackageFieldSet):
     fragments: KernelConfigFragmentsField
     arch_fragments: KernelConfigArchFragmentsField
     source_package: KernelConfigSourcePackageField
+    suite: KernelSuiteField
 
     def arches(self) -> tuple[Arch, ...]:
         """What `pants package` resolves: amd64 and every architecture with its own fragments."""
@@ -179,6 +181,7 @@ class KernelSource:
 class KernelSourceRequest:
     package: str
     origin: str
+    suite: str | None = None
 
 
 @rule(desc="Fetch the kernel source", level=LogLevel.DEBUG)
@@ -186,8 +189,8 @@ async def fetch_kernel_source(
     request: KernelSourceRequest, debian: DebianSubsystem
 ) -> KernelSource:
     arch = debian.architectures[0]
-    lockfile = await Get(DebianLockfile, DebianLockRequest(arch))
     try:
+        lockfile = await Get(DebianLockfile, DebianLockRequest(arch, request.suite))
         package = lockfile.lock.get(request.package)
     except DebianError as e:
         raise DebianError(f"{request.origin}: source_package: {e}") from None
@@ -223,7 +226,11 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
         ),
         Get(
             KernelSource,
-            KernelSourceRequest(field_set.source_package.value or "", str(field_set.address)),
+            KernelSourceRequest(
+                field_set.source_package.value or "",
+                str(field_set.address),
+                field_set.suite.value,
+            ),
         ),
     )
     files = field_set.fragments_for(arch, fragments.snapshot.files)

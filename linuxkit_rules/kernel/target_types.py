@@ -123,6 +123,18 @@ class KernelConfigSourcePackageField(StringField):
     )
 
 
+class KernelSuiteField(StringField):
+    alias = "suite"
+    default = None
+    help = help_text(
+        """
+        The Debian suite whose lock holds this target's package, one of
+        `[debian].suite` and `[debian].extra_suites`, e.g. `"trixie"` or
+        `"bookworm-backports"`. Default: the lock's main suite (`[debian].suite`).
+        """
+    )
+
+
 class KernelConfigTarget(Target):
     alias = "kernel_config"
     core_fields = (
@@ -131,6 +143,7 @@ class KernelConfigTarget(Target):
         KernelConfigFragmentsField,
         KernelConfigArchFragmentsField,
         KernelConfigSourcePackageField,
+        KernelSuiteField,
     )
     help = help_text(
         """
@@ -300,6 +313,7 @@ class DebianKernelTarget(Target):
         DebianKernelModulesField,
         DebianKernelRequiredOptionsField,
         DebianKernelArchesField,
+        KernelSuiteField,
     )
     help = help_text(
         """

@@ -16,7 +16,22 @@ class DebianSubsystem(Subsystem):
         """
     )
 
-    suite = StrOption(default="bookworm", help="The Debian suite the lock is resolved from.")
+    suite = StrOption(
+        default="bookworm",
+        help="The lock's main suite: every package and kernel without a `suite` of its own.",
+    )
+    extra_suites = StrListOption(
+        default=[],
+        help=help_text(
+            """
+            More suites with a lock of their own (one per suite and architecture), e.g.
+            `["bookworm-backports", "trixie"]`. Such a lock holds only the kernels
+            (`debian_kernel`) and kernel sources (`kernel_config`) whose `suite` names
+            it, with their dependencies. They are resolved against a private apt source
+            list on the machine's own mirror, never added to the machine's sources.
+            """
+        ),
+    )
     architectures = StrListOption(default=["amd64"], help="Architectures with a lock.")
     lockfile_template = StrOption(
         default="3rdparty/debian/{suite}-{arch}.lock.json",
@@ -41,8 +56,13 @@ class DebianSubsystem(Subsystem):
         """`extra_packages` plus `arch_extra_packages[arch]`."""
         return (*self.extra_packages, *self.arch_extra_packages.get(arch, ()))
 
-    def resolve_name(self, arch: str) -> str:
-        return f"debian-{self.suite}-{arch}"
+    @property
+    def suites(self) -> tuple[str, ...]:
+        """The main suite, then `extra_suites`."""
+        return (self.suite, *(s for s in self.extra_suites if s != self.suite))
 
-    def lockfile(self, arch: str) -> str:
-        return self.lockfile_template.format(suite=self.suite, arch=arch)
+    def resolve_name(self, arch: str, suite: str | None = None) -> str:
+        return f"debian-{suite or self.suite}-{arch}"
+
+    def lockfile(self, arch: str, suite: str | None = None) -> str:
+        return self.lockfile_template.format(suite=suite or self.suite, arch=arch)

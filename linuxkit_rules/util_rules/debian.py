@@ -21,6 +21,7 @@ from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessR
 @dataclass(frozen=True)
 class DebianLockRequest:
     architecture: str
+    suite: str | None = None  # None: `[debian].suite`
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,18 @@ class DebianLockfile:
 
 @rule(desc="Read the Debian lock", level=LogLevel.DEBUG)
 async def read_debian_lock(request: DebianLockRequest, debian: DebianSubsystem) -> DebianLockfile:
-    path = debian.lockfile(request.architecture)
+    suite = request.suite or debian.suite
+    if suite not in debian.suites:
+        raise DebianError(
+            f"suite {suite!r} has no lock: the locked suites are {', '.join(debian.suites)} "
+            f"(`[debian].suite` and `[debian].extra_suites` in pants.toml)"
+        )
+    path = debian.lockfile(request.architecture, suite)
     contents = await Get(DigestContents, PathGlobs([path]))
     if not contents:
         raise DebianError(
-            f"{path}: no Debian lock for {debian.suite}/{request.architecture}; create it with "
-            f"`pants generate-lockfiles --resolve={debian.resolve_name(request.architecture)}`"
+            f"{path}: no Debian lock for {suite}/{request.architecture}; create it with "
+            f"`pants generate-lockfiles --resolve={debian.resolve_name(request.architecture, suite)}`"
         )
     return DebianLockfile(path, load_lock(contents[0].content.decode(), path))
 

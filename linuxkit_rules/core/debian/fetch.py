@@ -54,6 +54,20 @@ def machine_mirrors(architecture: str) -> dict[str, str]:
     return mirror_uris(listed.stdout)
 
 
+def mirror_for(suite: str, mirrors: Mapping[str, str]) -> str | None:
+    """The archive URI serving `suite`: the machine's own entry for it, else the
+    archive that serves another suite of the same kind (a `-security` suite from
+    the security archive, any other from the main archive), as one Debian
+    archive's pool serves every release of it."""
+    if suite in mirrors:
+        return mirrors[suite]
+    security = suite.endswith("-security")
+    for listed in sorted(mirrors):
+        if listed.endswith("-security") == security:
+            return mirrors[listed]
+    return None
+
+
 def sha256_file(path: str) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
@@ -86,7 +100,7 @@ def fetch_deb(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     m = FetchManifest.from_json(manifest)
     where = f"{m.lockfile}: {m.name} {m.version}"
     mirrors = machine_mirrors(m.architecture)
-    base = mirrors.get(m.suite)
+    base = mirror_for(m.suite, mirrors)
     if base is None:
         raise DebianError(
             f"{where} comes from suite {m.suite!r}, which this machine's apt sources do not "

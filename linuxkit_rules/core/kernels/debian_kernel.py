@@ -25,7 +25,8 @@ from linuxkit_rules.core.kernels.kmod import (
 )
 from linuxkit_rules.core.manifest import Manifest
 
-_MODULE_RE = re.compile(r"^lib/modules/([^/]+)/(.+\.ko(?:\.xz|\.gz|\.zst)?)$")
+# Debian 13 ships modules under usr/lib/modules (merged /usr), earlier releases under lib/modules.
+_MODULE_RE = re.compile(r"^(?:usr/)?lib/modules/([^/]+)/(.+\.ko(?:\.xz|\.gz|\.zst)?)$")
 
 
 def _norm(name: str) -> str:
@@ -78,13 +79,16 @@ def build_kernel(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
                 mod = make_module(path, data)
                 modules[mod.name] = mod
                 kos[mod.name] = data
-            elif re.match(r"^lib/modules/[^/]+/modules\.(builtin|order)$", name):
+            elif re.match(r"^(?:usr/)?lib/modules/[^/]+/modules\.(builtin|order)$", name):
                 extra[posixpath.basename(name)] = tar.extractfile(member).read()  # type: ignore[union-attr]
     missing = [k for k in ("kernel", "System.map", "config") if k not in boot]
     if missing:
         raise ModuleError(f"{m.deb}: not a kernel package (no {', '.join(missing)} under /boot)")
     check_required(m.name, m.required_options, parse_config(boot["config"].decode()))
-    chosen = closure(modules, m.modules)
+    try:
+        chosen = closure(modules, m.modules)
+    except ModuleError as e:
+        raise ModuleError(f"{m.name}: modules: {e} ({version})") from None
     base = f"lib/modules/{version}"
     tree = Tree()
     for mod in chosen:
