@@ -26,7 +26,7 @@ from linuxkit_rules.kernel.target_types import (
     DebianKernelRequiredOptionsField,
     KernelSuiteField,
 )
-from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
+from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult, CoreToolError
 from linuxkit_rules.util_rules.debian import (
     DebianLockfile,
     DebianLockRequest,
@@ -155,24 +155,24 @@ async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
         raise DebianError(f"{field_set.address}: package: {e}") from None
     debs = await Get(FetchedDebs, FetchDebsRequest((package,), lockfile.path, arch.value))
     out = kernel_output_dir(field_set.address, arch)
-    result = await Get(
-        CoreProcessResult,
-        CoreProcessRequest,
-        CoreProcessRequest.for_manifest(
-            KernelManifest(
-                deb=debs.files[0],
-                name=str(field_set.address),
-                arch=arch.value,
-                modules=tuple(field_set.modules.value or ()),
-                required_options=tuple(field_set.required_options.value or ()),
-                output=out,
-            ),
-            debs.digest,
-            f"Extracting kernel {package.name} {package.version}",
-            verify_sha256=debs.checks(),
-            output_directories=[out],
+    process = CoreProcessRequest.for_manifest(
+        KernelManifest(
+            deb=debs.files[0],
+            name=str(field_set.address),
+            arch=arch.value,
+            modules=tuple(field_set.modules.value or ()),
+            required_options=tuple(field_set.required_options.value or ()),
+            output=out,
         ),
+        debs.digest,
+        f"Extracting kernel {package.name} {package.version}",
+        verify_sha256=debs.checks(),
+        output_directories=[out],
     )
+    try:
+        result = await Get(CoreProcessResult, CoreProcessRequest, process)
+    except CoreToolError as e:
+        raise CoreToolError(f"{e} [{package.name} {package.version}, suite {package.suite}]") from None
     report = json.loads(result.stdout.decode())
     return BuiltKernel(result.output_digest, out, report["version"], package)
 
