@@ -8,7 +8,7 @@ Runs `pants test --test-output=all` on the matrix tests (default: every
 whose image changed (a kernel, a check) and shows the others' output from its
 cache, so after one kernel changed only that kernel boots again. Kernel facts
 (source or prebuilt, suite, flavour) come from `pants peek`; the version is the
-guest's `uname -r`. Writes OUT.md and OUT.json and prints the Markdown with the
+guest's `uname -r`. Writes OUT.md, OUT.json and OUT.log (Pants' output) and prints the Markdown with the
 run time. Not a test: a failed check is a cell, the script exits 0 unless Pants
 could not run.
 """
@@ -51,24 +51,34 @@ def peek(addresses: list[str]) -> dict[str, dict]:
     return {t["address"]: t for t in json.loads(got.stdout)}
 
 
+def absolute(address: str, owner: str) -> str:
+    """A field's address as `peek` keys it: ":x" is relative to the owner's directory."""
+    address = address.lstrip("/")
+    return owner.split(":")[0] + address if address.startswith(":") else address
+
+
 def describe(rows: dict[str, KernelRow], main_suite: str) -> None:
     """Fill kernel, arch, kind, release and flavour of each row from its targets."""
     tests = peek([f"{TESTS}@image={key}" for key in rows])
-    images = peek(sorted({t["image"] for t in tests.values()}))
-    for test in tests.values():
-        image = images[test["image"]] if test["image"] in images else next(iter(images.values()))
-        row = rows[test["address"].split("@image=")[1]]
-        row.kernel = image.get("kernel") or ""
+    image_of = {a: absolute(t["image"], a) for a, t in tests.items()}
+    images = peek(sorted(set(image_of.values())))
+    for address, image_address in image_of.items():
+        image = images[image_address]
+        row = rows[address.split("@image=")[1]]
+        row.kernel = absolute(image.get("kernel") or "", image_address)
         row.arch = image.get("arch") or "amd64"
     kernels = peek(sorted({r.kernel for r in rows.values() if r.kernel}))
-    configs = peek(
-        sorted({k["config"] for k in kernels.values() if k.get("target_type") == "linux_kernel"})
-    ) if any(k.get("target_type") == "linux_kernel" for k in kernels.values()) else {}
+    config_of = {
+        a: absolute(k["config"], a)
+        for a, k in kernels.items()
+        if k.get("target_type") == "linux_kernel"
+    }
+    configs = peek(sorted(set(config_of.values()))) if config_of else {}
     for row in rows.values():
         kernel = kernels.get(row.kernel, {})
         if kernel.get("target_type") == "linux_kernel":
             row.kind = "source"
-            config = next(iter(configs.values()), {})
+            config = configs.get(config_of.get(row.kernel, ""), {})
             row.release = config.get("suite") or main_suite
             row.flavour = f"{config.get('base', '')} + fragments"
         else:
@@ -85,6 +95,9 @@ def main() -> None:
     start = time.monotonic()
     run = pants("test", "--test-output=all", *args.tests)
     seconds = time.monotonic() - start
+    out = ROOT / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".log").write_text(run.stdout + run.stderr)
     rows = parse_test_output(run.stdout + run.stderr)
     if not rows:
         sys.exit(f"no matrix results in the pants output:\n{run.stderr[-3000:]}")
@@ -92,8 +105,6 @@ def main() -> None:
         main_suite = tomllib.load(f).get("debian", {}).get("suite", "bookworm")
     describe(rows, main_suite)
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (rows[k].arch, k))]
-    out = ROOT / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(render_markdown(ordered))
     out.with_suffix(".json").write_text(render_json(ordered))
     print(render_markdown(ordered))
