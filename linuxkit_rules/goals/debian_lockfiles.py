@@ -158,9 +158,7 @@ async def setup_debian_lockfiles(
                 suite=suite,
                 architecture=arch,
                 roots=tuple(sorted(roots)),
-                owners=FrozenDict(
-                    {r: ", ".join(sorted(o)) for r, o in sorted(roots.items()) if o}
-                ),
+                owners=FrozenDict({r: ", ".join(sorted(o)) for r, o in sorted(roots.items()) if o}),
                 private=not main,
             )
         )

@@ -172,7 +172,9 @@ async def build_debian_kernel(request: DebianKernelRequest) -> BuiltKernel:
     try:
         result = await Get(CoreProcessResult, CoreProcessRequest, process)
     except CoreToolError as e:
-        raise CoreToolError(f"{e} [{package.name} {package.version}, suite {package.suite}]") from None
+        raise CoreToolError(
+            f"{e} [{package.name} {package.version}, suite {package.suite}]"
+        ) from None
     report = json.loads(result.stdout.decode())
     return BuiltKernel(result.output_digest, out, report["version"], package)
 

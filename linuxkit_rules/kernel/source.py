@@ -51,8 +51,8 @@ from linuxkit_rules.kernel.target_types import (
     KernelConfigBaseField,
     KernelConfigFragmentsField,
     KernelConfigSourcePackageField,
-    KernelSuiteField,
     KernelConfigTarget,
+    KernelSuiteField,
     LinuxKernelArchesField,
     LinuxKernelConfigField,
 )

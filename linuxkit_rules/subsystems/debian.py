@@ -22,17 +22,14 @@ class DebianSubsystem(Subsystem):
     )
     extra_suites = StrListOption(
         default=[],
-        help=help_text(
-            """
-            More suites with a lock of their own (one per suite and architecture), e.g.
-            `["bookworm-backports", "trixie"]`. Such a lock holds only the kernels
-            (`debian_kernel`) and kernel sources (`kernel_config`) whose `suite` names
-            it, with their dependencies. They are resolved against a private apt source
-            list on the machine's own mirror, never added to the machine's sources.
-            """
+        help=(
+            "More suites with a lock of their own (one per suite and architecture), e.g. "
+            '["bookworm-backports", "trixie"]. Such a lock holds only the kernels '
+            "(`debian_kernel`) and kernel sources (`kernel_config`) whose `suite` names it, "
+            "with their dependencies. They are resolved against a private apt source list "
+            "on the machine's own mirror, never added to the machine's sources."
         ),
     )
-    architectures = StrListOption(default=["amd64"], help="Architectures with a lock.")
     lockfile_template = StrOption(
         default="3rdparty/debian/{suite}-{arch}.lock.json",
         help="Where each lock lives, relative to the build root.",

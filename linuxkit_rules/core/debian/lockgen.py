@@ -6,8 +6,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from linuxkit_rules.core.debian.index import INDEXTARGETS_FORMAT, parse_indextargets, read_packages
 from linuxkit_rules.core.debian.fetch import machine_mirrors, mirror_for
+from linuxkit_rules.core.debian.index import INDEXTARGETS_FORMAT, parse_indextargets, read_packages
 from linuxkit_rules.core.debian.lock import close_matches, dump_lock
 from linuxkit_rules.core.debian.resolver import resolve
 from linuxkit_rules.core.errors import DebianError

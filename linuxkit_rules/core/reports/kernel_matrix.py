@@ -15,7 +15,9 @@ import re
 from dataclasses import dataclass, field
 
 _TARGET_RE = re.compile(r"(\S+:matrix-boot@image=([A-Za-z0-9_.-]+))")
-_CHECK_RE = re.compile(r"matrix: ([a-z0-9-]+): (pass|fail: .*|not supported by this kernel: \S+)\s*$")
+_CHECK_RE = re.compile(
+    r"matrix: ([a-z0-9-]+): (pass|fail: .*|not supported by this kernel: \S+)\s*$"
+)
 _DONE_RE = re.compile(r"matrix: done (\S+)")
 
 

@@ -15,7 +15,7 @@ matrix: runc-seccomp: pass
 matrix: done 6.1.192
 ✕ tests/kernels:matrix-boot@image=trixie failed in 95.0s.
 matrix: runc-memory-limit: pass
-matrix: runc-seccomp: fail: mkdir under the profile exited 0: 
+matrix: runc-seccomp: fail: mkdir under the profile exited 0: ok
 matrix: xfs-quota: pass
 matrix: done 6.12.118+deb13-amd64
 """
