@@ -30,6 +30,7 @@ class DebianSubsystem(Subsystem):
             "on the machine's own mirror, never added to the machine's sources."
         ),
     )
+    architectures = StrListOption(default=["amd64"], help="Architectures with a lock.")
     lockfile_template = StrOption(
         default="3rdparty/debian/{suite}-{arch}.lock.json",
         help="Where each lock lives, relative to the build root.",
