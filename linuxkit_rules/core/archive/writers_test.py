@@ -207,7 +207,9 @@ def duplicate_tree() -> Tree:
 def test_link_duplicates_links_large_equal_files_only() -> None:
     linked = {e.path: e for e in link_duplicates(duplicate_tree().entries())}
     assert linked["a/bin/busybox"].kind == "file"
-    assert linked["b/bin/busybox"] == Entry("b/bin/busybox", "hardlink", 0o755, target="a/bin/busybox")
+    assert linked["b/bin/busybox"] == Entry(
+        "b/bin/busybox", "hardlink", 0o755, target="a/bin/busybox"
+    )
     assert linked["d/bin/busybox"].target == "a/bin/busybox"
     assert linked["b/bin/other"].kind == "file"  # other data
     assert linked["c/bin/busybox"].kind == "file"  # other mode
