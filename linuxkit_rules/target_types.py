@@ -311,8 +311,8 @@ class LinuxkitImageKernelField(StringField):
         A kernel target that replaces the YAML's `kernel: image:` (its `cmdline`
         stays), e.g. `kernel="//kernel:debian"`; with `parametrize` one YAML
         gives an image per kernel. The YAML's own kernel image is then not
-        looked up, so a LinuxKit YAML naming `linuxkit/kernel:<version>` (not
-        built here) builds unchanged. Default: the YAML's kernel.
+        looked up. Default: the YAML's kernel; `linuxkit/kernel:<any tag>` there
+        means `[linuxkit].kernel_image` (default `//kernel:linux`).
         """
     )
 
