@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     targets = [t for t, _ in IMAGES.values()]
-    subprocess.run([str(ROOT / "pants"), "package", *targets], cwd=ROOT, check=True)
+    subprocess.run([str(ROOT / "pants"), "--no-pantsd", "package", *targets], cwd=ROOT, check=True)
     rows = []
     for label, (_, name) in IMAGES.items():
         size = (ROOT / "dist" / f"{name}-initrd.img").stat().st_size
