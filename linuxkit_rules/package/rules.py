@@ -42,8 +42,8 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageDockerfileField,
     LinuxkitPackageExcludeDebianPackagesField,
     LinuxkitPackageRemoveField,
-    LinuxkitPackageSymlinksField,
     LinuxkitPackageSourcesField,
+    LinuxkitPackageSymlinksField,
 )
 from linuxkit_rules.util_rules.core_tool import (
     CoreCommand,
