@@ -35,7 +35,7 @@ class LinuxkitSubsystem(Subsystem):
     )
     kernel_image = StrOption(
         default="//kernel:linux",
-        help=help_text(
+        help=softwrap(
             """
             The kernel target that LinuxKit's kernel images (`linuxkit/kernel:<any tag>`)
             in an image YAML mean. A `linuxkit_image`'s `kernel` field wins over it.
