@@ -36,7 +36,9 @@ def test_image_disk_size_is_whole_mib_and_test_disk_takes_bytes() -> None:
 
 
 def test_symlinks_are_relative_paths_to_a_target() -> None:
-    assert LinuxkitPackageSymlinksField({"bin/sh": "busybox"}, ADDR).value == {"bin/sh": "busybox"}
+    assert dict(LinuxkitPackageSymlinksField({"bin/sh": "busybox"}, ADDR).value or {}) == {
+        "bin/sh": "busybox"
+    }
     assert LinuxkitPackageSymlinksField(None, ADDR).value is None
     for bad in ({"/bin/sh": "busybox"}, {"bin/../../x": "y"}, {"bin//sh": "y"}, {"bin/sh": ""}):
         with pytest.raises(InvalidFieldException, match="`symlinks` field of images:sshd"):
