@@ -4,7 +4,7 @@
     PYTHON bench/clouds.py --dist DIR
 
 DIR holds `sshd.img.tar.gz`, `sshd.raw` and `sshd-azure.vhd` (build
-//images:sshd@arch=amd64 with formats gcp, aws and azure). PYTHON is an
+//images:sshd with formats gcp, aws and azure). PYTHON is an
 interpreter with the python-default resolve's packages (the SDKs, moto,
 gcp-storage-emulator). For each cloud: the first publish to a fresh local
 server, then a second, unchanged one. Servers and stand-ins are those of the

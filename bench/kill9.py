@@ -2,7 +2,7 @@
 """Kill -9 mid-build: does a rebuild after a SIGKILL give the bytes of a clean build?
 
     python3 bench/kill9.py [--points package,kernel,image,publish] [--delay S]
-                           [--target //images:sshd@arch=amd64] [--json FILE]
+                           [--target //images:sshd] [--json FILE]
 
 In a scratch copy of this checkout (the checkout is never edited), each point
 runs `./pants --no-pantsd package TARGET` from an empty local store of its own
@@ -126,7 +126,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", default="package,kernel,image,publish")
     ap.add_argument("--delay", type=float, default=3.0)
-    ap.add_argument("--target", default="//images:sshd@arch=amd64")
+    ap.add_argument("--target", default="//images:sshd")
     ap.add_argument("--json")
     args = ap.parse_args()
     points = [p for p in args.points.split(",") if p]

@@ -6,7 +6,7 @@
 # process was a remote cache hit and that the outputs are byte-identical.
 # BuildGrid is stopped on exit.
 #
-#   build-support/remote-cache-check.sh [TARGET]      (default //images:sshd@arch=amd64)
+#   build-support/remote-cache-check.sh [TARGET]      (default //images:sshd)
 #
 # BuildGrid 0.4.4 needs Python 3.11; it is installed once into its own venv.
 #
@@ -29,7 +29,7 @@
 # describe this host. Every other local run fails the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGET="${1:-//images:sshd@arch=amd64}"
+TARGET="${1:-//images:sshd}"
 BGD_VERSION=0.4.4
 VENV="${HOME}/.cache/linuxkit-rules/buildgrid-${BGD_VERSION}"
 

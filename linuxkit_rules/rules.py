@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from linuxkit_rules.goals import debian_lockfiles
 from linuxkit_rules.goals import graph as graph_goal
+from linuxkit_rules.goals import tailor as tailor_goal
 from linuxkit_rules.image import boot as image_boot
 from linuxkit_rules.image import format_tools
 from linuxkit_rules.image import rules as image_rules
@@ -34,6 +35,7 @@ def rules():
         *image_test.rules(),
         *host_tools.rules(),
         *graph_goal.rules(),
+        *tailor_goal.rules(),
         *publish_rules.rules(),
         *publish_clouds.rules(),
         *package_dockerfile.rules(),

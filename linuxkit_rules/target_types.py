@@ -9,6 +9,7 @@ from pants.engine.fs import GlobMatchErrorBehavior
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
+    DictStringToStringField,
     Field,
     IntField,
     InvalidFieldException,
@@ -120,6 +121,31 @@ class LinuxkitPackageRemoveField(StringSequenceField):
     )
 
 
+class LinuxkitPackageSymlinksField(DictStringToStringField):
+    alias = "symlinks"
+    default = None
+    help = help_text(
+        """
+        Symbolic links added to the package's root after its Debian packages and
+        files: path (relative to the root) -> link target, e.g. busybox's applets
+        `symlinks={"bin/sh": "busybox"}`. A link in `rootfs/` itself would be
+        followed (or dropped, when dangling) by Pants. Default: none.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        for path, target in (value or {}).items():
+            parts = path.split("/")
+            if not path or path.startswith("/") or ".." in parts or "" in parts or not target:
+                raise InvalidFieldException(
+                    f"The `symlinks` field of {address}: {path!r} -> {target!r}: a link is a "
+                    "relative path without `..` (`bin/sh`) to a non-empty target (`busybox`)"
+                )
+        return value
+
+
 class LinuxkitRegistriesField(StringSequenceField):
     alias = "registries"
     default = None
@@ -193,6 +219,7 @@ class LinuxkitPackageTarget(Target):
         LinuxkitPackageDebianPackagesField,
         LinuxkitPackageExcludeDebianPackagesField,
         LinuxkitPackageRemoveField,
+        LinuxkitPackageSymlinksField,
         LinuxkitPackageDependenciesField,
         LinuxkitRegistriesField,
         LinuxkitReleaseTagsField,
@@ -311,8 +338,8 @@ class LinuxkitImageKernelField(StringField):
         A kernel target that replaces the YAML's `kernel: image:` (its `cmdline`
         stays), e.g. `kernel="//kernel:debian"`; with `parametrize` one YAML
         gives an image per kernel. The YAML's own kernel image is then not
-        looked up, so a LinuxKit YAML naming `linuxkit/kernel:<version>` (not
-        built here) builds unchanged. Default: the YAML's kernel.
+        looked up. Default: the YAML's kernel; `linuxkit/kernel:<any tag>` there
+        means `[linuxkit].kernel_image` (default `//kernel:linux`).
         """
     )
 

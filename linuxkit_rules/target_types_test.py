@@ -4,7 +4,11 @@ import pytest
 from pants.engine.addresses import Address
 from pants.engine.target import InvalidFieldException
 
-from linuxkit_rules.target_types import LinuxkitImageDiskSizeField, LinuxkitImageTestDiskSizeField
+from linuxkit_rules.target_types import (
+    LinuxkitImageDiskSizeField,
+    LinuxkitImageTestDiskSizeField,
+    LinuxkitPackageSymlinksField,
+)
 
 ADDR = Address("images", target_name="sshd")
 
@@ -29,3 +33,13 @@ def test_image_disk_size_is_whole_mib_and_test_disk_takes_bytes() -> None:
     with pytest.raises(InvalidFieldException, match="whole number of MiB"):
         LinuxkitImageDiskSizeField("1536K", ADDR)
     assert LinuxkitImageTestDiskSizeField("1049088", ADDR).value == 1049088
+
+
+def test_symlinks_are_relative_paths_to_a_target() -> None:
+    assert dict(LinuxkitPackageSymlinksField({"bin/sh": "busybox"}, ADDR).value or {}) == {
+        "bin/sh": "busybox"
+    }
+    assert LinuxkitPackageSymlinksField(None, ADDR).value is None
+    for bad in ({"/bin/sh": "busybox"}, {"bin/../../x": "y"}, {"bin//sh": "y"}, {"bin/sh": ""}):
+        with pytest.raises(InvalidFieldException, match="`symlinks` field of images:sshd"):
+            LinuxkitPackageSymlinksField(bad, ADDR)

@@ -1,6 +1,6 @@
 """A second build with no change runs no build step; an edit in pkg/sshd re-runs
 only that package and the image, once per architecture (`//images:sshd` is
-amd64 and arm64); an edit in a core module that only the image step runs
+amd64, `//images:sshd-arm64` arm64); an edit in a core module that only the image step runs
 re-runs the images and no package. Read from Pants' own counters (`--stats-log`)
 and its log of the processes that ran locally (tests/pantsrun.py).
 
@@ -15,14 +15,16 @@ from pathlib import Path
 from tests.pantsrun import copy_repo, pants
 
 SANDBOX = Path.cwd()
+IMAGE = {"amd64": "images:sshd", "arm64": "images:sshd-arm64"}
+IMAGES = [f"//{address}" for address in IMAGE.values()]
 
 
 def test_noop_and_one_package_edit(tmp_path: Path) -> None:
     repo = copy_repo(SANDBOX, tmp_path / "repo")
     assert (repo / "pants").exists() and (repo / "images" / "sshd.yml").exists()
-    pants(repo, "package", "//images:sshd")  # warm: may build, or hit the shared store
+    pants(repo, "package", *IMAGES)  # warm: may build, or hit the shared store
 
-    noop = pants(repo, "package", "//images:sshd")
+    noop = pants(repo, "package", *IMAGES)
     assert noop.build_steps == [], noop.build_steps
     assert noop.started == [], noop.started
     # Every cacheable step was a cache hit; the misses are the host-tool probes.
@@ -31,7 +33,7 @@ def test_noop_and_one_package_edit(tmp_path: Path) -> None:
 
     # A content no earlier run has built: the shared store would answer it otherwise.
     (repo / "pkg" / "sshd" / "rootfs" / "etc" / "motd").write_text(f"edited {uuid.uuid4()}\n")
-    edit = pants(repo, "package", "//images:sshd")
+    edit = pants(repo, "package", *IMAGES)
     ran = sorted(edit.build_steps)
     assert len(ran) == 4, ran
     for arch in ("amd64", "arm64"):
@@ -39,7 +41,7 @@ def test_noop_and_one_package_edit(tmp_path: Path) -> None:
             r.startswith("Building LinuxKit package linuxkit/sshd:") and r.endswith(f"({arch})")
             for r in ran
         ), ran
-        assert f"Assembling LinuxKit image images:sshd@arch={arch}" in ran, ran
+        assert f"Assembling LinuxKit image {IMAGE[arch]}" in ran, ran
     assert not any(
         "linuxkit/init" in r or "linuxkit/runc" in r or "kernel" in r.lower() for r in ran
     ), ran
@@ -48,8 +50,8 @@ def test_noop_and_one_package_edit(tmp_path: Path) -> None:
     # FAT writer (image step) renames no package and rebuilds none.
     with open(repo / "linuxkit_rules" / "core" / "media" / "fat.py", "a") as f:
         f.write(f"# edited {uuid.uuid4()}\n")
-    core_edit = pants(repo, "package", "//images:sshd")
+    core_edit = pants(repo, "package", *IMAGES)
     ran = sorted(core_edit.build_steps)
     assert not any(r.startswith("Building LinuxKit package") for r in ran), ran
     for arch in ("amd64", "arm64"):
-        assert f"Assembling LinuxKit image images:sshd@arch={arch}" in ran, ran
+        assert f"Assembling LinuxKit image {IMAGE[arch]}" in ran, ran

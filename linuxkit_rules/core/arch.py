@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 import gzip
+import platform
 from typing import Iterable
 
 from linuxkit_rules.core.errors import LinuxkitError
@@ -104,7 +105,16 @@ class Arch(enum.Enum):
         return kernel
 
 
-DEFAULT_ARCH = Arch.AMD64
+def host_arch(machine: str | None = None) -> Arch:
+    """The build machine's architecture (`platform.machine()` unless given): arm64 on
+    aarch64/arm64, amd64 on anything else (x86_64 is the only other host known here)."""
+    machine = (platform.machine() if machine is None else machine).lower()
+    return Arch.ARM64 if machine in ("aarch64", "arm64") else Arch.AMD64
+
+
+# What an image, a package or a boot test builds for when it names no architecture:
+# the build machine's, as `linuxkit build` does.
+DEFAULT_ARCH = host_arch()
 ARCH_NAMES: tuple[str, ...] = tuple(a.value for a in Arch)
 
 

@@ -6,11 +6,13 @@ import pytest
 
 from linuxkit_rules.core.arch import (
     ARCH_NAMES,
+    DEFAULT_ARCH,
     Arch,
     UnsupportedArch,
     check_formats,
     check_listed,
     for_arch,
+    host_arch,
 )
 from linuxkit_rules.core.boot.qemu import QemuConfig, qemu_argv
 
@@ -33,8 +35,15 @@ def test_a_package_without_the_arch_is_an_error_naming_its_arches() -> None:
         check_listed("arm64", ("amd64",), "package //pkg/a")
 
 
-def test_output_suffix_keeps_amd64_names() -> None:
-    assert Arch.AMD64.suffix() == "" and Arch.ARM64.suffix() == "-arm64"
+def test_output_suffix_names_only_the_other_architecture() -> None:
+    other = Arch.ARM64 if DEFAULT_ARCH is Arch.AMD64 else Arch.AMD64
+    assert DEFAULT_ARCH.suffix() == "" and other.suffix() == f"-{other.value}"
+
+
+def test_default_arch_is_the_build_machines() -> None:
+    assert host_arch("x86_64") is Arch.AMD64 and host_arch("AMD64") is Arch.AMD64
+    assert host_arch("aarch64") is Arch.ARM64 and host_arch("arm64") is Arch.ARM64
+    assert DEFAULT_ARCH is host_arch()
 
 
 def test_kernel_package_template() -> None:

@@ -69,6 +69,8 @@ def test_values_are_checked_against_the_field_types() -> None:
         "config": "config",
         "path": "/bin",
         "ccache_dir": "",
+        "kbuild_dir": "",
+        "build_id": "//kernel:linux",
         "jobs": 0,
         "output": "out",
     }

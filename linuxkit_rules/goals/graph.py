@@ -28,7 +28,7 @@ from linuxkit_rules.core.reports.graph import (
     to_dot,
     to_html,
 )
-from linuxkit_rules.image.rules import LinuxkitTargets, resolve_refs
+from linuxkit_rules.image.rules import LinuxkitTargets, ref_maps, resolve_refs
 from linuxkit_rules.image.sources import ImageYamlRequest, ParsedImage
 from linuxkit_rules.kernel.target_types import DebianKernelPackageField, DebianKernelTarget
 from linuxkit_rules.package.rules import (
@@ -160,7 +160,7 @@ async def image_graph_part(
         ),
         Get(LinuxkitTargets),
     )
-    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs))
+    resolved = resolve_refs(parsed, targets, ref_maps(linuxkit))
     nodes = [Node(me, "image", _label(target)), Node(f"file:{parsed.path}", "file", parsed.path)]
     edges = [(me, f"file:{parsed.path}")]
     for path in sorted(

@@ -1,8 +1,10 @@
 """`linuxkit_image`: an image YAML + built packages + kernel -> bootable outputs."""
 from __future__ import annotations
 
+import logging
 import posixpath
 from dataclasses import dataclass
+from typing import Mapping
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address
@@ -24,7 +26,15 @@ from linuxkit_rules.core.errors import LinuxkitError
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.core.media.image_build import ImageManifest
 from linuxkit_rules.core.spec.addresses import normalize_address
-from linuxkit_rules.core.spec.references import linuxkit_ref_to_address, missing_image_hint
+from linuxkit_rules.core.spec.references import (
+    IMAGE_MAP_OPTION,
+    MapEntryError,
+    RefMaps,
+    check_image_map,
+    linuxkit_ref_to_address,
+    missing_image_hint,
+    split_reference,
+)
 from linuxkit_rules.image.format_tools import FormatTools, FormatToolsRequest
 from linuxkit_rules.image.sources import FileSources, ImageYamlRequest, ParsedImage
 from linuxkit_rules.kernel.rules import (
@@ -50,6 +60,8 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageTarget,
 )
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
+
+logger = logging.getLogger(__name__)
 
 
 class UnknownImageReference(LinuxkitError):
@@ -85,10 +97,14 @@ class LinuxkitTargets:
 
     by_spec: tuple[tuple[str, Target], ...]
 
-    def lookup(self, ref: str, yaml_path: str, orgs: dict[str, str]) -> Target | None:
+    def lookup(self, ref: str, yaml_path: str, orgs: Mapping[str, str]) -> Target | None:
         spec = normalize_address(
             linuxkit_ref_to_address(ref, orgs) or ref, posixpath.dirname(yaml_path)
         )
+        return dict(self.by_spec).get(spec) if spec else None
+
+    def at(self, address: str, yaml_path: str) -> Target | None:
+        spec = normalize_address(address, posixpath.dirname(yaml_path))
         return dict(self.by_spec).get(spec) if spec else None
 
     def known(self) -> str:
@@ -107,28 +123,76 @@ async def find_linuxkit_targets(
     return LinuxkitTargets(tuple(found))
 
 
+def ref_maps(linuxkit: LinuxkitSubsystem, kernel_field_set: bool = False) -> RefMaps:
+    """The subsystem's maps; with the target's `kernel` field set, `kernel_image` is unused."""
+    try:
+        check_image_map(linuxkit.image_map)
+    except MapEntryError as e:
+        raise UnknownImageReference(str(e)) from None
+    return RefMaps(
+        orgs=dict(linuxkit.orgs),
+        image_map=dict(linuxkit.image_map),
+        kernel_image="" if kernel_field_set else linuxkit.kernel_image,
+    )
+
+
+def _misplaced(ref: str, where: list[str], maps: RefMaps) -> str:
+    """An init-only image (containerd) listed as a container: what to do."""
+    address = linuxkit_ref_to_address(ref, maps.orgs) or ""
+    if address.rstrip("/").rsplit("/", 1)[-1] != "containerd":
+        return ""
+    bad = [w for w in where if not w.startswith("init[")]
+    if not bad:
+        return ""
+    return (
+        f"image {ref!r} ({', '.join(bad)}): containerd is an init image; move it to `init:` "
+        "(init then starts it and runs the `services:` as containerd tasks)"
+    )
+
+
 def resolve_refs(
     parsed: ParsedImage,
     targets: LinuxkitTargets,
-    orgs: dict[str, str],
+    maps: RefMaps,
     kernel_override: bool = False,
+    log: bool = False,
 ) -> dict[str, Target]:
     """Each image reference's target. With `kernel_override` (the target's `kernel` field)
-    the YAML's kernel image is not looked up: `override_kernel` replaces it."""
+    the YAML's kernel image is not looked up: `override_kernel` replaces it. With `log`,
+    each reference a map chose is printed (`redis:4.0.5-alpine -> //pkg/redis`)."""
     resolved: dict[str, Target] = {}
     places = parsed.spec.ref_places()
     for ref in parsed.spec.image_refs():
         if kernel_override and places[ref] == ["kernel.image"]:
             continue
-        target = targets.lookup(ref, parsed.path, orgs)
-        if target is None:
-            hint = missing_image_hint(ref, orgs)
+        misplaced = _misplaced(ref, places[ref], maps)
+        if misplaced:
+            raise UnknownImageReference(f"{parsed.path}: {misplaced}")
+        address, via = maps.address(ref)
+        target = targets.at(address or ref, parsed.path)
+        where = f"{parsed.path}: image {ref!r} ({', '.join(places[ref])})"
+        if target is None and via:
             raise UnknownImageReference(
-                f"{parsed.path}: image {ref!r} ({', '.join(places[ref])}) is neither a package or kernel "
-                f"target of this repository nor a LinuxKit name mapped by [linuxkit].orgs ({orgs})"
-                + (f": {hint}" if hint else "")
-                + f"; known: {targets.known()}"
+                f"{where} is mapped to {address} by {via}, which is not a package or kernel "
+                f"target of this repository: point the entry at one of: {targets.known()}"
             )
+        if target is None and maps.is_outside(ref):
+            repo = split_reference(ref)[0]
+            raise UnknownImageReference(
+                f"{where} is not a LinuxKit package and {IMAGE_MAP_OPTION} has no entry for "
+                f'it: add one to pants.toml, e.g. `image_map = {{ "{repo}:*" = "//pkg/NAME" }}` '
+                f"under [linuxkit], naming one of: {targets.known()}"
+            )
+        if target is None:
+            hint = missing_image_hint(ref, maps.orgs)
+            raise UnknownImageReference(
+                f"{where} is neither a package or kernel target of this repository nor a "
+                f"LinuxKit name mapped by [linuxkit].orgs ({dict(maps.orgs)})"
+                + (f": {hint}" if hint else "")
+                + f"; add a package directory for it or remove the entry; known: {targets.known()}"
+            )
+        if via and log:
+            logger.info(f"{parsed.path}: {ref} -> {address} ({via})")
         resolved[ref] = target
     return resolved
 
@@ -139,7 +203,7 @@ def override_kernel(
     targets: LinuxkitTargets,
     field: LinuxkitImageKernelField,
     address: Address,
-    orgs: dict[str, str],
+    orgs: Mapping[str, str],
     union_membership: UnionMembership,
 ) -> None:
     """Point the YAML's kernel reference at the `kernel` field's target, if set."""
@@ -179,9 +243,8 @@ async def infer_image_dependencies(
         Get(ParsedImage, ImageYamlRequest(request.field_set.source, request.field_set.extends)),
         Get(LinuxkitTargets),
     )
-    resolved = resolve_refs(
-        parsed, targets, dict(linuxkit.orgs), bool(request.field_set.kernel.value)
-    )
+    kernel_set = bool(request.field_set.kernel.value)
+    resolved = resolve_refs(parsed, targets, ref_maps(linuxkit, kernel_set), kernel_set)
     override_kernel(
         parsed,
         resolved,
@@ -227,7 +290,8 @@ async def build_image_contents(
         Get(ParsedImage, ImageYamlRequest(field_set.source, field_set.extends)),
         Get(LinuxkitTargets),
     )
-    resolved = resolve_refs(parsed, targets, dict(linuxkit.orgs), bool(field_set.kernel.value))
+    kernel_set = bool(field_set.kernel.value)
+    resolved = resolve_refs(parsed, targets, ref_maps(linuxkit, kernel_set), kernel_set, log=True)
     override_kernel(
         parsed,
         resolved,

@@ -37,7 +37,7 @@ class LinuxkitRunSubsystem(Subsystem):
             "the image's `formats`. ISOs boot from the CD drive, disks (also VHD and VMDK) as a virtio disk, `*-efi` "
             "with OVMF (from the locked `ovmf` package); `kernel+squashfs` boots the kernel and its loader "
             "initramfs with the squashfs as the first virtio disk. "
-            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd@arch=amd64`."
+            "Example: `pants run --linuxkit-run-format=iso-efi //images:sshd`."
         ),
     )
     disks = StrListOption(

@@ -68,6 +68,11 @@ from linuxkit_rules.util_rules.host_tools import SEARCH_PATH, MissingHostTool
 
 CCACHE_NAME = "linuxkit_kernel_ccache"
 CCACHE_PATH = ".cache/ccache"
+# Unpacked kernel sources and build directories kept between compiles
+# (core/kernels/kbuild_cache.py). Not part of any cache key: a compile's
+# output depends only on its inputs, whatever state the directory is in.
+KBUILD_NAME = "linuxkit_kernel_build"
+KBUILD_PATH = ".cache/kbuild"
 
 # binary -> Debian package; their version outputs are part of the cache key.
 KERNEL_TOOLS = {
@@ -249,6 +254,7 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
                 base_file=base_file or "",
                 fragments=tuple(files),
                 path=toolchain.path,
+                kbuild_dir=KBUILD_PATH,
                 output=out,
             ),
             inputs,
@@ -256,6 +262,7 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
             verify_sha256=source.checks(),
             output_files=[out],
             env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
+            append_only_caches={KBUILD_NAME: KBUILD_PATH},
         ),
     )
     return ResolvedKernelConfig(result.output_digest, out, source)
@@ -370,6 +377,9 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
                 config=resolved.path,
                 path=toolchain.path,
                 ccache_dir=CCACHE_PATH,
+                kbuild_dir=KBUILD_PATH,
+                # one build directory per target and architecture
+                build_id=str(field_set.address),
                 jobs=0,
                 output=out,
             ),
@@ -378,7 +388,7 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
             verify_sha256=resolved.source.checks(),
             output_directories=[out],
             env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
-            append_only_caches={CCACHE_NAME: CCACHE_PATH},
+            append_only_caches={CCACHE_NAME: CCACHE_PATH, KBUILD_NAME: KBUILD_PATH},
         ),
     )
     report = json.loads(result.stdout.decode())

@@ -232,10 +232,12 @@ class LinuxKernelTarget(Target):
         `kernel_config`, in LinuxKit's kernel layout: `kernel` (bzImage),
         `kernel.tar` (modules, empty when everything is built in),
         `System.map` and `config`. Images use it like a `debian_kernel`.
-        The compiler cache lives in the Pants named cache
-        `linuxkit_kernel_ccache`, so a config change recompiles only what
-        changed; a fragment edit that leaves the resolved config identical
-        compiles nothing.
+        The unpacked source and a build directory per target and
+        architecture are kept in the Pants named cache
+        `linuxkit_kernel_build` (the compiler cache in
+        `linuxkit_kernel_ccache`), so a config change makes `make` rebuild
+        only the files that read the changed options; a fragment edit that
+        leaves the resolved config identical compiles nothing.
 
             linux_kernel(name="linux", config=":config")
         """

@@ -9,12 +9,14 @@ from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, Package
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.fs import (
     AddPrefix,
+    CreateDigest,
     Digest,
     DigestContents,
     DigestSubset,
     MergeDigests,
     PathGlobs,
     RemovePrefix,
+    SymlinkEntry,
 )
 from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
@@ -43,6 +45,7 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageExcludeDebianPackagesField,
     LinuxkitPackageRemoveField,
     LinuxkitPackageSourcesField,
+    LinuxkitPackageSymlinksField,
 )
 from linuxkit_rules.util_rules.core_tool import (
     CoreCommand,
@@ -69,6 +72,7 @@ class LinuxkitPackageFieldSet(PackageFieldSet):
     debian_packages: LinuxkitPackageDebianPackagesField
     exclude_debian_packages: LinuxkitPackageExcludeDebianPackagesField
     remove: LinuxkitPackageRemoveField
+    symlinks: LinuxkitPackageSymlinksField
     base_image: LinuxkitPackageBaseImageField
     dockerfile: LinuxkitPackageDockerfileField
 
@@ -144,6 +148,12 @@ async def package_rootfs(field_set: LinuxkitPackageFieldSet) -> PackageRootfs:
         # A glob over the directory, not the file names: busybox-style names such as `[` are globs.
         subset = await Get(Digest, DigestSubset(files.digest, PathGlobs([f"{prefix}/**"])))
         rootfs = await Get(Digest, RemovePrefix(subset, prefix))
+    if field_set.symlinks.value:
+        links = await Get(
+            Digest,
+            CreateDigest(SymlinkEntry(p, t) for p, t in sorted(field_set.symlinks.value.items())),
+        )
+        rootfs = await Get(Digest, MergeDigests([rootfs, links]))
     # Always a `rootfs` directory, empty or not: the build step reads it.
     return PackageRootfs(await Get(Digest, AddPrefix(rootfs, "rootfs")))
 

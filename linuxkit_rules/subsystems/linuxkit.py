@@ -1,7 +1,7 @@
 """The `[linuxkit]` options: naming, reproducibility and QEMU defaults."""
 from __future__ import annotations
 
-from pants.option.option_types import DictOption, IntOption, StrListOption, StrOption
+from pants.option.option_types import BoolOption, DictOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text, softwrap
 
@@ -18,6 +18,36 @@ class LinuxkitSubsystem(Subsystem):
             with the default, `linuxkit/sshd:v1.0` in an image YAML means
             `//pkg/sshd` (the tag is ignored: the package is built from source).
             """
+        ),
+    )
+    image_map = DictOption[str](
+        default={},
+        help=help_text(
+            """
+            Maps image references that are not LinuxKit names (`busybox`, `redis:4.0.5-alpine`)
+            to package targets. A key is an exact reference (`busybox`) or a name with any tag
+            or digest (`redis:*`, which does not match the bare `redis`); the exact key wins.
+            The tag or digest does not pick a version: the target is built from its locked
+            Debian packages. Example: `image_map = { "redis:*" = "//pkg/redis" }`.
+            The build prints one line per reference it maps.
+            """
+        ),
+    )
+    kernel_image = StrOption(
+        default="//kernel:linux",
+        help=softwrap(
+            """
+            The kernel target that LinuxKit's kernel images (`linuxkit/kernel:<any tag>`)
+            in an image YAML mean. A `linuxkit_image`'s `kernel` field wins over it.
+            Empty: such a reference is an error.
+            """
+        ),
+    )
+    tailor = BoolOption(
+        default=True,
+        help=(
+            "If true, `pants tailor` adds a `linuxkit_image` target per LinuxKit image YAML "
+            "(named after the file) and a `linuxkit_package` per directory with a `build.yml`."
         ),
     )
     source_date_epoch = IntOption(

@@ -23,7 +23,10 @@ HERE = Path(__file__).parent
 EXAMPLES = ("minimal", "sshd", "getty", "sysctl")
 # Images with no target here, as the YAMLs name them (repository part).
 MISSING = ("linuxkit/containerd", "linuxkit/rngd", "alpine")
-CATALOGUE = ("init", "runc", "ca-certificates", "sysctl", "dhcpcd", "getty", "sshd", "poweroff")
+CATALOGUE = (
+    "init", "runc", "containerd", "rngd", "ca-certificates", "sysctl", "dhcpcd", "getty", "sshd",
+    "poweroff",
+)  # fmt: skip
 
 
 def text(path: str) -> str:
@@ -101,33 +104,19 @@ def test_variant_resolves_to_catalogue_and_chosen_kernel(
 
 
 @pytest.mark.parametrize("name", ("minimal", "sshd", "getty"))
-def test_upstream_containerd_is_a_clear_error(rule_runner: RuleRunner, name: str) -> None:
-    message = error(rule_runner, text(f"upstream/{name}.yml"))
-    assert (
-        "ex/x.yml: image 'linuxkit/containerd:ba19f64efd3331a8fd0a33e00eabd14f6ee1780e' (init[2])"
-        in message
-    )
-    assert "there is no containerd here" in message
-    assert "known: //kernel:debian, //pkg/ca-certificates:ca-certificates" in message
+def test_upstream_resolves_with_containerd_and_rngd(rule_runner: RuleRunner, name: str) -> None:
+    deps = infer(rule_runner, text(f"upstream/{name}.yml"), WITH_KERNEL)
+    assert Address("pkg/containerd") in deps
+    assert {a.spec_path for a in deps} <= {"kernel", *(f"pkg/{p}" for p in CATALOGUE)}
 
 
-def test_upstream_rngd_is_a_clear_error(rule_runner: RuleRunner) -> None:
-    yaml = "".join(l for l in text("upstream/sshd.yml").splitlines(True) if "containerd" not in l)
-    message = error(rule_runner, yaml)
-    assert (
-        "'linuxkit/rngd:984eb580ecb63986f07f626b61692a97aacd7198' (onboot.rngd1 (line 11), services.rngd (line 19))"
-        in message
-    )
-    assert "there is no rngd package" in message
-
-
-def test_upstream_docker_hub_image_is_a_clear_error(rule_runner: RuleRunner) -> None:
+def test_upstream_docker_hub_image_names_the_map_option(rule_runner: RuleRunner) -> None:
     message = error(rule_runner, text("upstream/sysctl.yml"))
     assert "image 'alpine:3.13' (onboot.test (line 10))" in message
-    assert "//pkg/sysctl:sysctl" in message
+    assert "[linuxkit].image_map has no entry for it" in message
 
 
-def test_linuxkit_kernel_needs_the_kernel_field(rule_runner: RuleRunner) -> None:
+def test_linuxkit_kernel_maps_to_the_kernel_option(rule_runner: RuleRunner) -> None:
     message = error(rule_runner, text("minimal.yml"), NO_KERNEL)
-    assert "image 'linuxkit/kernel:6.12.59' (kernel.image)" in message
-    assert 'set `kernel="//kernel:debian"` on the linuxkit_image target' in message
+    assert "image 'linuxkit/kernel:6.12.59' (kernel.image) is mapped to //kernel:linux" in message
+    assert "[linuxkit].kernel_image" in message

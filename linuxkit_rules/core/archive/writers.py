@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import stat
 import tarfile
 from typing import BinaryIO, Iterable
@@ -168,6 +169,28 @@ def _newc_header(
             raise ArchiveError(f"{e.path}: value {value} does not fit a cpio newc header (32 bits)")
     header = b"070701" + b"".join(b"%08X" % v for v in fields) + name + b"\0"
     return header + b"\0" * (-len(header) % 4)
+
+
+def link_duplicates(entries: Iterable[Entry], min_size: int = 64 * 1024) -> list[Entry]:
+    """`entries` with every regular file of at least `min_size` bytes whose data,
+    mode and owner equal an earlier file's turned into a hard link to that file.
+
+    An initramfs holds each container's root file system whole, so the same
+    busybox or libc appears once per container; a compressor sees each copy anew
+    (gzip's window is 32 KiB), a hard link costs one header. Order is kept; the
+    first file of a group (in the order given) keeps its data. Small files are
+    left alone: a container that appends to a shared file in place would change
+    the other containers' copy too, and config files are where that happens."""
+    first: dict[tuple[bytes, int, int, int], str] = {}
+    out = []
+    for e in entries:
+        if e.kind == "file" and len(e.data) >= min_size:
+            key = (hashlib.sha256(e.data).digest(), e.mode, e.uid, e.gid)
+            target = first.setdefault(key, e.path)
+            if target != e.path:
+                e = Entry(e.path, "hardlink", e.mode, e.uid, e.gid, target=target)
+        out.append(e)
+    return out
 
 
 def write_cpio_newc(entries: Iterable[Entry], fileobj: BinaryIO, mtime: int) -> None:

@@ -15,7 +15,12 @@ import pytest
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.tree_test import LONG, MTIME, cpio_bytes, sample_tree, tar_bytes
-from linuxkit_rules.core.archive.writers import gzip_writer, write_tar
+from linuxkit_rules.core.archive.writers import (
+    gzip_writer,
+    link_duplicates,
+    write_cpio_newc,
+    write_tar,
+)
 from linuxkit_rules.core.errors import ArchiveError
 
 
@@ -183,6 +188,49 @@ def test_cpio_extracts_with_gnu_cpio(tmp_path: Path) -> None:
     assert os.readlink(tmp_path / "bin/sh") == "busybox"
     assert (tmp_path / LONG).read_bytes() == b"long\n"
     assert int((tmp_path / "etc/passwd").stat().st_mtime) == MTIME
+
+
+def duplicate_tree() -> Tree:
+    big = bytes(range(256)) * 512  # 128 KiB
+    t = Tree()
+    t.add(Entry("a/bin/busybox", "file", 0o755, data=big))
+    t.add(Entry("b/bin/busybox", "file", 0o755, data=big))
+    t.add(Entry("b/bin/other", "file", 0o755, data=big[:-1] + b"x"))
+    t.add(Entry("c/bin/busybox", "file", 0o700, data=big))  # another mode: its own inode
+    t.add(Entry("c/bin/ls", "hardlink", target="c/bin/busybox"))
+    t.add(Entry("d/bin/busybox", "file", 0o755, data=big))
+    t.add(Entry("d/etc/passwd", "file", data=b"root:x:0:0::/root:/bin/sh\n"))
+    t.add(Entry("e/etc/passwd", "file", data=b"root:x:0:0::/root:/bin/sh\n"))
+    return t
+
+
+def test_link_duplicates_links_large_equal_files_only() -> None:
+    linked = {e.path: e for e in link_duplicates(duplicate_tree().entries())}
+    assert linked["a/bin/busybox"].kind == "file"
+    assert linked["b/bin/busybox"] == Entry(
+        "b/bin/busybox", "hardlink", 0o755, target="a/bin/busybox"
+    )
+    assert linked["d/bin/busybox"].target == "a/bin/busybox"
+    assert linked["b/bin/other"].kind == "file"  # other data
+    assert linked["c/bin/busybox"].kind == "file"  # other mode
+    assert linked["c/bin/ls"].kind == "hardlink" and linked["c/bin/ls"].target == "c/bin/busybox"
+    assert linked["e/etc/passwd"].kind == "file"  # small files stay copies
+
+
+@pytest.mark.skipif(shutil.which("cpio") is None, reason="cpio is not installed")
+def test_linked_cpio_extracts_to_shared_inodes(tmp_path: Path) -> None:
+    t = duplicate_tree()
+    plain, linked = io.BytesIO(), io.BytesIO()
+    write_cpio_newc(t.entries(), plain, MTIME)
+    write_cpio_newc(link_duplicates(t.entries()), linked, MTIME)
+    assert len(linked.getvalue()) <= len(plain.getvalue()) - 2 * 128 * 1024 + 512
+    subprocess.run(["cpio", "-idm", "--quiet"], input=linked.getvalue(), cwd=tmp_path, check=True)
+    for path in ("a/bin/busybox", "b/bin/busybox", "d/bin/busybox", "c/bin/busybox"):
+        assert (tmp_path / path).read_bytes() == t.get(path).data  # type: ignore[union-attr]
+    assert os.path.samefile(tmp_path / "a/bin/busybox", tmp_path / "d/bin/busybox")
+    assert (tmp_path / "a/bin/busybox").stat().st_nlink == 3
+    assert not os.path.samefile(tmp_path / "a/bin/busybox", tmp_path / "c/bin/busybox")
+    assert (tmp_path / "e/etc/passwd").stat().st_nlink == 1
 
 
 def test_gzip_header_is_fixed() -> None:

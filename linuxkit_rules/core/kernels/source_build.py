@@ -12,6 +12,13 @@ Both take `arch` (amd64 or arm64; arm64 cross-compiles with Debian's
 - `linux`: source + resolved `.config` -> `make -j` -> LinuxKit's kernel layout
   (`kernel`, `kernel.tar`, `System.map`, `config`), through ccache when the
   manifest names a cache directory.
+
+Both read the source from a tree unpacked once per .deb (kbuild_cache.py) and
+never write to it (`make O=`). `linux` compiles in a build directory kept
+there between runs, so `make` rebuilds only what a config change touched.
+The kernel is reproducible (`KBUILD_BUILD_TIMESTAMP`, `_USER`, `_HOST` and
+`_VERSION` fixed, relative source paths), so its bytes do not depend on the
+state the build directory was in.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ from linuxkit_rules.core.archive.deb import read_deb
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import write_tar
 from linuxkit_rules.core.errors import LinuxkitError
+from linuxkit_rules.core.kernels.kbuild_cache import build_dir, file_sha256, source_tree
 from linuxkit_rules.core.kernels.kconfig import (
     check_resolved,
     check_unknown,
@@ -40,6 +48,9 @@ from linuxkit_rules.core.kernels.kconfig import (
 from linuxkit_rules.core.manifest import Manifest, optional
 
 MAKE_BASES = ("tinyconfig", "defconfig", "allnoconfig")
+# The host toolchain's fingerprint (set by the rule): a build directory
+# belongs to one toolchain.
+TOOLCHAIN_ENV = "LKR_KERNEL_TOOLCHAIN"
 HEADERS = {"/usr/include/gelf.h": "libelf-dev", "/usr/include/openssl/ssl.h": "libssl-dev"}
 
 
@@ -89,6 +100,7 @@ class KconfigManifest(Manifest):
     base_file: str  # a full .config to start from, or ""
     fragments: tuple[str, ...]  # fragment files, merged in order
     path: str  # PATH of the toolchain root
+    kbuild_dir: str  # where unpacked source trees are kept (a named cache), or ""
     output: str
 
 
@@ -103,6 +115,8 @@ class LinuxManifest(Manifest):
     config: str  # the resolved .config
     path: str  # PATH of the toolchain root
     ccache_dir: str  # the compiler cache, or "" for none
+    kbuild_dir: str  # source trees and build directories kept between runs, or ""
+    build_id: str  # whose build directory (a target address)
     jobs: int  # make -j; 0 for one per CPU
     output: str  # directory of LinuxKit's kernel layout
     ccache_max_size: str | None = optional()  # CCACHE_MAXSIZE; 5G when unset
@@ -145,6 +159,13 @@ def _check_headers() -> None:
         )
 
 
+def _tree(deb: str, kbuild_dir: str, env: Mapping[str, str]) -> str:
+    """The unpacked source of `deb`, kept under `kbuild_dir` (a named cache) when
+    given, else unpacked into a fresh directory of the sandbox."""
+    root = os.path.realpath(kbuild_dir or "kbuild")
+    return source_tree(root, file_sha256(deb), lambda dest: extract_source(deb, dest, env))
+
+
 def resolve_config(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     m = KconfigManifest.from_json(manifest)
     fragments = []
@@ -152,18 +173,22 @@ def resolve_config(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
         with open(path, encoding="utf-8") as f:
             fragments.append(parse_fragment(path, f.read()))
     merged = merge(fragments)
-    src = "src"
     env = _env(Arch.parse(m.arch, "tool kconfig: arch"), m.path)
-    extract_source(m.deb, src, env)
+    src = _tree(m.deb, m.kbuild_dir, env)
     check_unknown(merged, kconfig_symbols(src))
+    # The tree is shared and stays clean: the config is made in a build
+    # directory of this sandbox.
+    obj = os.path.abspath("kconfig-out")
+    os.makedirs(obj, exist_ok=True)
+    make = ["make", f"O={obj}"]
     if m.base_file:
-        shutil.copyfile(m.base_file, os.path.join(src, ".config"))
+        shutil.copyfile(m.base_file, os.path.join(obj, ".config"))
     else:
-        _run(["make", m.base], src, f"make {m.base}", env)
-    with open(os.path.join(src, ".config"), "a", encoding="utf-8") as f:
+        _run([*make, m.base], src, f"make {m.base}", env)
+    with open(os.path.join(obj, ".config"), "a", encoding="utf-8") as f:
         f.write("\n# linuxkit_rules fragments\n" + render(merged))
-    _run(["make", "olddefconfig"], src, "make olddefconfig", env)
-    with open(os.path.join(src, ".config"), encoding="utf-8") as f:
+    _run([*make, "olddefconfig"], src, "make olddefconfig", env)
+    with open(os.path.join(obj, ".config"), encoding="utf-8") as f:
         text = f.read()
     check_resolved(merged, parse_config(text))
     with open(m.output, "w", encoding="utf-8") as f:
@@ -172,22 +197,42 @@ def resolve_config(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def build_linux(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    """With `kbuild_dir`, the build directory is kept there between runs
+    (core/kernels/kbuild_cache.py) and `make` rebuilds only what the config
+    change touched; the kernel is reproducible, so the bytes do not depend on
+    whether the directory was cold."""
     m = LinuxManifest.from_json(manifest)
     _check_headers()
     arch = Arch.parse(m.arch, "tool linux: arch")
-    image_target, image_path = arch.kernel_target()
-    src = os.path.abspath("src")
     env = _env(arch, m.path)
-    extract_source(m.deb, src, env)
-    shutil.copyfile(m.config, os.path.join(src, ".config"))
-    make = ["make", f"-j{m.jobs or os.cpu_count() or 1}"]
+    src = _tree(m.deb, m.kbuild_dir, env)
+    identity = {
+        "build": m.build_id,
+        "arch": arch.value,
+        "toolchain": os.environ.get(TOOLCHAIN_ENV, ""),
+    }
+    with build_dir(src, identity) as obj:
+        obj.building()
+        report = _compile(m, arch, env, src, os.path.basename(obj.path))
+        obj.valid()
+    return {**report, "build_dir": "reused" if obj.reused else "cold"}
+
+
+def _compile(
+    m: LinuxManifest, arch: Arch, env: dict[str, str], src: str, obj: str
+) -> Mapping[str, Any]:
+    """`make O=obj` in the tree `src` (obj is a directory directly inside it)."""
+    image_target, image_path = arch.kernel_target()
+    objdir = os.path.join(src, obj)
+    shutil.copyfile(m.config, os.path.join(objdir, ".config"))
+    make = ["make", f"O={obj}", f"-j{m.jobs or os.cpu_count() or 1}"]
     if m.ccache_dir:
-        # Paths under the sandbox are hashed relative to it, so every sandbox
-        # (a fresh temporary directory) shares the same cache entries.
+        # Kbuild names the tree `..` from the build directory, so compile
+        # commands hold relative paths and every tree shares the cache entries.
         env.update(
             {
                 "CCACHE_DIR": os.path.abspath(m.ccache_dir),
-                "CCACHE_BASEDIR": os.getcwd(),
+                "CCACHE_BASEDIR": src,
                 "CCACHE_NOHASHDIR": "1",
                 "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime,time_macros",
                 "CCACHE_MAXSIZE": m.ccache_max_size or "5G",
@@ -196,14 +241,14 @@ def build_linux(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
         make.append(f"CC=ccache {arch.cross_compile()}gcc")
         _run(["ccache", "--zero-stats"], src, "ccache --zero-stats", env)
     # The config was resolved by the same tree: olddefconfig must not change it.
-    _run(["make", "olddefconfig"], src, "make olddefconfig", env)
-    with open(os.path.join(src, ".config"), encoding="utf-8") as f:
+    _run([*make, "olddefconfig"], src, "make olddefconfig", env)
+    with open(os.path.join(objdir, ".config"), encoding="utf-8") as f:
         config = f.read()
     values = parse_config(config)
     targets = [image_target] + (["modules"] if values.get("CONFIG_MODULES") == "y" else [])
     _run([*make, *targets], src, "make " + " ".join(targets), env)
     release = (
-        _run(["make", "-s", "kernelrelease"], src, "make kernelrelease", env)
+        _run(["make", f"O={obj}", "-s", "kernelrelease"], src, "make kernelrelease", env)
         .strip()
         .splitlines()[-1]
     )
@@ -212,8 +257,8 @@ def build_linux(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
         stats = _run(["ccache", "--print-stats"], src, "ccache --print-stats", env)
     out = m.output
     os.makedirs(out, exist_ok=True)
-    shutil.copyfile(os.path.join(src, image_path), os.path.join(out, "kernel"))
-    shutil.copyfile(os.path.join(src, "System.map"), os.path.join(out, "System.map"))
+    shutil.copyfile(os.path.join(objdir, image_path), os.path.join(out, "kernel"))
+    shutil.copyfile(os.path.join(objdir, "System.map"), os.path.join(out, "System.map"))
     with open(os.path.join(out, "config"), "w", encoding="utf-8") as f:
         f.write(config)
     tree = Tree()

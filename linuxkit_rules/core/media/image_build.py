@@ -14,7 +14,12 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
-from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc, write_tar
+from linuxkit_rules.core.archive.writers import (
+    gzip_writer,
+    link_duplicates,
+    write_cpio_newc,
+    write_tar,
+)
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
 from linuxkit_rules.core.manifest import Manifest
 from linuxkit_rules.core.media.boot_media import (
@@ -307,7 +312,7 @@ def _kernel_parts(
     buf = io.BytesIO()
     if initrd:  # kernel+squashfs alone needs no initrd of the whole root
         with gzip_writer(buf) as gz:
-            write_cpio_newc(tree.entries(), gz, mtime)  # type: ignore[arg-type]
+            write_cpio_newc(link_duplicates(tree.entries()), gz, mtime)  # type: ignore[arg-type]
     return kernel, buf.getvalue(), spec.kernel.cmdline
 
 

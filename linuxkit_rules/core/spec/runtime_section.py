@@ -13,7 +13,9 @@ def parse_runtime(value: object, loc: Loc) -> RuntimeSpec:
     if isinstance(value, Mapping) and "namespace" in value:
         raise loc.key("namespace", getattr(value, "key_lines", {}).get("namespace")).error(
             value["namespace"],
-            "not supported: containers are run by runc, there is no containerd namespace",
+            "not supported: with linuxkit/containerd in init every service runs in containerd's "
+            "namespace services.linuxkit (onboot and onshutdown containers run on runc, "
+            "outside containerd), so remove the key",
         )
     r = MapReader(value, loc, ("cgroups", "mounts", "mkdir", "interfaces", "bindNS"))
     mounts = r.items("mounts")
