@@ -64,7 +64,7 @@ def _never_ready_boot(sandbox: Path, disk_name: str) -> Path:
         "ssh": "/usr/bin/ssh",
         "arch": "amd64",
         "ready": "this never appears",
-        "disk_size": "64M",
+        "disk_size": 64 << 20,
         "script": "check.sh",
         "timeout": 300,
     }
