@@ -647,7 +647,7 @@ class DebianToolchainTarget(Target):
         under bubblewrap with that root over `/`. Which toolchain a step uses is
         set by `[linuxkit].image_toolchain` and `[linuxkit].kernel_toolchain`.
 
-            debian_toolchain(name="image", packages=["dash", "squashfs-tools", "qemu-utils"])
+            debian_toolchain(name="image", packages=["dash", "coreutils", "squashfs-tools", "qemu-utils"])
         """
     )
 

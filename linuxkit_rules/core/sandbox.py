@@ -157,14 +157,18 @@ class Toolchain:
             "and run `pants generate-lockfiles`"
         )
 
-    def command(self, tool: str, cwd: str | None = None) -> list[str]:
-        """The argv prefix that runs `tool` from the toolchain: append its arguments."""
+    def command(self, tool: str, cwd: str | None = None, requires: Sequence[str] = ()) -> list[str]:
+        """The argv prefix that runs `tool` from the toolchain: append its arguments.
+        `requires` names the tools `tool` itself runs (mksquashfs runs `cat` for its
+        pseudo files, and would write empty files without it): each must be there."""
         if not os.path.isfile(self.bwrap) or not os.access(self.bwrap, os.X_OK):
             raise ToolchainError(
                 f"{self.bwrap}: the sandbox launcher is missing; install the Debian package "
                 "`bubblewrap` (./pants installs it when run as root)"
             )
         path = self.tool_path(tool)
+        for other in requires:
+            self.tool_path(other)
         root = self._host_root()
         here = os.path.abspath(cwd or os.getcwd())
         binds = tuple(os.path.realpath(b) for b in self.binds)

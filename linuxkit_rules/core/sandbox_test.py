@@ -59,6 +59,17 @@ def test_a_missing_tool_names_the_tool_and_the_target(tmp_path: Path) -> None:
         toolchain.command("mksquashfs")
 
 
+def test_a_tool_the_tool_runs_is_checked_too(tmp_path: Path) -> None:
+    (tmp_path / "usr/bin").mkdir(parents=True)
+    (tmp_path / "usr/bin/mksquashfs").write_text("")
+    os.chmod(tmp_path / "usr/bin/mksquashfs", 0o755)
+    toolchain = Toolchain(str(tmp_path), "//toolchain:image", BWRAP or "/usr/bin/bwrap")
+    if BWRAP is not None:
+        assert toolchain.command("mksquashfs")[-1] == "/usr/bin/mksquashfs"
+    with pytest.raises(MissingToolchainTool, match=r"//toolchain:image has no `cat`"):
+        toolchain.command("mksquashfs", requires=["cat"])
+
+
 def test_a_host_without_bwrap_is_one_clear_error(tmp_path: Path) -> None:
     toolchain = Toolchain(str(tmp_path), "//toolchain:image", str(tmp_path / "no-bwrap"))
     with pytest.raises(ToolchainError, match="install the Debian package `bubblewrap`"):

@@ -498,7 +498,7 @@ def _write_kernel_squashfs(b: _Build, outs: Sequence[str]) -> None:
     assert kernel_spec is not None
     kernel, _, cmdline = b.parts
     _write(outs[0], kernel)
-    write_squashfs(b.tree, outs[1], b.mtime, b.toolchain().command("mksquashfs"))
+    write_squashfs(b.tree, outs[1], b.mtime, b.toolchain().command("mksquashfs", requires=["cat"]))
     _write(outs[2], cmdline.encode())
     config = read_kernel_config(b.images.kernel_dir(kernel_spec.image))
     _write(outs[3], loader_initramfs(b.tree, config, kernel_spec.image, SQUASHFS_ROOT, b.mtime))
