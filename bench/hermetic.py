@@ -53,10 +53,8 @@ def hidden_paths() -> list[str]:
 def hiding_bwrap(paths: list[str]) -> list[str]:
     """An outer bwrap: the whole host as it is, each path covered by /dev/null."""
     argv = ["bwrap", "--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc"]
-    for path in paths:
-        argv += ["--ro-bind", "/dev/null", os.path.realpath(path)]
-        if os.path.islink(path):
-            argv += ["--ro-bind", "/dev/null", path]
+    for real in sorted({os.path.realpath(p) for p in paths}):
+        argv += ["--ro-bind", "/dev/null", real]
     return argv + ["--"]
 
 

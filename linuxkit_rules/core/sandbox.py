@@ -25,6 +25,8 @@ from linuxkit_rules.core.errors import LinuxkitError
 SANDBOX_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 # Directories the sandbox provides itself; the root's own copies are not mounted.
 _PROVIDED = ("proc", "dev", "tmp")
+# Entries of the root a bound directory may not shadow.
+_ESSENTIAL = ("usr", "etc", "bin", "sbin", "lib", "lib64")
 _MAX_SYMLINK_HOPS = 40
 
 
@@ -79,8 +81,19 @@ def sandbox_argv(
     symlink's target ("-> TARGET"); `cwd` and `binds` are absolute host paths,
     bound read-write at the same path. Pure: the caller lists the root."""
     argv = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    # A bound path's top directory comes from the host, not the root: bwrap cannot
+    # make mount points inside a read-only bind (base-files ships /root, and Pants'
+    # named caches live under /root/.cache).
+    bound_tops = {p.strip("/").split("/")[0] for p in (cwd, *binds)}
     for name in sorted(top_level):
         if name in _PROVIDED:
+            continue
+        if name in bound_tops:
+            if name in _ESSENTIAL:
+                raise ToolchainError(
+                    f"cannot bind {[p for p in (cwd, *binds) if p.strip('/').split('/')[0] == name]}"
+                    f" into the sandbox: it lies under /{name}, which the toolchain root provides"
+                )
             continue
         kind = top_level[name]
         if kind.startswith("-> "):

@@ -40,6 +40,15 @@ def test_argv_mounts_the_root_read_only_and_binds_the_working_directory() -> Non
     assert "--chdir /tmp/sandbox-1" in text
 
 
+def test_a_bound_path_shadows_the_root_entry_it_lies_under() -> None:
+    top = {"usr": "dir", "root": "dir", "etc": "dir"}
+    argv = " ".join(sandbox_argv("bwrap", "/r", top, "/tmp/s", ("/root/.cache/pants/named_caches/k",)))
+    assert "/r/root" not in argv and "--ro-bind /r/usr /usr" in argv
+    assert "--bind /root/.cache/pants/named_caches/k /root/.cache/pants/named_caches/k" in argv
+    with pytest.raises(ToolchainError, match="lies under /usr"):
+        sandbox_argv("bwrap", "/r", top, "/usr/src/work")
+
+
 def test_resolve_in_root_follows_links_inside_the_root(tmp_path: Path) -> None:
     (tmp_path / "usr/bin").mkdir(parents=True)
     (tmp_path / "usr/bin/gcc-12").write_text("x")
