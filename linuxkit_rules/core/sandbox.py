@@ -75,11 +75,13 @@ def sandbox_argv(
     top_level: Mapping[str, str],
     cwd: str,
     binds: Sequence[str] = (),
+    bind_cwd: bool = True,
 ) -> list[str]:
     """The bwrap options (up to and including `--`) that run a command with `root`
     over `/`. `top_level` maps each entry of the root to "dir", "file" or a
     symlink's target ("-> TARGET"); `cwd` and `binds` are absolute host paths,
-    bound read-write at the same path. Pure: the caller lists the root."""
+    bound read-write at the same path (`cwd` not bound itself when it lies inside
+    one of `binds`). Pure: the caller lists the root."""
     argv = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     # A bound path's top directory comes from the host, not the root: bwrap cannot
     # make mount points inside a read-only bind (base-files ships /root, and Pants'
@@ -101,10 +103,25 @@ def sandbox_argv(
         else:
             argv += ["--ro-bind", posixpath.join(root, name), f"/{name}"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for path in (cwd, *binds):
+    for path in ((cwd,) if bind_cwd else ()) + tuple(binds):
         argv += ["--bind", path, path]
     argv += ["--chdir", cwd, "--setenv", "PATH", ":".join(SANDBOX_PATH), "--"]
     return argv
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _outermost(paths: Sequence[str]) -> tuple[str, ...]:
+    """`paths` without those inside another one (bwrap would bind both, and the
+    inner bind would be redundant); order kept."""
+    kept: list[str] = []
+    for p in paths:
+        if any(_inside(p, k) for k in kept):
+            continue
+        kept = [k for k in kept if not _inside(k, p)] + [p]
+    return tuple(kept)
 
 
 def list_top_level(root: str) -> dict[str, str]:
@@ -184,8 +201,13 @@ class Toolchain:
             self.tool_path(other)
         root = self._host_root()
         here = os.path.abspath(cwd or os.getcwd())
-        binds = tuple(os.path.realpath(b) for b in self.binds)
-        return [*sandbox_argv(self.bwrap, root, list_top_level(root), here, binds), path]
+        # The process's own working directory is always there: the step's
+        # inputs and outputs live in it, whatever directory the tool runs in.
+        binds = _outermost([os.getcwd(), *(os.path.realpath(b) for b in self.binds)])
+        extra = tuple(b for b in binds if b != here)
+        if any(_inside(here, b) for b in extra):
+            return [*sandbox_argv(self.bwrap, root, list_top_level(root), here, extra, bind_cwd=False), path]
+        return [*sandbox_argv(self.bwrap, root, list_top_level(root), here, extra), path]
 
     def run(self, tool: str, args: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
         """`subprocess.run` of `tool args...` in the sandbox (kwargs as subprocess.run's)."""

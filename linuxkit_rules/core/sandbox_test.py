@@ -125,3 +125,21 @@ def test_a_tool_runs_over_the_root_with_only_the_working_directory_writable(
     interfaces = [line.split(":")[0].strip() for line in r.stdout.splitlines() if ":" in line and "=" not in line]
     assert interfaces == ["lo"]  # no network but loopback
     assert "PATH=/usr/sbin:/usr/bin:/sbin:/bin" in r.stdout
+
+
+@needs_bwrap
+@pytest.mark.skipif(shutil.which("dash") is None or shutil.which("ldd") is None, reason="dash, ldd")
+def test_the_working_directory_is_bound_when_the_tool_runs_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    _host_shell_root(root)
+    work, elsewhere = tmp_path / "work", tmp_path / "cache" / "src"
+    work.mkdir()
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    toolchain = Toolchain(str(root), "//t:t", BWRAP or "", binds=(str(tmp_path / "cache"),))
+    # as make O=<the step's directory> does from the source tree in a cache
+    r = toolchain.run("sh", ["-c", f"echo o > {work}/obj; echo s > here"], cwd=str(elsewhere))
+    assert r.returncode == 0
+    assert (work / "obj").read_text() == "o\n" and (elsewhere / "here").read_text() == "s\n"

@@ -226,6 +226,11 @@ def resolve_config(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     _run(toolchain, [*make, "olddefconfig"], src, "make olddefconfig", env)
     with open(os.path.join(obj, ".config"), encoding="utf-8") as f:
         text = f.read()
+    if "# Automatically generated file" not in text.split("\n# linuxkit_rules fragments")[0]:
+        raise KernelBuildError(
+            f"make olddefconfig left {obj}/.config as it was written (no Kconfig header): "
+            "the configuration was not resolved"
+        )
     check_resolved(merged, parse_config(text))
     with open(m.output, "w", encoding="utf-8") as f:
         f.write(text)
