@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench import scratch_copy  # noqa: E402
+from bench import scratch_copy  # noqa: E402  (bench/bench.py, beside this script)
 
 HIDDEN = (
     "gcc", "cc", "cpp", "gcc-12", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-gcc-12",
@@ -59,8 +59,10 @@ def hiding_bwrap(paths: list[str]) -> list[str]:
 
 
 def probe(prefix: list[str], tool: str) -> str:
+    """Whether `tool` starts: a shell says 126 (not executable) or 127 (not found)
+    when it cannot; any other status is the tool's own answer to --version."""
     r = subprocess.run([*prefix, "sh", "-c", f"{tool} --version"], capture_output=True, text=True)
-    return "runs" if r.returncode == 0 else f"hidden (exit {r.returncode})"
+    return f"hidden (exit {r.returncode})" if r.returncode in (126, 127) else "runs"
 
 
 def build(repo: Path, prefix: list[str], targets: list[str]) -> tuple[float, dict[str, str], str]:

@@ -105,7 +105,10 @@ def sandbox_argv(
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in ((cwd,) if bind_cwd else ()) + tuple(binds):
         argv += ["--bind", path, path]
-    argv += ["--chdir", cwd, "--setenv", "PATH", ":".join(SANDBOX_PATH), "--"]
+    # HOME: the root has no /etc/passwd (base-passwd's postinst writes it), and
+    # tools such as ccache need a home even when told where their files go.
+    argv += ["--chdir", cwd, "--setenv", "PATH", ":".join(SANDBOX_PATH), "--setenv", "HOME", "/tmp"]
+    argv += ["--"]
     return argv
 
 

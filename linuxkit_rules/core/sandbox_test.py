@@ -38,6 +38,7 @@ def test_argv_mounts_the_root_read_only_and_binds_the_working_directory() -> Non
     assert text.index("--tmpfs /tmp") < text.index("--bind /tmp/sandbox-1 /tmp/sandbox-1")
     assert "--bind /cache/k /cache/k" in text
     assert "--chdir /tmp/sandbox-1" in text
+    assert "--setenv HOME /tmp" in text  # the root has no passwd file to find one in
 
 
 def test_a_bound_path_shadows_the_root_entry_it_lies_under() -> None:
