@@ -602,9 +602,7 @@ class DebianToolchainPackagesField(StringSequenceField):
     def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
         value = super().compute_value(raw_value, address)
         if not value:
-            raise InvalidFieldException(
-                f"{address}: packages: list at least one Debian package"
-            )
+            raise InvalidFieldException(f"{address}: packages: list at least one Debian package")
         return value
 
 

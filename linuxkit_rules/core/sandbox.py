@@ -166,7 +166,12 @@ class Toolchain:
             raise ToolchainError(f"toolchain manifest: missing key {e}") from None
 
     def to_json(self) -> dict[str, Any]:
-        return {"root": self.root, "target": self.target, "bwrap": self.bwrap, "binds": list(self.binds)}
+        return {
+            "root": self.root,
+            "target": self.target,
+            "bwrap": self.bwrap,
+            "binds": list(self.binds),
+        }
 
     def _host_root(self) -> str:
         # The sandbox holds the root as a symlink to Pants' immutable inputs;
@@ -209,10 +214,15 @@ class Toolchain:
         binds = _outermost([os.getcwd(), *(os.path.realpath(b) for b in self.binds)])
         extra = tuple(b for b in binds if b != here)
         if any(_inside(here, b) for b in extra):
-            return [*sandbox_argv(self.bwrap, root, list_top_level(root), here, extra, bind_cwd=False), path]
+            return [
+                *sandbox_argv(self.bwrap, root, list_top_level(root), here, extra, bind_cwd=False),
+                path,
+            ]
         return [*sandbox_argv(self.bwrap, root, list_top_level(root), here, extra), path]
 
-    def run(self, tool: str, args: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+    def run(
+        self, tool: str, args: Sequence[str], **kwargs: Any
+    ) -> subprocess.CompletedProcess[Any]:
         """`subprocess.run` of `tool args...` in the sandbox (kwargs as subprocess.run's)."""
         cwd = kwargs.get("cwd")
         return subprocess.run([*self.command(tool, cwd), *args], **kwargs)

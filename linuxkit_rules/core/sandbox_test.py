@@ -43,7 +43,9 @@ def test_argv_mounts_the_root_read_only_and_binds_the_working_directory() -> Non
 
 def test_a_bound_path_shadows_the_root_entry_it_lies_under() -> None:
     top = {"usr": "dir", "root": "dir", "etc": "dir"}
-    argv = " ".join(sandbox_argv("bwrap", "/r", top, "/tmp/s", ("/root/.cache/pants/named_caches/k",)))
+    argv = " ".join(
+        sandbox_argv("bwrap", "/r", top, "/tmp/s", ("/root/.cache/pants/named_caches/k",))
+    )
     assert "/r/root" not in argv and "--ro-bind /r/usr /usr" in argv
     assert "--bind /root/.cache/pants/named_caches/k /root/.cache/pants/named_caches/k" in argv
     with pytest.raises(ToolchainError, match="lies under /usr"):
@@ -115,7 +117,7 @@ def test_a_tool_runs_over_the_root_with_only_the_working_directory_writable(
         "echo made > out; "
         "if echo x > /usr/evil 2>/dev/null; then echo root-writable; fi; "
         "echo private > /tmp/lkr-sandbox-probe; "
-        "while read line; do echo \"$line\"; done < /proc/net/dev; "
+        'while read line; do echo "$line"; done < /proc/net/dev; '
         'echo "PATH=$PATH"'
     )
     r = toolchain.run("sh", ["-c", script], cwd=str(work), capture_output=True, text=True)
@@ -123,7 +125,11 @@ def test_a_tool_runs_over_the_root_with_only_the_working_directory_writable(
     assert (work / "out").read_text() == "made\n"
     assert "root-writable" not in r.stdout and not (root / "usr/evil").exists()
     assert not Path("/tmp/lkr-sandbox-probe").exists()
-    interfaces = [line.split(":")[0].strip() for line in r.stdout.splitlines() if ":" in line and "=" not in line]
+    interfaces = [
+        line.split(":")[0].strip()
+        for line in r.stdout.splitlines()
+        if ":" in line and "=" not in line
+    ]
     assert interfaces == ["lo"]  # no network but loopback
     assert "PATH=/usr/sbin:/usr/bin:/sbin:/bin" in r.stdout
 

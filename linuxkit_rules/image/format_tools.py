@@ -13,14 +13,14 @@ from linuxkit_rules.core.arch import DEFAULT_ARCH
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
+from linuxkit_rules.toolchain.rules import BuiltToolchain, ToolchainRequest
 from linuxkit_rules.util_rules.debian import (
     DebianLockfile,
     DebianLockRequest,
     FetchDebsRequest,
     FetchedDebs,
 )
-from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
-from linuxkit_rules.toolchain.rules import BuiltToolchain, ToolchainRequest
 
 
 @dataclass(frozen=True)

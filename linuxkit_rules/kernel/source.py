@@ -74,6 +74,7 @@ CCACHE_PATH = ".cache/ccache"
 KBUILD_NAME = "linuxkit_kernel_build"
 KBUILD_PATH = ".cache/kbuild"
 
+
 @dataclass(frozen=True)
 class KernelToolchain:
     """The toolchain kernel builds run from, and its fingerprint (the root's digest

@@ -9,7 +9,6 @@ from pants.engine.addresses import Addresses, UnparsedAddressInputs
 from pants.engine.fs import Digest, RemovePrefix
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import WrappedTarget, WrappedTargetRequest
-from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import host_arch
@@ -80,7 +79,9 @@ async def toolchain_target(request: ToolchainTargetRequest) -> ToolchainTarget:
         raise ToolchainError(f"{request.origin} is empty: name a `debian_toolchain` target")
     addresses = await Get(
         Addresses,
-        UnparsedAddressInputs([request.address], owning_address=None, description_of_origin=request.origin),
+        UnparsedAddressInputs(
+            [request.address], owning_address=None, description_of_origin=request.origin
+        ),
     )
     wrapped = await Get(
         WrappedTarget, WrappedTargetRequest(addresses[0], description_of_origin=request.origin)
@@ -110,9 +111,7 @@ async def build_toolchain(request: ToolchainRequest) -> BuiltToolchain:
         packages = tuple(lockfile.lock.closure(target.packages))
     except DebianError as e:
         raise DebianError(f"{target.address}: {e}") from None
-    debs = await Get(
-        FetchedDebs, FetchDebsRequest(packages, lockfile.path, request.arch, "debs")
-    )
+    debs = await Get(FetchedDebs, FetchDebsRequest(packages, lockfile.path, request.arch, "debs"))
     bwrap = await Get(HostTool, HostToolRequest, BWRAP)
     result = await Get(
         CoreProcessResult,

@@ -34,7 +34,9 @@ def build(rule_runner: RuleRunner, packages: str, address: str = "//tc:t") -> Bu
 
 
 @pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
-def test_a_root_from_the_lock_runs_its_tool_under_bwrap(rule_runner: RuleRunner, tmp_path: Path) -> None:
+def test_a_root_from_the_lock_runs_its_tool_under_bwrap(
+    rule_runner: RuleRunner, tmp_path: Path
+) -> None:
     built = build(rule_runner, '["dash", "squashfs-tools"]')
     assert built.address == "tc:t"
     assert {"dash", "squashfs-tools", "libc6", "liblzo2-2"} <= {p.name for p in built.packages}
@@ -42,7 +44,9 @@ def test_a_root_from_the_lock_runs_its_tool_under_bwrap(rule_runner: RuleRunner,
     links = {e.path: e.target for e in entries if isinstance(e, SymlinkEntry)}
     assert links["bin"] == "usr/bin" and links["usr/bin/sh"] == "dash"  # kept as symlinks
     rule_runner.write_digest(built.digest, path_prefix="root")
-    toolchain = Toolchain(str(Path(rule_runner.build_root) / "root"), built.address, built.bwrap.path)
+    toolchain = Toolchain(
+        str(Path(rule_runner.build_root) / "root"), built.address, built.bwrap.path
+    )
     r = toolchain.run("mksquashfs", ["-version"], cwd=str(tmp_path), capture_output=True, text=True)
     assert r.returncode == 0 and "mksquashfs version" in r.stdout
     assert built.keys()[built.bwrap.path]["version"].startswith("bubblewrap")
@@ -64,7 +68,9 @@ def test_an_address_that_is_not_a_toolchain_is_an_error(rule_runner: RuleRunner)
 
 
 def test_a_toolchain_not_locked_for_the_build_machine(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files({"tc/BUILD": 'debian_toolchain(name="t", packages=["dash"], arches=["arm64"])\n'})
+    rule_runner.write_files(
+        {"tc/BUILD": 'debian_toolchain(name="t", packages=["dash"], arches=["arm64"])\n'}
+    )
     with pytest.raises(ExecutionError) as exc:
         rule_runner.request(BuiltToolchain, [ToolchainRequest("//tc:t", "the test", "amd64")])
     assert "tc:t: the build machine is amd64" in str(exc.value)

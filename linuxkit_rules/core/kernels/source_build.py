@@ -60,9 +60,7 @@ class KernelBuildError(LinuxkitError):
     """The kernel's own build failed (make's output tail is in the message)."""
 
 
-def extract_source(
-    deb_path: str, dest: str, env: Mapping[str, str], toolchain: Toolchain
-) -> None:
+def extract_source(deb_path: str, dest: str, env: Mapping[str, str], toolchain: Toolchain) -> None:
     """Unpack the kernel tree of a `linux-source-*` .deb into `dest`."""
     with open(deb_path, "rb") as f:
         deb = read_deb(f)

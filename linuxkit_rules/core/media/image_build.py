@@ -21,7 +21,6 @@ from linuxkit_rules.core.archive.writers import (
     write_tar,
 )
 from linuxkit_rules.core.errors import LinuxkitError, SchemaError
-from linuxkit_rules.core.sandbox import Toolchain
 from linuxkit_rules.core.manifest import Manifest
 from linuxkit_rules.core.media.boot_media import (
     BootInputs,
@@ -42,6 +41,7 @@ from linuxkit_rules.core.media.vmdisk import (
 from linuxkit_rules.core.oci.layout import OciImage, read_oci_layout
 from linuxkit_rules.core.oci.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.reports.sbom import write_sbom
+from linuxkit_rules.core.sandbox import Toolchain
 from linuxkit_rules.core.spec.container import config_to_json
 from linuxkit_rules.core.spec.container_keys import ContainerSpec
 from linuxkit_rules.core.spec.container_model import VOLUMES_DIR
@@ -455,7 +455,9 @@ class _Build:
 
     def toolchain(self) -> Toolchain:
         if self.m.toolchain is None:
-            raise LinuxkitError(f"image {self.name}: the manifest names no toolchain for its formats")
+            raise LinuxkitError(
+                f"image {self.name}: the manifest names no toolchain for its formats"
+            )
         return Toolchain.from_json(self.m.toolchain)
 
     def write(self, path: str, data: bytes) -> None:
