@@ -8,6 +8,12 @@
 #
 #   build-support/remote-cache-check.sh [TARGET]      (default //images:sshd)
 #
+# With LKR_HIDE_HOST_TOOLS=1 the second build runs inside a bubblewrap that
+# covers the host's compilers, binutils, make, qemu-img and mksquashfs with an
+# empty, non-executable file: every remote hit then shows that the action
+# digests do not depend on the host's tool packages (build tools come from
+# the locked toolchain roots, docs/toolchain.md).
+#
 # BuildGrid 0.4.4 needs Python 3.11; it is installed once into its own venv.
 #
 # What had to be right for the second build to run nothing:
@@ -25,7 +31,8 @@
 #
 # Processes that never use a remote cache, by design, and so still run: Pants'
 # host binary lookups (`BinaryPathRequest`: "Searching for `X` on PATH=..." and
-# "Test binary /path."), which are cached per Pants run only because they
+# "Test binary /path.") and the host tools' version probes ("bwrap version",
+# util_rules/host_tools.py), which are cached per Pants run only because they
 # describe this host. Every other local run fails the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,9 +104,30 @@ for _ in $(seq 60); do
 done
 echo "BuildGrid ${BGD_VERSION} on 127.0.0.1:${port} (pid ${bgd_pid})"
 
+# The host's build tools, hidden from the second build when asked.
+HIDDEN_TOOLS="gcc cc cpp make ld as flex bison bc ccache qemu-img mksquashfs
+  aarch64-linux-gnu-gcc aarch64-linux-gnu-ld x86_64-linux-gnu-gcc x86_64-linux-gnu-ld"
+hiding=()
+hide_host_tools() {
+  local tool path real seen=" "
+  hiding=(bwrap --bind / / --dev-bind /dev /dev --proc /proc)
+  for tool in $HIDDEN_TOOLS; do
+    path="$(command -v "$tool" || true)"
+    [ -n "$path" ] || continue
+    real="$(readlink -f "$path")"
+    case "$seen" in *" $real "*) continue ;; esac
+    seen="$seen$real "
+    hiding+=(--ro-bind /dev/null "$real")
+  done
+  hiding+=(--)
+  echo "second build hides:${seen% }"
+}
+
 build() {  # build NAME [ARGS...]: a build from an empty local store, with the remote cache
   local name="$1"; shift
-  NO_SCIE_WARNING=1 ./pants --no-pantsd --no-dynamic-ui --stats-log \
+  local wrap=()
+  if [ "$name" = second ] && [ "${#hiding[@]}" -gt 0 ]; then wrap=("${hiding[@]}"); fi
+  NO_SCIE_WARNING=1 "${wrap[@]}" ./pants --no-pantsd --no-dynamic-ui --stats-log \
     --remote-cache-read --remote-cache-write \
     --remote-store-address="grpc://127.0.0.1:${port}" \
     --remote-cache-rpc-timeout-millis=120000 \
@@ -126,13 +154,14 @@ if [ "$(counter "$log" remote_cache_write_errors)" -ne 0 ]; then
   echo "FAIL: the first build could not write to the remote cache" >&2; exit 1
 fi
 
+if [ -n "${LKR_HIDE_HOST_TOOLS:-}" ]; then hide_host_tools; fi
 # Every process that starts locally keeps its sandbox and is logged with its
 # description ("Preserving local process execution dir ... for DESC").
 start=$(date +%s)
 build second --keep-sandboxes=always --local-execution-root-dir="$work/sandboxes"
 log="$work/second.log"
 sed -n 's/.*Preserving local process execution dir [^ ]* for //p' "$log" | sort > "$work/local-runs.txt"
-grep -vE '^(Searching for `[^`]*` on PATH=|Test binary /)' "$work/local-runs.txt" > "$work/unexpected.txt" || true
+grep -vE '^(Searching for `[^`]*` on PATH=|Test binary /|[A-Za-z0-9._+-]+ version$)' "$work/local-runs.txt" > "$work/unexpected.txt" || true
 runs="$(wc -l < "$work/local-runs.txt")"
 others="$(wc -l < "$work/unexpected.txt")"
 declare -A c

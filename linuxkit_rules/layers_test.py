@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "linuxkit_rules.kernel",
             "linuxkit_rules.image",
             "linuxkit_rules.publish",
+            "linuxkit_rules.toolchain",
         ),
     ),
     ("goals", ("linuxkit_rules.goals",)),

@@ -16,6 +16,7 @@ from linuxkit_rules.package import dockerfile as package_dockerfile
 from linuxkit_rules.package import rules as package_rules
 from linuxkit_rules.publish import clouds as publish_clouds
 from linuxkit_rules.publish import rules as publish_rules
+from linuxkit_rules.toolchain import rules as toolchain_rules
 from linuxkit_rules.util_rules import core_tool, debian, host_tools
 
 
@@ -39,4 +40,5 @@ def rules():
         *publish_rules.rules(),
         *publish_clouds.rules(),
         *package_dockerfile.rules(),
+        *toolchain_rules.rules(),
     ]

@@ -580,8 +580,79 @@ class LinuxkitImageTestTarget(Target):
     )
 
 
+# ---------------------------------------------------------------------------
+# debian_toolchain
+
+
+class DebianToolchainPackagesField(StringSequenceField):
+    alias = "packages"
+    required = True
+    help = help_text(
+        """
+        The Debian packages whose tools the build steps run, resolved into the
+        Debian lock with their dependency closure (`pants generate-lockfiles`)
+        and unpacked into the toolchain root. Essential packages are not pulled
+        in by dependencies: list the shell (`dash`) and the utilities the tools
+        run (`coreutils`, `sed`, `grep`...). Example:
+        `packages=["dash", "squashfs-tools", "qemu-utils"]`.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        if not value:
+            raise InvalidFieldException(f"{address}: packages: list at least one Debian package")
+        return value
+
+
+class DebianToolchainArchesField(StringSequenceField):
+    alias = "arches"
+    default = (DEFAULT_ARCH.value,)
+    help = help_text(
+        f"""
+        The build machine architectures the toolchain is locked for, among
+        {', '.join(ARCH_NAMES)}: a toolchain runs on the build machine, so its
+        packages are of the machine's architecture whatever the target's
+        (arm64 kernels are cross-compiled by an amd64 toolchain's
+        `gcc-aarch64-linux-gnu`). Default: `["{DEFAULT_ARCH.value}"]`.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
+        value = super().compute_value(raw_value, address)
+        if not value:
+            raise InvalidFieldException(
+                f"{address}: arches: list at least one of {', '.join(ARCH_NAMES)}"
+            )
+        for item in value:
+            if item not in ARCH_NAMES:
+                raise InvalidFieldException(
+                    f"{address}: arches: {item!r} is not supported; supported: {', '.join(ARCH_NAMES)}"
+                )
+        return value
+
+
+class DebianToolchainTarget(Target):
+    alias = "debian_toolchain"
+    core_fields = (*COMMON_TARGET_FIELDS, DebianToolchainPackagesField, DebianToolchainArchesField)
+    help = help_text(
+        """
+        The tools build steps run (mksquashfs, qemu-img, the kernel compiler...),
+        from locked Debian packages instead of the host's PATH: the closure of
+        `packages` is unpacked into a root directory, and each step runs its tools
+        under bubblewrap with that root over `/`. Which toolchain a step uses is
+        set by `[linuxkit].image_toolchain` and `[linuxkit].kernel_toolchain`.
+
+            debian_toolchain(name="image", packages=["dash", "coreutils", "squashfs-tools", "qemu-utils"])
+        """
+    )
+
+
 def target_types():
     return [
+        DebianToolchainTarget,
         LinuxkitPackageTarget,
         DebianKernelTarget,
         KernelConfigTarget,

@@ -110,11 +110,12 @@ def test_arm64_kernels_cross_compile_to_an_uncompressed_image(
     from linuxkit_rules.core.kernels.source_build import _env
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
-    env = _env(Arch.ARM64, "/usr/bin")
+    env = _env(Arch.ARM64)
     assert (env["ARCH"], env["CROSS_COMPILE"]) == ("arm64", "aarch64-linux-gnu-")
-    assert _env(Arch.AMD64, "/usr/bin")["CROSS_COMPILE"] == ""
+    assert env["PATH"] == "/usr/sbin:/usr/bin:/sbin:/bin"  # the toolchain root's, in the sandbox
+    assert _env(Arch.AMD64)["CROSS_COMPILE"] == ""
     assert Arch.ARM64.kernel_target() == ("Image", "arch/arm64/boot/Image")
-    # the tools whose versions key the cache, with the Debian packages ./pants installs
+    # the cross tools and the Debian packages (in //toolchain:kernel) that hold them
     assert Arch.ARM64.cross_tools() == {
         "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu",
         "aarch64-linux-gnu-ld": "binutils-aarch64-linux-gnu",

@@ -67,7 +67,11 @@ def test_values_are_checked_against_the_field_types() -> None:
         "deb": "src.deb",
         "arch": "amd64",
         "config": "config",
-        "path": "/bin",
+        "toolchain": {
+            "root": "__toolchain",
+            "target": "//toolchain:kernel",
+            "bwrap": "/usr/bin/bwrap",
+        },
         "ccache_dir": "",
         "kbuild_dir": "",
         "build_id": "//kernel:linux",

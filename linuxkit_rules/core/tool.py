@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "linux": ("kernels.source_build", "build_linux"),
     "ovmf": ("media.firmware", "extract_ovmf_command"),
     "cloud-publish": ("clouds.publish", "publish_command"),
+    "toolchain": ("debian.toolchain", "build_toolchain"),
 }
 
 

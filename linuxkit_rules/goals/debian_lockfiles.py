@@ -32,6 +32,8 @@ from linuxkit_rules.kernel.target_types import (
 from linuxkit_rules.package.rules import LinuxkitPackageFieldSet, PackageBuildYml
 from linuxkit_rules.subsystems.debian import DebianSubsystem
 from linuxkit_rules.target_types import (
+    DebianToolchainArchesField,
+    DebianToolchainPackagesField,
     LinuxkitPackageBuildYmlField,
     LinuxkitPackageDebianPackagesField,
 )
@@ -82,15 +84,20 @@ def debian_roots(
     suite: str | None = None,
 ) -> dict[str, set[str]]:
     """The packages the `arch` lock of `suite` (None: the main suite) is resolved from,
-    each with the addresses asking for it. The main lock: `extra` and the Debian
-    packages of every package (by its build.yml `arches`, keyed by address); every
-    lock: the kernels (by their `arches`) and kernel sources whose `suite` names it."""
+    each with the addresses asking for it. The main lock: `extra`, the Debian
+    packages of every package (by its build.yml `arches`, keyed by address) and of
+    every toolchain (by its `arches`); every lock: the kernels (by their `arches`)
+    and kernel sources whose `suite` names it."""
     roots: dict[str, set[str]] = {name: set() for name in (extra if suite is None else ())}
 
     def add(name: str, tgt: Target) -> None:
         roots.setdefault(name, set()).add(str(tgt.address))
 
     for tgt in all_targets:
+        if suite is None and tgt.has_field(DebianToolchainPackagesField):
+            if arch in (tgt[DebianToolchainArchesField].value or ()):
+                for name in tgt[DebianToolchainPackagesField].value or ():
+                    add(name, tgt)
         if suite is None and tgt.has_field(LinuxkitPackageDebianPackagesField):
             if arch in package_arches.get(str(tgt.address), ()):
                 for name in tgt[LinuxkitPackageDebianPackagesField].value or ():

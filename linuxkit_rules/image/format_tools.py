@@ -1,9 +1,11 @@
-"""What the output formats need besides the image: boot loader .debs, qemu-img, mksquashfs."""
+"""What the output formats need besides the image: boot loader .debs, and the
+toolchain that runs qemu-img and mksquashfs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from pants.engine.fs import EMPTY_DIGEST
+from pants.engine.fs import EMPTY_DIGEST, Digest
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
@@ -11,16 +13,14 @@ from linuxkit_rules.core.arch import DEFAULT_ARCH
 from linuxkit_rules.core.errors import DebianError
 from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
+from linuxkit_rules.toolchain.rules import BuiltToolchain, ToolchainRequest
 from linuxkit_rules.util_rules.debian import (
     DebianLockfile,
     DebianLockRequest,
     FetchDebsRequest,
     FetchedDebs,
 )
-from linuxkit_rules.util_rules.host_tools import HostTool, HostToolRequest, host_tool_keys
-
-QEMU_IMG = HostToolRequest("qemu-img", "qemu-utils")
-MKSQUASHFS = HostToolRequest("mksquashfs", "squashfs-tools", ("-version",))
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,17 @@ class FormatToolsRequest:
 @dataclass(frozen=True)
 class FormatTools:
     loader_debs: FetchedDebs
-    qemu_img: str | None
-    mksquashfs: str | None = None
-    versions: tuple[HostTool, ...] = ()
+    toolchain: BuiltToolchain | None = None  # when a format runs qemu-img or mksquashfs
+
+    def manifest(self) -> dict[str, Any] | None:
+        return self.toolchain.manifest() if self.toolchain else None
+
+    def immutable_inputs(self) -> dict[str, Digest]:
+        return self.toolchain.immutable_inputs() if self.toolchain else {}
 
     def keys(self) -> dict[str, dict[str, str]]:
-        """The host tools' versions, for the image process's manifest (its cache key)."""
-        return host_tool_keys(self.versions)
+        """The sandbox launcher's version, for the image process's manifest (its cache key)."""
+        return self.toolchain.keys() if self.toolchain else {}
 
 
 @dataclass(frozen=True)
@@ -72,20 +76,19 @@ async def fetch_locked_debs(request: LockedDebsRequest, debian: DebianSubsystem)
 
 
 @rule(desc="Gather format tools", level=LogLevel.DEBUG)
-async def gather_format_tools(request: FormatToolsRequest) -> FormatTools:
+async def gather_format_tools(
+    request: FormatToolsRequest, linuxkit: LinuxkitSubsystem
+) -> FormatTools:
     names = sorted({p for f in request.formats for p in f.boot_loader_packages()})
     why = "formats " + ", ".join(f.value for f in request.formats)
-    needs_qemu_img = any(f.needs_qemu_img() for f in request.formats)
     debs = await Get(FetchedDebs, LockedDebsRequest(tuple(names), why, "loaders", request.arch))
-    qemu_img = await Get(HostTool, HostToolRequest, QEMU_IMG) if needs_qemu_img else None
-    needs_mksquashfs = any(f.needs_mksquashfs() for f in request.formats)
-    mksquashfs = await Get(HostTool, HostToolRequest, MKSQUASHFS) if needs_mksquashfs else None
-    return FormatTools(
-        debs,
-        qemu_img.path if qemu_img else None,
-        mksquashfs.path if mksquashfs else None,
-        tuple(t for t in (qemu_img, mksquashfs) if t is not None),
+    if not any(f.needs_qemu_img() or f.needs_mksquashfs() for f in request.formats):
+        return FormatTools(debs)
+    toolchain = await Get(
+        BuiltToolchain,
+        ToolchainRequest(linuxkit.image_toolchain, "[linuxkit].image_toolchain"),
     )
+    return FormatTools(debs, toolchain)
 
 
 def rules():

@@ -372,8 +372,7 @@ async def build_linuxkit_image(field_set: LinuxkitImageFieldSet) -> BuiltImage:
                 files_present=tuple(files.present),
                 sbom={"output": sbom_output(name), "components": sbom},
                 loader_debs=tuple(tools.loader_debs.files),
-                qemu_img=tools.qemu_img,
-                mksquashfs=tools.mksquashfs,
+                toolchain=tools.manifest(),
                 disk_size_mib=field_set.disk_size.mib,
             ),
             inputs,
@@ -382,6 +381,7 @@ async def build_linuxkit_image(field_set: LinuxkitImageFieldSet) -> BuiltImage:
             verify_sha256=tools.loader_debs.checks() or None,
             host_tools=tools.keys(),
             cache_scope=files.cache_scope(),
+            immutable_input_digests=tools.immutable_inputs(),
         ),
     )
     return BuiltImage(result.output_digest, tuple(outputs))

@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.addresses import Addresses, UnparsedAddressInputs
 from pants.engine.fs import (
     Digest,
@@ -39,7 +38,7 @@ from pants.util.logging import LogLevel
 
 from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch, check_listed
 from linuxkit_rules.core.errors import DebianError
-from linuxkit_rules.core.kernels.source_build import KconfigManifest, LinuxManifest
+from linuxkit_rules.core.kernels.source_build import TOOLCHAIN_ENV, KconfigManifest, LinuxManifest
 from linuxkit_rules.kernel.rules import (
     BuiltKernel,
     KernelBuildRequest,
@@ -57,6 +56,8 @@ from linuxkit_rules.kernel.target_types import (
     LinuxKernelConfigField,
 )
 from linuxkit_rules.subsystems.debian import DebianSubsystem
+from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
+from linuxkit_rules.toolchain.rules import BuiltToolchain, ToolchainRequest
 from linuxkit_rules.util_rules.core_tool import CoreProcessRequest, CoreProcessResult
 from linuxkit_rules.util_rules.debian import (
     DebianLockfile,
@@ -64,7 +65,6 @@ from linuxkit_rules.util_rules.debian import (
     FetchDebsRequest,
     FetchedDebs,
 )
-from linuxkit_rules.util_rules.host_tools import SEARCH_PATH, MissingHostTool
 
 CCACHE_NAME = "linuxkit_kernel_ccache"
 CCACHE_PATH = ".cache/ccache"
@@ -74,27 +74,17 @@ CCACHE_PATH = ".cache/ccache"
 KBUILD_NAME = "linuxkit_kernel_build"
 KBUILD_PATH = ".cache/kbuild"
 
-# binary -> Debian package; their version outputs are part of the cache key.
-KERNEL_TOOLS = {
-    "gcc": "gcc",
-    "make": "make",
-    "ld": "binutils",
-    "flex": "flex",
-    "bison": "bison",
-    "bc": "bc",
-    "perl": "perl",
-    "xz": "xz-utils",
-    "tar": "tar",
-    "ccache": "ccache",
-}
-
 
 @dataclass(frozen=True)
 class KernelToolchain:
-    """PATH for kernel builds, and a fingerprint of the tools' versions."""
+    """The toolchain kernel builds run from, and its fingerprint (the root's digest
+    and the sandbox launcher's version): a kept build directory belongs to one."""
 
-    path: str
+    built: BuiltToolchain
     fingerprint: str
+
+    def manifest(self) -> dict[str, Any]:
+        return self.built.manifest()
 
 
 @dataclass(frozen=True)
@@ -103,30 +93,19 @@ class KernelToolchainRequest:
 
 
 @rule(desc="Find the kernel build toolchain", level=LogLevel.DEBUG)
-async def find_kernel_toolchain(request: KernelToolchainRequest) -> KernelToolchain:
-    tools = {**KERNEL_TOOLS, **request.arch.cross_tools()}
-    found = await MultiGet(
-        Get(
-            BinaryPaths,
-            BinaryPathRequest(
-                binary_name=binary,
-                search_path=SEARCH_PATH,
-                test=BinaryPathTest(("--version",) if binary != "bc" else ("-v",)),
-            ),
-        )
-        for binary in tools
+async def find_kernel_toolchain(
+    request: KernelToolchainRequest, linuxkit: LinuxkitSubsystem
+) -> KernelToolchain:
+    # The toolchain runs on the build machine; `request.arch` is the kernel's,
+    # which the toolchain's cross compilers serve.
+    built = await Get(
+        BuiltToolchain,
+        ToolchainRequest(linuxkit.kernel_toolchain, "[linuxkit].kernel_toolchain"),
     )
-    missing = [tools[b] for b, paths in zip(tools, found) if paths.first_path is None]
-    if missing:
-        raise MissingHostTool(
-            f"{request.arch.value} kernel builds need host tools; install the Debian packages {', '.join(sorted(set(missing)))} "
-            "(./pants installs them when run as root)"
-        )
-    digest = hashlib.sha256()
-    for paths in found:
-        assert paths.first_path is not None
-        digest.update(f"{paths.first_path.path} {paths.first_path.fingerprint}\n".encode())
-    return KernelToolchain(":".join(SEARCH_PATH), digest.hexdigest())
+    digest = hashlib.sha256(
+        f"{built.digest.fingerprint} {built.bwrap.fingerprint}".encode()
+    ).hexdigest()
+    return KernelToolchain(built, digest)
 
 
 @dataclass(frozen=True)
@@ -253,7 +232,7 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
                 base=field_set.base.value or "",
                 base_file=base_file or "",
                 fragments=tuple(files),
-                path=toolchain.path,
+                toolchain=toolchain.manifest(),
                 kbuild_dir=KBUILD_PATH,
                 output=out,
             ),
@@ -261,7 +240,9 @@ async def resolve_kernel_config(request: KernelConfigRequest) -> ResolvedKernelC
             f"Resolving kernel config {field_set.address} ({arch.value})",
             verify_sha256=source.checks(),
             output_files=[out],
-            env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
+            env={TOOLCHAIN_ENV: toolchain.fingerprint},
+            host_tools=toolchain.built.keys(),
+            immutable_input_digests=toolchain.built.immutable_inputs(),
             append_only_caches={KBUILD_NAME: KBUILD_PATH},
         ),
     )
@@ -375,7 +356,7 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
                 deb=resolved.source.deb,
                 arch=arch.value,
                 config=resolved.path,
-                path=toolchain.path,
+                toolchain=toolchain.manifest(),
                 ccache_dir=CCACHE_PATH,
                 kbuild_dir=KBUILD_PATH,
                 # one build directory per target and architecture
@@ -387,7 +368,9 @@ async def build_linux_kernel(request: LinuxKernelRequest) -> BuiltKernel:
             f"Compiling kernel {field_set.address} ({arch.value}, {resolved.source.version})",
             verify_sha256=resolved.source.checks(),
             output_directories=[out],
-            env={"LKR_KERNEL_TOOLCHAIN": toolchain.fingerprint},
+            env={TOOLCHAIN_ENV: toolchain.fingerprint},
+            host_tools=toolchain.built.keys(),
+            immutable_input_digests=toolchain.built.immutable_inputs(),
             append_only_caches={CCACHE_NAME: CCACHE_PATH, KBUILD_NAME: KBUILD_PATH},
         ),
     )

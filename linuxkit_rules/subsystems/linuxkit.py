@@ -43,6 +43,24 @@ class LinuxkitSubsystem(Subsystem):
             """
         ),
     )
+    image_toolchain = StrOption(
+        default="//toolchain:image",
+        help=softwrap(
+            """
+            The `debian_toolchain` target whose root runs the image steps' tools
+            (mksquashfs, qemu-img), under bubblewrap instead of from the host's PATH.
+            """
+        ),
+    )
+    kernel_toolchain = StrOption(
+        default="//toolchain:kernel",
+        help=softwrap(
+            """
+            The `debian_toolchain` target whose root runs the source kernel build
+            (make, gcc, binutils, flex, bison, bc, perl; the arm64 cross compiler).
+            """
+        ),
+    )
     tailor = BoolOption(
         default=True,
         help=(

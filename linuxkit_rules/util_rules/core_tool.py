@@ -170,6 +170,9 @@ class CoreProcessRequest:
     level: LogLevel = LogLevel.INFO
     # name -> path in the sandbox of a Pants append-only named cache (ccache)
     append_only_caches: tuple[tuple[str, str], ...] = ()
+    # path in the sandbox -> a digest Pants materializes once, read-only, and
+    # links into each sandbox (a toolchain root)
+    immutable_input_digests: tuple[tuple[str, Digest], ...] = ()
 
     @classmethod
     def for_manifest(
@@ -208,6 +211,7 @@ class CoreProcessRequest:
         timeout_seconds: int | None = None,
         level: LogLevel = LogLevel.INFO,
         append_only_caches: Mapping[str, str] | None = None,
+        immutable_input_digests: Mapping[str, Digest] | None = None,
     ) -> CoreProcessRequest:
         return cls(
             command=command,
@@ -221,6 +225,7 @@ class CoreProcessRequest:
             timeout_seconds=timeout_seconds,
             level=level,
             append_only_caches=tuple(sorted((append_only_caches or {}).items())),
+            immutable_input_digests=tuple(sorted((immutable_input_digests or {}).items())),
         )
 
 
@@ -281,6 +286,7 @@ async def core_process(request: CoreProcessRequest, tool: CoreTool) -> Process:
         timeout_seconds=request.timeout_seconds,
         level=request.level,
         append_only_caches=FrozenDict(request.append_only_caches),
+        immutable_input_digests=FrozenDict(request.immutable_input_digests),
         remote_cache_speculation_delay_millis=REMOTE_CACHE_SPECULATION_DELAY_MS,
     )
 

@@ -1,4 +1,4 @@
-"""Host binaries the image rules run: QEMU, qemu-img, mksquashfs and the ssh client.
+"""Host binaries left: QEMU and the ssh client (boot tests, `pants run`) and bwrap.
 
 Each is found on a fixed search path and its version output (stdout and
 stderr: `ssh -V` prints on stderr) is fingerprinted; callers put
@@ -96,6 +96,8 @@ def qemu_for(arch: Arch) -> HostToolRequest:
 
 
 SSH = HostToolRequest("ssh", "openssh-client", ("-V",))
+# The sandbox launcher every toolchain step runs through.
+BWRAP = HostToolRequest("bwrap", "bubblewrap")
 
 
 def rules():

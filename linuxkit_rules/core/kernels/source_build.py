@@ -22,6 +22,7 @@ state the build directory was in.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -46,10 +47,11 @@ from linuxkit_rules.core.kernels.kconfig import (
     render,
 )
 from linuxkit_rules.core.manifest import Manifest, optional
+from linuxkit_rules.core.sandbox import SANDBOX_PATH, Toolchain, resolve_in_root
 
 MAKE_BASES = ("tinyconfig", "defconfig", "allnoconfig")
-# The host toolchain's fingerprint (set by the rule): a build directory
-# belongs to one toolchain.
+# The toolchain's fingerprint (set by the rule: its root's digest and the
+# sandbox launcher's version): a build directory belongs to one toolchain.
 TOOLCHAIN_ENV = "LKR_KERNEL_TOOLCHAIN"
 HEADERS = {"/usr/include/gelf.h": "libelf-dev", "/usr/include/openssl/ssl.h": "libssl-dev"}
 
@@ -58,7 +60,7 @@ class KernelBuildError(LinuxkitError):
     """The kernel's own build failed (make's output tail is in the message)."""
 
 
-def extract_source(deb_path: str, dest: str, env: Mapping[str, str]) -> None:
+def extract_source(deb_path: str, dest: str, env: Mapping[str, str], toolchain: Toolchain) -> None:
     """Unpack the kernel tree of a `linux-source-*` .deb into `dest`."""
     with open(deb_path, "rb") as f:
         deb = read_deb(f)
@@ -80,6 +82,7 @@ def extract_source(deb_path: str, dest: str, env: Mapping[str, str]) -> None:
             )
     os.makedirs(dest, exist_ok=True)
     _run(
+        toolchain,
         ["tar", "-xJf", tarball, "-C", dest, "--strip-components=1"],
         ".",
         "unpacking the kernel source",
@@ -99,7 +102,7 @@ class KconfigManifest(Manifest):
     base: str  # a make target (tinyconfig, defconfig...), unless `base_file` is set
     base_file: str  # a full .config to start from, or ""
     fragments: tuple[str, ...]  # fragment files, merged in order
-    path: str  # PATH of the toolchain root
+    toolchain: Mapping[str, Any]  # core/sandbox.py `Toolchain` JSON
     kbuild_dir: str  # where unpacked source trees are kept (a named cache), or ""
     output: str
 
@@ -113,7 +116,7 @@ class LinuxManifest(Manifest):
     deb: str  # the linux-source .deb
     arch: str
     config: str  # the resolved .config
-    path: str  # PATH of the toolchain root
+    toolchain: Mapping[str, Any]  # core/sandbox.py `Toolchain` JSON
     ccache_dir: str  # the compiler cache, or "" for none
     kbuild_dir: str  # source trees and build directories kept between runs, or ""
     build_id: str  # whose build directory (a target address)
@@ -122,12 +125,12 @@ class LinuxManifest(Manifest):
     ccache_max_size: str | None = optional()  # CCACHE_MAXSIZE; 5G when unset
 
 
-def _env(arch: Arch, path: str) -> dict[str, str]:
+def _env(arch: Arch) -> dict[str, str]:
     epoch = int(os.environ["SOURCE_DATE_EPOCH"])
     env = dict(os.environ)
     env.update(
         {
-            "PATH": path,
+            "PATH": ":".join(SANDBOX_PATH),
             "ARCH": arch.kernel_arch(),
             "CROSS_COMPILE": arch.cross_compile(),
             "KBUILD_BUILD_TIMESTAMP": f"@{epoch}",
@@ -139,10 +142,14 @@ def _env(arch: Arch, path: str) -> dict[str, str]:
     return env
 
 
-def _run(argv: Sequence[str], cwd: str, what: str, env: Mapping[str, str] | None = None) -> str:
-    """Run `argv`; its output goes to a log, whose tail is the error on failure."""
+def _run(
+    toolchain: Toolchain, argv: Sequence[str], cwd: str, what: str, env: Mapping[str, str]
+) -> str:
+    """Run `argv` from the toolchain; its output goes to a log, whose tail is the
+    error on failure."""
+    command = [*toolchain.command(argv[0], cwd), *argv[1:]]
     proc = subprocess.run(
-        list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     text = proc.stdout.decode(errors="replace")
     if proc.returncode != 0:
@@ -151,19 +158,43 @@ def _run(argv: Sequence[str], cwd: str, what: str, env: Mapping[str, str] | None
     return text
 
 
-def _check_headers() -> None:
-    missing = [pkg for path, pkg in HEADERS.items() if not os.path.exists(path)]
+def _check_headers(toolchain: Toolchain) -> None:
+    root = os.path.realpath(toolchain.root)
+    missing = [pkg for path, pkg in HEADERS.items() if resolve_in_root(root, path) is None]
     if missing:
         raise KernelBuildError(
-            f"kernel build headers missing; install the Debian packages {', '.join(missing)}"
+            f"the toolchain {toolchain.target} lacks kernel build headers; add the Debian "
+            f"packages {', '.join(missing)} to its `packages`"
         )
 
 
-def _tree(deb: str, kbuild_dir: str, env: Mapping[str, str]) -> str:
+def _tree(deb: str, kbuild_dir: str, env: Mapping[str, str], toolchain: Toolchain) -> str:
     """The unpacked source of `deb`, kept under `kbuild_dir` (a named cache) when
     given, else unpacked into a fresh directory of the sandbox."""
     root = os.path.realpath(kbuild_dir or "kbuild")
-    return source_tree(root, file_sha256(deb), lambda dest: extract_source(deb, dest, env))
+    return source_tree(
+        root, file_sha256(deb), lambda dest: extract_source(deb, dest, env, toolchain)
+    )
+
+
+# What Kbuild runs (besides the shell and coreutils): each must be in the
+# toolchain, checked before make starts so that the error names the tool.
+KERNEL_TOOLS = ("make", "gcc", "ld", "flex", "bison", "bc", "perl", "tar", "xz")
+
+
+def _check_tools(toolchain: Toolchain, arch: Arch, extra: Sequence[str] = ()) -> None:
+    for tool in (*KERNEL_TOOLS, *arch.cross_tools(), *extra):
+        toolchain.tool_path(tool)
+
+
+def _toolchain(raw: Mapping[str, Any], *dirs: str) -> Toolchain:
+    """The manifest's toolchain, with the named caches bound read-write (the
+    sandbox holds them as links to the host's cache directories)."""
+    toolchain = Toolchain.from_json(raw)
+    binds = [os.path.realpath(d) for d in dirs if d]
+    for d in binds:
+        os.makedirs(d, exist_ok=True)
+    return dataclasses.replace(toolchain, binds=(*toolchain.binds, *binds))
 
 
 def resolve_config(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -173,8 +204,11 @@ def resolve_config(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
         with open(path, encoding="utf-8") as f:
             fragments.append(parse_fragment(path, f.read()))
     merged = merge(fragments)
-    env = _env(Arch.parse(m.arch, "tool kconfig: arch"), m.path)
-    src = _tree(m.deb, m.kbuild_dir, env)
+    arch = Arch.parse(m.arch, "tool kconfig: arch")
+    env = _env(arch)
+    toolchain = _toolchain(m.toolchain, m.kbuild_dir)
+    _check_tools(toolchain, arch)
+    src = _tree(m.deb, m.kbuild_dir, env, toolchain)
     check_unknown(merged, kconfig_symbols(src))
     # The tree is shared and stays clean: the config is made in a build
     # directory of this sandbox.
@@ -184,12 +218,17 @@ def resolve_config(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     if m.base_file:
         shutil.copyfile(m.base_file, os.path.join(obj, ".config"))
     else:
-        _run([*make, m.base], src, f"make {m.base}", env)
+        _run(toolchain, [*make, m.base], src, f"make {m.base}", env)
     with open(os.path.join(obj, ".config"), "a", encoding="utf-8") as f:
         f.write("\n# linuxkit_rules fragments\n" + render(merged))
-    _run([*make, "olddefconfig"], src, "make olddefconfig", env)
+    _run(toolchain, [*make, "olddefconfig"], src, "make olddefconfig", env)
     with open(os.path.join(obj, ".config"), encoding="utf-8") as f:
         text = f.read()
+    if "# Automatically generated file" not in text.split("\n# linuxkit_rules fragments")[0]:
+        raise KernelBuildError(
+            f"make olddefconfig left {obj}/.config as it was written (no Kconfig header): "
+            "the configuration was not resolved"
+        )
     check_resolved(merged, parse_config(text))
     with open(m.output, "w", encoding="utf-8") as f:
         f.write(text)
@@ -202,10 +241,12 @@ def build_linux(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     change touched; the kernel is reproducible, so the bytes do not depend on
     whether the directory was cold."""
     m = LinuxManifest.from_json(manifest)
-    _check_headers()
+    toolchain = _toolchain(m.toolchain, m.kbuild_dir, m.ccache_dir)
+    _check_headers(toolchain)
     arch = Arch.parse(m.arch, "tool linux: arch")
-    env = _env(arch, m.path)
-    src = _tree(m.deb, m.kbuild_dir, env)
+    _check_tools(toolchain, arch, ("ccache",) if m.ccache_dir else ())
+    env = _env(arch)
+    src = _tree(m.deb, m.kbuild_dir, env, toolchain)
     identity = {
         "build": m.build_id,
         "arch": arch.value,
@@ -213,13 +254,13 @@ def build_linux(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
     }
     with build_dir(src, identity) as obj:
         obj.building()
-        report = _compile(m, arch, env, src, os.path.basename(obj.path))
+        report = _compile(m, arch, env, src, os.path.basename(obj.path), toolchain)
         obj.valid()
     return {**report, "build_dir": "reused" if obj.reused else "cold"}
 
 
 def _compile(
-    m: LinuxManifest, arch: Arch, env: dict[str, str], src: str, obj: str
+    m: LinuxManifest, arch: Arch, env: dict[str, str], src: str, obj: str, toolchain: Toolchain
 ) -> Mapping[str, Any]:
     """`make O=obj` in the tree `src` (obj is a directory directly inside it)."""
     image_target, image_path = arch.kernel_target()
@@ -236,25 +277,28 @@ def _compile(
                 "CCACHE_NOHASHDIR": "1",
                 "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime,time_macros",
                 "CCACHE_MAXSIZE": m.ccache_max_size or "5G",
+                # The toolchain root is materialized afresh (new mtimes) for each
+                # run: name the compiler by the root's fingerprint, not its mtime.
+                "CCACHE_COMPILERCHECK": "string:" + os.environ.get(TOOLCHAIN_ENV, "none"),
             }
         )
         make.append(f"CC=ccache {arch.cross_compile()}gcc")
-        _run(["ccache", "--zero-stats"], src, "ccache --zero-stats", env)
+        _run(toolchain, ["ccache", "--zero-stats"], src, "ccache --zero-stats", env)
     # The config was resolved by the same tree: olddefconfig must not change it.
-    _run([*make, "olddefconfig"], src, "make olddefconfig", env)
+    _run(toolchain, [*make, "olddefconfig"], src, "make olddefconfig", env)
     with open(os.path.join(objdir, ".config"), encoding="utf-8") as f:
         config = f.read()
     values = parse_config(config)
     targets = [image_target] + (["modules"] if values.get("CONFIG_MODULES") == "y" else [])
-    _run([*make, *targets], src, "make " + " ".join(targets), env)
+    _run(toolchain, [*make, *targets], src, "make " + " ".join(targets), env)
     release = (
-        _run(["make", f"O={obj}", "-s", "kernelrelease"], src, "make kernelrelease", env)
+        _run(toolchain, ["make", f"O={obj}", "-s", "kernelrelease"], src, "make kernelrelease", env)
         .strip()
         .splitlines()[-1]
     )
     stats = ""
     if m.ccache_dir:
-        stats = _run(["ccache", "--print-stats"], src, "ccache --print-stats", env)
+        stats = _run(toolchain, ["ccache", "--print-stats"], src, "ccache --print-stats", env)
     out = m.output
     os.makedirs(out, exist_ok=True)
     shutil.copyfile(os.path.join(objdir, image_path), os.path.join(out, "kernel"))
@@ -265,6 +309,7 @@ def _compile(
     if "modules" in targets:
         mods = os.path.abspath("modroot")
         _run(
+            toolchain,
             [*make, "modules_install", f"INSTALL_MOD_PATH={mods}", "INSTALL_MOD_STRIP=1"],
             src,
             "make modules_install",

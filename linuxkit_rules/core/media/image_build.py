@@ -41,6 +41,7 @@ from linuxkit_rules.core.media.vmdisk import (
 from linuxkit_rules.core.oci.layout import OciImage, read_oci_layout
 from linuxkit_rules.core.oci.package_build import MOBY_CONFIG_LABEL
 from linuxkit_rules.core.reports.sbom import write_sbom
+from linuxkit_rules.core.sandbox import Toolchain
 from linuxkit_rules.core.spec.container import config_to_json
 from linuxkit_rules.core.spec.container_keys import ContainerSpec
 from linuxkit_rules.core.spec.container_model import VOLUMES_DIR
@@ -376,18 +377,20 @@ def docker_archive(tree: Tree, name: str, mtime: int) -> bytes:
     )
 
 
-def _qcow2(raw: bytes, qemu_img: str, out: str) -> None:
+def _qcow2(raw: bytes, qemu_img: Sequence[str], out: str) -> None:
+    """Convert `raw` to qcow2 at `out` with `qemu_img` (an argv prefix: the
+    toolchain's sandbox command, or a plain path)."""
     tmp = out + ".raw"
     _write(tmp, raw)
     try:
         r = subprocess.run(
-            [qemu_img, "convert", "-f", "raw", "-O", "qcow2", tmp, out], capture_output=True
+            [*qemu_img, "convert", "-f", "raw", "-O", "qcow2", tmp, out], capture_output=True
         )
     finally:
         os.unlink(tmp)
     if r.returncode != 0:
         raise LinuxkitError(
-            f"{qemu_img} convert failed ({r.returncode}): {r.stderr.decode(errors='replace')}"
+            f"qemu-img convert failed ({r.returncode}): {r.stderr.decode(errors='replace')}"
         )
 
 
@@ -403,8 +406,8 @@ class ImageManifest(Manifest):
     formats: tuple[str, ...]
     files_present: tuple[str, ...]  # `files` sources present in the sandbox
     loader_debs: tuple[str, ...] = ()
-    qemu_img: str | None = None
-    mksquashfs: str | None = None
+    # core/sandbox.py `Toolchain` JSON: the root that runs qemu-img and mksquashfs
+    toolchain: Mapping[str, Any] | None = None
     disk_size_mib: int | None = None
     # {"output": path, "components": [SbomComponent JSON...]}, or None for no SBOM
     sbom: Mapping[str, Any] | None = None
@@ -450,6 +453,13 @@ class _Build:
             self._bios_disk = raw_bios(self.boot, self.size)
         return self._bios_disk
 
+    def toolchain(self) -> Toolchain:
+        if self.m.toolchain is None:
+            raise LinuxkitError(
+                f"image {self.name}: the manifest names no toolchain for its formats"
+            )
+        return Toolchain.from_json(self.m.toolchain)
+
     def write(self, path: str, data: bytes) -> None:
         _write(path, data)
         self.report[path] = len(data)
@@ -479,8 +489,7 @@ def _write_tar_kernel_initrd(b: _Build, outs: Sequence[str]) -> None:
 
 def _write_qcow2(raw: Callable[[_Build], bytes]) -> Writer:
     def write(b: _Build, outs: Sequence[str]) -> None:
-        assert b.m.qemu_img is not None
-        _qcow2(raw(b), b.m.qemu_img, outs[0])
+        _qcow2(raw(b), b.toolchain().command("qemu-img"), outs[0])
         b.report[outs[0]] = os.path.getsize(outs[0])
 
     return write
@@ -491,8 +500,7 @@ def _write_kernel_squashfs(b: _Build, outs: Sequence[str]) -> None:
     assert kernel_spec is not None
     kernel, _, cmdline = b.parts
     _write(outs[0], kernel)
-    assert b.m.mksquashfs is not None
-    write_squashfs(b.tree, outs[1], b.mtime, b.m.mksquashfs)
+    write_squashfs(b.tree, outs[1], b.mtime, b.toolchain().command("mksquashfs", requires=["cat"]))
     _write(outs[2], cmdline.encode())
     config = read_kernel_config(b.images.kernel_dir(kernel_spec.image))
     _write(outs[3], loader_initramfs(b.tree, config, kernel_spec.image, SQUASHFS_ROOT, b.mtime))

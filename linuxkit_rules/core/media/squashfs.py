@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from linuxkit_rules.core.archive.tree import Entry, Tree
 from linuxkit_rules.core.archive.writers import gzip_writer, write_cpio_newc
@@ -86,10 +86,12 @@ def pseudo_definitions(entries: Iterable[Entry], mtime: int, blob_path: Mapping[
     return "".join(line + "\n" for line in lines + links)
 
 
-def write_squashfs(tree: Tree, out: str, mtime: int, mksquashfs: str) -> None:
-    """Write `tree` as a gzip-compressed squashfs at `out`, reproducibly."""
+def write_squashfs(tree: Tree, out: str, mtime: int, mksquashfs: Sequence[str]) -> None:
+    """Write `tree` as a gzip-compressed squashfs at `out`, reproducibly.
+    `mksquashfs` is the argv prefix that runs it (a toolchain's sandbox command,
+    whose /tmp is private: the work files sit beside `out`)."""
     entries = squashfs_entries(tree)
-    work = tempfile.mkdtemp(prefix="lkr-squashfs-")
+    work = tempfile.mkdtemp(prefix="lkr-squashfs-", dir=os.path.dirname(os.path.abspath(out)))
     try:
         root = os.path.join(work, "empty")
         os.mkdir(root)
@@ -107,14 +109,14 @@ def write_squashfs(tree: Tree, out: str, mtime: int, mksquashfs: str) -> None:
         with open(pseudo, "w", encoding="utf-8") as f:
             f.write(pseudo_definitions(entries, mtime, blob_path))
         argv = [
-            mksquashfs, root, out, "-noappend", "-no-progress", "-quiet", "-reproducible", "-no-xattrs",
+            *mksquashfs, root, out, "-noappend", "-no-progress", "-quiet", "-reproducible", "-no-xattrs",
             "-all-time", str(mtime), "-mkfs-time", str(mtime), "-root-mode", "755",
             "-root-uid", "0", "-root-gid", "0", "-pf", pseudo,
         ]  # fmt: skip
         r = subprocess.run(argv, capture_output=True, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
         if r.returncode != 0:
             raise SquashfsError(
-                f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.decode(errors='replace')[-2000:]}"
+                f"mksquashfs failed ({r.returncode}): {r.stderr.decode(errors='replace')[-2000:]}"
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

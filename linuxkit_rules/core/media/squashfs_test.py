@@ -50,8 +50,8 @@ def sample(order: int = 1) -> Tree:
 @needs_tools
 def test_squashfs_is_reproducible_and_keeps_metadata(tmp_path: Path) -> None:
     a, b = tmp_path / "a.img", tmp_path / "b.img"
-    write_squashfs(sample(1), str(a), MTIME, MKSQUASHFS)
-    write_squashfs(sample(-1), str(b), MTIME, MKSQUASHFS)  # other insertion order, same tree
+    write_squashfs(sample(1), str(a), MTIME, [MKSQUASHFS])
+    write_squashfs(sample(-1), str(b), MTIME, [MKSQUASHFS])  # other insertion order, same tree
     assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
     listing = subprocess.run(
         ["unsquashfs", "-lln", str(a)], capture_output=True, text=True, check=True, env=UTC
@@ -85,9 +85,9 @@ def test_squashfs_is_reproducible_and_keeps_metadata(tmp_path: Path) -> None:
 @needs_tools
 def test_content_change_changes_bytes(tmp_path: Path) -> None:
     tree = sample()
-    write_squashfs(tree, str(tmp_path / "a.img"), MTIME, MKSQUASHFS)
+    write_squashfs(tree, str(tmp_path / "a.img"), MTIME, [MKSQUASHFS])
     tree.add(Entry("etc/secret", "file", 0o600, uid=1000, gid=100, data=b"t"))
-    write_squashfs(tree, str(tmp_path / "b.img"), MTIME, MKSQUASHFS)
+    write_squashfs(tree, str(tmp_path / "b.img"), MTIME, [MKSQUASHFS])
     assert (tmp_path / "a.img").read_bytes() != (tmp_path / "b.img").read_bytes()
 
 
