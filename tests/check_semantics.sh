@@ -29,6 +29,11 @@ $SSH "grep -q ' lkr0' /run/lkr-veth" || fail "runtime.interfaces: lkr0 is not in
 $SSH "test -e /sys/class/net/lkr0-root && ! test -e /sys/class/net/lkr0" || fail "runtime.interfaces: the veth peer is not lkr0-root in the root namespace"
 $SSH "grep -q ' /run/netns/lkr ' /proc/mounts" || fail "runtime.bindNS: /run/netns/lkr is not a mount"
 echo "ok: runtime.interfaces (veth pair) and bindNS"
+# The OCI runtime init chose: crun when the image's init lists linuxkit/crun.
+rt=runc
+$SSH 'command -v crun' >/dev/null && rt=crun
+$SSH "ls /run/$rt" | grep -qx sshd || fail "sshd is not a $rt container"
+echo "ok: the services run under $rt"
 $SSH poweroff || true
 $WAIT_CONSOLE "linuxkit-rules-test: onshutdown ran" 90 || fail "the onshutdown container did not run at poweroff"
 echo "ok: onshutdown runs at poweroff"
