@@ -53,6 +53,7 @@ from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitImageArchField,
     LinuxkitImageDiskSizeField,
+    LinuxkitImageInitrdCompressionField,
     LinuxkitImageExtendsField,
     LinuxkitImageFormatsField,
     LinuxkitImageKernelField,
@@ -77,6 +78,7 @@ class LinuxkitImageFieldSet(PackageFieldSet):
     formats: LinuxkitImageFormatsField
     kernel: LinuxkitImageKernelField
     disk_size: LinuxkitImageDiskSizeField
+    initrd_compression: LinuxkitImageInitrdCompressionField
     arch: LinuxkitImageArchField
 
     @property
@@ -375,6 +377,7 @@ async def build_linuxkit_image(field_set: LinuxkitImageFieldSet) -> BuiltImage:
                 qemu_img=tools.qemu_img,
                 mksquashfs=tools.mksquashfs,
                 disk_size_mib=field_set.disk_size.mib,
+                initrd_compression=field_set.initrd_compression.value,
             ),
             inputs,
             f"Assembling LinuxKit image {field_set.address}",

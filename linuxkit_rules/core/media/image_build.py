@@ -301,7 +301,7 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
 
 
 def _kernel_parts(
-    spec: ImageSpec, images: Images, tree: Tree, mtime: int, initrd: bool = True
+    spec: ImageSpec, images: Images, tree: Tree, mtime: int, initrd: bool = True, compression: str = "gzip"
 ) -> tuple[bytes, bytes, str]:
     if spec.kernel is None:
         raise SchemaError(
@@ -310,7 +310,9 @@ def _kernel_parts(
     with open(os.path.join(images.kernel_dir(spec.kernel.image), spec.kernel.binary), "rb") as f:
         kernel = f.read()
     buf = io.BytesIO()
-    if initrd:  # kernel+squashfs alone needs no initrd of the whole root
+    if initrd and compression == "none":
+        write_cpio_newc(link_duplicates(tree.entries()), buf, mtime)
+    elif initrd:  # kernel+squashfs alone needs no initrd of the whole root
         with gzip_writer(buf) as gz:
             write_cpio_newc(link_duplicates(tree.entries()), gz, mtime)  # type: ignore[arg-type]
     return kernel, buf.getvalue(), spec.kernel.cmdline
@@ -406,6 +408,7 @@ class ImageManifest(Manifest):
     qemu_img: str | None = None
     mksquashfs: str | None = None
     disk_size_mib: int | None = None
+    initrd_compression: str = "gzip"  # or "none": the cpio as it is
     # {"output": path, "components": [SbomComponent JSON...]}, or None for no SBOM
     sbom: Mapping[str, Any] | None = None
 
@@ -427,7 +430,7 @@ class _Build:
         formats = self.formats
         needs_initrd = any(f.needs_kernel() and f is not Format.KERNEL_SQUASHFS for f in formats)
         self._parts = (
-            _kernel_parts(self.spec, self.images, self.tree, mtime, needs_initrd)
+            _kernel_parts(self.spec, self.images, self.tree, mtime, needs_initrd, m.initrd_compression)
             if any(f.needs_kernel() for f in formats)
             else None
         )
