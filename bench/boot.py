@@ -53,6 +53,28 @@ COMPRESSORS = {
 }
 
 
+def replace_in_cpio(cpio: bytes, name: str, data: bytes) -> bytes:
+    """`cpio` (newc) with the regular file `name` holding `data` instead."""
+    out, pos = bytearray(), 0
+    while pos < len(cpio):
+        head = cpio[pos : pos + 110]
+        namesize, filesize = int(head[94:102], 16), int(head[54:62], 16)
+        name_end = pos + 110 + namesize
+        data_start = (name_end + 3) & ~3
+        data_end = data_start + filesize
+        entry = cpio[pos:name_end].decode("latin-1").rstrip("\0")[110:]
+        if entry == name:
+            head = head[:54] + b"%08X" % len(data) + head[62:]
+            out += head + cpio[pos + 110 : data_start] + data + bytes(-len(data) % 4)
+        else:
+            out += cpio[pos : (data_end + 3) & ~3]
+        pos = (data_end + 3) & ~3
+        if entry == "TRAILER!!!":
+            out += cpio[pos:]
+            break
+    return bytes(out)
+
+
 def load() -> str:
     return "%.2f/%.2f/%.2f" % os.getloadavg()
 
@@ -99,6 +121,8 @@ def main() -> int:
     parser.add_argument("--variants", default="gzip-1,none-1,lz4-1,zstd-1,gzip-2,none-2,lz4-2,zstd-2")
     parser.add_argument("--image", default="//tests:sshd-test@arch=amd64")
     parser.add_argument("--no-build", action="store_true", help="boot what dist/ holds")
+    parser.add_argument("--init", help="a stage-1 script to put in place of the image's /init "
+                        "(e.g. an earlier pkg/init/rootfs/init from git), for a before/after")
     args = parser.parse_args()
 
     if not args.no_build:
@@ -115,6 +139,10 @@ def main() -> int:
         kernel.write_bytes(extract_vmlinux(bz) or bz)
         cpio = gzip.decompress((dist / f"{name}-initrd.img").read_bytes())
         initrds = {"gzip": dist / f"{name}-initrd.img", "none": work / "initrd.cpio"}
+        if args.init:
+            cpio = replace_in_cpio(cpio, "init", Path(args.init).read_bytes())
+            initrds["gzip"] = work / "initrd.cpio.gz"
+            initrds["gzip"].write_bytes(gzip.compress(cpio, 6))
         initrds["none"].write_bytes(cpio)
         for comp, argv in COMPRESSORS.items():
             if argv and any(v.startswith(comp + "-") for v in args.variants.split(",")):

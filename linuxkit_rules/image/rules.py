@@ -53,9 +53,9 @@ from linuxkit_rules.subsystems.linuxkit import LinuxkitSubsystem
 from linuxkit_rules.target_types import (
     LinuxkitImageArchField,
     LinuxkitImageDiskSizeField,
-    LinuxkitImageInitrdCompressionField,
     LinuxkitImageExtendsField,
     LinuxkitImageFormatsField,
+    LinuxkitImageInitrdCompressionField,
     LinuxkitImageKernelField,
     LinuxkitImageSourceField,
     LinuxkitPackageTarget,

@@ -301,7 +301,12 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
 
 
 def _kernel_parts(
-    spec: ImageSpec, images: Images, tree: Tree, mtime: int, initrd: bool = True, compression: str = "gzip"
+    spec: ImageSpec,
+    images: Images,
+    tree: Tree,
+    mtime: int,
+    initrd: bool = True,
+    compression: str = "gzip",
 ) -> tuple[bytes, bytes, str]:
     if spec.kernel is None:
         raise SchemaError(
@@ -430,7 +435,9 @@ class _Build:
         formats = self.formats
         needs_initrd = any(f.needs_kernel() and f is not Format.KERNEL_SQUASHFS for f in formats)
         self._parts = (
-            _kernel_parts(self.spec, self.images, self.tree, mtime, needs_initrd, m.initrd_compression)
+            _kernel_parts(
+                self.spec, self.images, self.tree, mtime, needs_initrd, m.initrd_compression
+            )
             if any(f.needs_kernel() for f in formats)
             else None
         )
