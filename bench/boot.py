@@ -31,7 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from linuxkit_rules.core.boot.qemu import QemuConfig, Vm, extract_vmlinux, free_port, wait_for_ssh  # noqa: E402
+from linuxkit_rules.core.boot.qemu import (  # noqa: E402
+    BootTimeout,
+    QemuConfig,
+    Vm,
+    extract_vmlinux,
+    free_port,
+    wait_for_ssh,
+)
 
 # (label, console regex), in the order they appear; the table's columns.
 MILESTONES = [
@@ -157,13 +164,21 @@ def main() -> int:
             runs, loads = [], []
             for i in range(args.runs):
                 loads.append(load())
-                times, timeline = boot_once(kernel, initrds[comp], cmdline, key, int(cpus), work / "console.log")
+                try:
+                    times, timeline = boot_once(kernel, initrds[comp], cmdline, key, int(cpus), work / "console.log")
+                except BootTimeout as e:  # reported, and the other runs go on
+                    tail = (work / "console.log").read_text(errors="replace").splitlines()[-5:]
+                    print(f"\n{variant} run {i + 1}: {e}; console ends:\n  " + "\n  ".join(tail))
+                    continue
                 runs.append(times)
-                if i == 0:
-                    print(f"\n{variant}: console timeline of run 1 (host clock from QEMU start; load {loads[0]})")
+                if len(runs) == 1:
+                    print(f"\n{variant}: console timeline of run {i + 1} (host clock from QEMU start; load {loads[-1]})")
                     for t, line in timeline:
                         print(f"  {t:6.2f}  {line.strip()[:100]}")
-            print(f"{variant}: medians of {args.runs} runs (min-max); load at each start: {', '.join(loads)}")
+            if not runs:
+                print(f"{variant}: no run reached SSH")
+                continue
+            print(f"{variant}: medians of {len(runs)} runs (min-max); load at each start: {', '.join(loads)}")
             med = {}
             for label in runs[0]:
                 vals = [r[label] for r in runs if label in r]
