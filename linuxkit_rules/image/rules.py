@@ -377,7 +377,7 @@ async def build_linuxkit_image(field_set: LinuxkitImageFieldSet) -> BuiltImage:
                 qemu_img=tools.qemu_img,
                 mksquashfs=tools.mksquashfs,
                 disk_size_mib=field_set.disk_size.mib,
-                initrd_compression=field_set.initrd_compression.value,
+                initrd_compression=field_set.initrd_compression.value or "gzip",
             ),
             inputs,
             f"Assembling LinuxKit image {field_set.address}",
