@@ -52,5 +52,7 @@ def test_initrd_compression_is_gzip_or_none() -> None:
 
     assert LinuxkitImageInitrdCompressionField(None, ADDR).value == "gzip"
     assert LinuxkitImageInitrdCompressionField("none", ADDR).value == "none"
-    with pytest.raises(InvalidFieldChoiceException, match=r"initrd_compression.*'gzip', 'none'.*'zstd'"):
+    with pytest.raises(
+        InvalidFieldChoiceException, match=r"initrd_compression.*'gzip', 'none'.*'zstd'"
+    ):
         LinuxkitImageInitrdCompressionField("zstd", ADDR)
