@@ -425,6 +425,20 @@ class LinuxkitImageDiskSizeField(DiskSizeField):
         return None if self.value is None else self.value >> 20
 
 
+class LinuxkitImageInitrdCompressionField(StringField):
+    alias = "initrd_compression"
+    default = "gzip"
+    valid_choices = ("gzip", "none")
+    help = help_text(
+        """
+        How the initrd (the whole root as a cpio archive) is stored: `gzip`, or
+        `none`, which every kernel reads and which boots sooner under emulation
+        (the kernel does not inflate it; about 3 times the size). It applies to
+        every format that carries the initrd. Default: `gzip`.
+        """
+    )
+
+
 class LinuxkitImageTarget(Target):
     alias = "linuxkit_image"
     core_fields = (
@@ -434,6 +448,7 @@ class LinuxkitImageTarget(Target):
         LinuxkitImageFormatsField,
         LinuxkitImageKernelField,
         LinuxkitImageDiskSizeField,
+        LinuxkitImageInitrdCompressionField,
         LinuxkitImageArchField,
         LinuxkitImageDependenciesField,
         LinuxkitRegistriesField,

@@ -43,3 +43,16 @@ def test_symlinks_are_relative_paths_to_a_target() -> None:
     for bad in ({"/bin/sh": "busybox"}, {"bin/../../x": "y"}, {"bin//sh": "y"}, {"bin/sh": ""}):
         with pytest.raises(InvalidFieldException, match="`symlinks` field of images:sshd"):
             LinuxkitPackageSymlinksField(bad, ADDR)
+
+
+def test_initrd_compression_is_gzip_or_none() -> None:
+    from pants.engine.target import InvalidFieldChoiceException
+
+    from linuxkit_rules.target_types import LinuxkitImageInitrdCompressionField
+
+    assert LinuxkitImageInitrdCompressionField(None, ADDR).value == "gzip"
+    assert LinuxkitImageInitrdCompressionField("none", ADDR).value == "none"
+    with pytest.raises(
+        InvalidFieldChoiceException, match=r"initrd_compression.*'gzip', 'none'.*'zstd'"
+    ):
+        LinuxkitImageInitrdCompressionField("zstd", ADDR)

@@ -29,6 +29,13 @@ $SSH "grep -q ' lkr0' /run/lkr-veth" || fail "runtime.interfaces: lkr0 is not in
 $SSH "test -e /sys/class/net/lkr0-root && ! test -e /sys/class/net/lkr0" || fail "runtime.interfaces: the veth peer is not lkr0-root in the root namespace"
 $SSH "grep -q ' /run/netns/lkr ' /proc/mounts" || fail "runtime.bindNS: /run/netns/lkr is not a mount"
 echo "ok: runtime.interfaces (veth pair) and bindNS"
+# The OCI runtime: crun when the image's init lists linuxkit/crun (the merged
+# config says), runc otherwise; the other one's state directory stays absent.
+rt=runc other=crun
+$SSH "grep -q 'linuxkit/crun' /hostroot/etc/linuxkit.yml" && rt=crun other=runc
+$SSH "ls /run/$rt" | grep -qx sshd || fail "sshd is not a $rt container"
+$SSH "! test -e /run/$other" || fail "/run/$other exists: a container ran under $other"
+echo "ok: the containers run under $rt"
 $SSH poweroff || true
 $WAIT_CONSOLE "linuxkit-rules-test: onshutdown ran" 90 || fail "the onshutdown container did not run at poweroff"
 echo "ok: onshutdown runs at poweroff"

@@ -55,6 +55,7 @@ from linuxkit_rules.target_types import (
     LinuxkitImageDiskSizeField,
     LinuxkitImageExtendsField,
     LinuxkitImageFormatsField,
+    LinuxkitImageInitrdCompressionField,
     LinuxkitImageKernelField,
     LinuxkitImageSourceField,
     LinuxkitPackageTarget,
@@ -77,6 +78,7 @@ class LinuxkitImageFieldSet(PackageFieldSet):
     formats: LinuxkitImageFormatsField
     kernel: LinuxkitImageKernelField
     disk_size: LinuxkitImageDiskSizeField
+    initrd_compression: LinuxkitImageInitrdCompressionField
     arch: LinuxkitImageArchField
 
     @property
@@ -374,6 +376,7 @@ async def build_linuxkit_image(field_set: LinuxkitImageFieldSet) -> BuiltImage:
                 loader_debs=tuple(tools.loader_debs.files),
                 toolchain=tools.manifest(),
                 disk_size_mib=field_set.disk_size.mib,
+                initrd_compression=field_set.initrd_compression.value or "gzip",
             ),
             inputs,
             f"Assembling LinuxKit image {field_set.address}",

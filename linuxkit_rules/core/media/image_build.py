@@ -302,7 +302,12 @@ def image_tree(spec: ImageSpec, images: Images, present: set[str]) -> Tree:
 
 
 def _kernel_parts(
-    spec: ImageSpec, images: Images, tree: Tree, mtime: int, initrd: bool = True
+    spec: ImageSpec,
+    images: Images,
+    tree: Tree,
+    mtime: int,
+    initrd: bool = True,
+    compression: str = "gzip",
 ) -> tuple[bytes, bytes, str]:
     if spec.kernel is None:
         raise SchemaError(
@@ -311,7 +316,9 @@ def _kernel_parts(
     with open(os.path.join(images.kernel_dir(spec.kernel.image), spec.kernel.binary), "rb") as f:
         kernel = f.read()
     buf = io.BytesIO()
-    if initrd:  # kernel+squashfs alone needs no initrd of the whole root
+    if initrd and compression == "none":
+        write_cpio_newc(link_duplicates(tree.entries()), buf, mtime)
+    elif initrd:  # kernel+squashfs alone needs no initrd of the whole root
         with gzip_writer(buf) as gz:
             write_cpio_newc(link_duplicates(tree.entries()), gz, mtime)  # type: ignore[arg-type]
     return kernel, buf.getvalue(), spec.kernel.cmdline
@@ -409,6 +416,7 @@ class ImageManifest(Manifest):
     # core/sandbox.py `Toolchain` JSON: the root that runs qemu-img and mksquashfs
     toolchain: Mapping[str, Any] | None = None
     disk_size_mib: int | None = None
+    initrd_compression: str = "gzip"  # or "none": the cpio as it is
     # {"output": path, "components": [SbomComponent JSON...]}, or None for no SBOM
     sbom: Mapping[str, Any] | None = None
 
@@ -430,7 +438,9 @@ class _Build:
         formats = self.formats
         needs_initrd = any(f.needs_kernel() and f is not Format.KERNEL_SQUASHFS for f in formats)
         self._parts = (
-            _kernel_parts(self.spec, self.images, self.tree, mtime, needs_initrd)
+            _kernel_parts(
+                self.spec, self.images, self.tree, mtime, needs_initrd, m.initrd_compression
+            )
             if any(f.needs_kernel() for f in formats)
             else None
         )

@@ -179,3 +179,25 @@ def test_disk_outputs_are_written_sparse(tmp_path: Path) -> None:
     _write(str(path), data)
     assert path.read_bytes() == data
     assert os.stat(path).st_blocks * 512 < 1024 * 1024  # the 64 MiB of zeros are holes
+
+
+def test_initrd_compression_none_is_the_same_cpio_as_gzip(tmp_path: Path) -> None:
+    import gzip
+
+    from linuxkit_rules.core.media.image_build import _kernel_parts
+
+    kernel_dir = tmp_path / "kernel"
+    kernel_dir.mkdir()
+    (kernel_dir / "kernel").write_bytes(b"bzImage")
+    refs = {
+        "k/k:1": {"path": str(kernel_dir)},
+        "x/init:1": {"path": _layout(tmp_path, "init", Entry("init", "file", 0o755, data=b"#!"))},
+    }
+    spec = spec_of("kernel:\n  image: k/k:1\n  tar: none\ninit: [x/init:1]\n")
+    tree = image_tree(spec, Images(refs), set())
+    _, gz, _ = _kernel_parts(spec, Images(refs), tree, 0)
+    _, raw, _ = _kernel_parts(spec, Images(refs), tree, 0, compression="none")
+    assert gz[:2] == b"\x1f\x8b"
+    assert raw[:6] == b"070701"  # a newc cpio, as the kernel reads it without a decompressor
+    assert gzip.decompress(gz) == raw
+    assert b"TRAILER!!!" in raw
