@@ -32,7 +32,15 @@ class Memlogd:
         self.query = tmp / "q.sock"
         # -daemonize returns once the sockets exist; the daemon's pid is found by its socket.
         self.proc = subprocess.Popen(
-            [PERL, MEMLOGD / "memlogd", "-socket-log", self.log, "-socket-query", self.query, *args],
+            [
+                PERL,
+                MEMLOGD / "memlogd",
+                "-socket-log",
+                self.log,
+                "-socket-query",
+                self.query,
+                *args,
+            ],
             start_new_session=True,
         )
         for _ in range(100):
@@ -149,7 +157,11 @@ def test_logwrite_service_writes_files_and_rotates(tmp_path: Path) -> None:
     try:
         m.write("web", "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do echo request $i; done")
         for _ in range(100):
-            if "request 8" in (logs / "web.out.log").read_text() if (logs / "web.out.log").exists() else "":
+            if (
+                "request 8" in (logs / "web.out.log").read_text()
+                if (logs / "web.out.log").exists()
+                else ""
+            ):
                 break
             time.sleep(0.05)
     finally:

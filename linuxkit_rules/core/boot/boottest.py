@@ -22,11 +22,11 @@ from linuxkit_rules.core.arch import DEFAULT_ARCH, Arch
 from linuxkit_rules.core.boot.disk_size import make_blank_disk, parse_size
 from linuxkit_rules.core.boot.lifetime import Reaper, kill_group, start_child, stop_on_signals
 from linuxkit_rules.core.boot.qemu import (
-    scsi_disk_args,
     QemuConfig,
     Vm,
     extract_vmlinux,
     free_port,
+    scsi_disk_args,
     ssh_argv,
     wait_for_ssh,
 )

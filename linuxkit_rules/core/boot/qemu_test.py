@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from linuxkit_rules.core.boot.qemu import (
-    scsi_disk_args,
     Arch,
     BootTimeout,
     QemuConfig,
@@ -23,6 +22,7 @@ from linuxkit_rules.core.boot.qemu import (
     extract_vmlinux,
     free_port,
     qemu_argv,
+    scsi_disk_args,
     ssh_argv,
     supervised,
     wait_for_ssh,

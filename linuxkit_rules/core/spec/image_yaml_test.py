@@ -318,3 +318,23 @@ def test_empty_document() -> None:
 def test_container_spec_is_hashable() -> None:
     c = load_image_yaml(SSHD, "x").services[1]
     assert isinstance(c, ContainerSpec) and hash(c) == hash(load_image_yaml(SSHD, "x").services[1])
+
+
+def test_column_0_comment_inside_a_block_scalar_is_refused() -> None:
+    # LinuxKit's static-ip example: the comment ends the block scalar, and the
+    # indented lines after it fit nowhere. Go's gopkg.in/yaml.v3 (LinuxKit's
+    # parser) refuses it too ("did not find expected key").
+    e = error(
+        "files:\n  - path: etc/resolv.conf\n    contents: |\n#      domain test.local\n"
+        "      nameserver 10.10.1.101\n"
+    )
+    assert e.file == "img.yml" and e.line == 5 and "valid YAML" in str(e)
+
+
+def test_column_0_comment_after_a_block_scalar_is_a_comment() -> None:
+    spec = load_image_yaml(
+        "files:\n  - path: etc/resolv.conf\n    contents: |\n      nameserver 10.10.1.101\n"
+        "#      domain test.local\n",
+        "img.yml",
+    )
+    assert spec.files[0].contents == "nameserver 10.10.1.101\n"

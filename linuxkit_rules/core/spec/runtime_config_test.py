@@ -391,7 +391,9 @@ def test_prestart_relative_overlay_mount_is_inside_the_rootfs(tmp_path) -> None:
     bundle = tmp_path / "bundle"
     (bundle / "rootfs").mkdir(parents=True)
     (bundle / "prestart.sh").write_text("\n".join(lines[:3]) + "\npwd\n")
-    out = subprocess.run(["sh", str(bundle / "prestart.sh")], cwd="/", capture_output=True, text=True)
+    out = subprocess.run(
+        ["sh", str(bundle / "prestart.sh")], cwd="/", capture_output=True, text=True
+    )
     assert out.stdout.strip() == str(bundle / "rootfs")
 
 
