@@ -529,6 +529,20 @@ class LinuxkitImageTestDiskSizeField(DiskSizeField):
     )
 
 
+class LinuxkitImageTestDiskInterfaceField(StringField):
+    alias = "disk_interface"
+    default = "virtio"
+    valid_choices = ("virtio", "scsi")
+    help = help_text(
+        """
+        How the blank `disk_size` disk is attached: `virtio` (virtio-blk,
+        `/dev/vda`) or `scsi` (a disk on a virtio-scsi controller, `/dev/sda`, the
+        name LinuxKit's examples use; the kernel needs virtio-scsi and SCSI disk
+        support, as Debian's has). Default: `virtio`.
+        """
+    )
+
+
 class LinuxkitImageTestBootsField(IntField):
     alias = "boots"
     default = 1
@@ -579,6 +593,7 @@ class LinuxkitImageTestTarget(Target):
         LinuxkitImageTestReadyField,
         LinuxkitImageTestMemoryField,
         LinuxkitImageTestDiskSizeField,
+        LinuxkitImageTestDiskInterfaceField,
         LinuxkitImageTestFormatField,
         LinuxkitImageTestBootsField,
         TestTimeoutField,

@@ -35,6 +35,7 @@ from linuxkit_rules.core.media.formats import Format
 from linuxkit_rules.image.boot import BootableImage, BootableImageRequest
 from linuxkit_rules.target_types import (
     LinuxkitImageTestBootsField,
+    LinuxkitImageTestDiskInterfaceField,
     LinuxkitImageTestDiskSizeField,
     LinuxkitImageTestFormatField,
     LinuxkitImageTestImageField,
@@ -65,6 +66,7 @@ class LinuxkitImageTestFieldSet(TestFieldSet):
     ready: LinuxkitImageTestReadyField
     memory: LinuxkitImageTestMemoryField
     disk_size: LinuxkitImageTestDiskSizeField
+    disk_interface: LinuxkitImageTestDiskInterfaceField
     format: LinuxkitImageTestFormatField
     boots: LinuxkitImageTestBootsField
     timeout: TestTimeoutField
@@ -167,6 +169,7 @@ async def run_linuxkit_image_test(
                 ready=fs.ready.value or "",
                 memory=fs.memory.value or 1024,
                 disk_size=fs.disk_size.value,
+                disk_interface=fs.disk_interface.value or "virtio",
                 boots=fs.boots.value or 1,
                 qemu=qemu.path,
                 arch=image_fs.architecture.value,

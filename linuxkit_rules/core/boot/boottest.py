@@ -26,6 +26,7 @@ from linuxkit_rules.core.boot.qemu import (
     Vm,
     extract_vmlinux,
     free_port,
+    scsi_disk_args,
     ssh_argv,
     wait_for_ssh,
 )
@@ -57,6 +58,7 @@ class BootTestManifest(Manifest):
     ssh_key: str | None = None
     ready: str = ""  # console regex that says the guest is up
     disk_size: int | None = None  # bytes of a blank scratch disk
+    disk_interface: str = "virtio"  # the scratch disk's: virtio (/dev/vda) or scsi (/dev/sda)
     boots: int = 1
     qemu: str = ""
     ssh: str = ""
@@ -158,7 +160,10 @@ def _run_boot_test(m: BootTestManifest, reaper: Reaper) -> Mapping[str, Any]:
             # A blank raw disk, new for every test run, after any boot disk.
             scratch = os.path.join(workdir, "scratch.raw")
             make_blank_disk(scratch, parse_size(str(m.disk_size), "disk_size"))
-            cfg = replace(cfg, disks=cfg.disks + (scratch,))
+            if m.disk_interface == "scsi":
+                cfg = replace(cfg, extra=cfg.extra + scsi_disk_args(scratch))
+            else:
+                cfg = replace(cfg, disks=cfg.disks + (scratch,))
         report: dict[str, Any] = {}
         boots = m.boots or 1
         for boot in range(1, boots + 1):

@@ -74,6 +74,18 @@ def _format_by_name(path: str) -> str:
     return "raw"
 
 
+def scsi_disk_args(path: str) -> tuple[str, ...]:
+    """A raw disk on a virtio-scsi controller: the guest's first SCSI disk, /dev/sda."""
+    return (
+        "-device",
+        "virtio-scsi-pci,id=scsi0",
+        "-drive",
+        f"file={path},format=raw,if=none,id=scsidisk0",
+        "-device",
+        "scsi-hd,drive=scsidisk0,bus=scsi0.0",
+    )
+
+
 def qemu_argv(cfg: QemuConfig, qemu: str | None = None) -> list[str]:
     """The QEMU command line: no display, serial console on stdio, exit on reboot,
     user networking (virtio-net) with SSH forwarded from 127.0.0.1 only."""

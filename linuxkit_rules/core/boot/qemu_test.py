@@ -22,6 +22,7 @@ from linuxkit_rules.core.boot.qemu import (
     extract_vmlinux,
     free_port,
     qemu_argv,
+    scsi_disk_args,
     ssh_argv,
     supervised,
     wait_for_ssh,
@@ -92,6 +93,16 @@ def test_qemu_argv_arm64_and_disks(tmp_path: Path) -> None:
         f"file={raw},format=raw,if=virtio,index=0",
         f"file={qcow},format=qcow2,if=virtio,index=1",
     ]
+
+
+def test_scsi_disk_is_one_drive_on_a_virtio_scsi_controller() -> None:
+    args = list(scsi_disk_args("/tmp/d.raw"))
+    assert args[0::2] == ["-device", "-drive", "-device"]
+    controller, drive, disk = args[1::2]
+    assert controller == "virtio-scsi-pci,id=scsi0"
+    assert "file=/tmp/d.raw" in drive and "if=none" in drive and "format=raw" in drive
+    drive_id = dict(kv.split("=", 1) for kv in drive.split(","))["id"]
+    assert disk == f"scsi-hd,drive={drive_id},bus=scsi0.0"
 
 
 def test_arch_values() -> None:

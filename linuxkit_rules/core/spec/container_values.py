@@ -80,7 +80,9 @@ _DEFAULT_MOUNTPOINTS = {
 }
 
 
-def parse_mount(value: object, loc: Loc) -> Mount:
+def parse_mount(value: object, loc: Loc, relative: bool = False) -> Mount:
+    """An OCI mount. With `relative` (`runtime.mounts`), a destination without a
+    leading '/' is a path inside the container's rootfs, as in LinuxKit's init."""
     r = MapReader(value, loc, ("destination", "type", "source", "options"))
     tp = r.get_str("type") or ""
     src = r.get_str("source") or ""
@@ -100,7 +102,12 @@ def parse_mount(value: object, loc: Loc) -> Mount:
         src = tp
     if not dest:
         dest = _DEFAULT_MOUNTPOINTS.get(tp, "")
-    if not dest.startswith("/"):
+    if relative and dest and not dest.startswith("/"):
+        if ".." in dest.split("/"):
+            raise r.at("destination").error(
+                dest, "a relative destination is a path inside the container's rootfs, without '..'"
+            )
+    elif not dest.startswith("/"):
         raise loc.error(
             dict(r.value), f"the mount needs an absolute 'destination' (no default for type {tp!r})"
         )

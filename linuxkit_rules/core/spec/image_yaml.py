@@ -172,9 +172,15 @@ def _file(value: object, loc: Loc) -> FileSpec:
             "gid",
         ),
     )
+    # A leading '/' is dropped, as LinuxKit does: paths are inside the image root.
     path = r.required_str("path")
-    if path.startswith("/") or ".." in path.split("/"):
-        raise r.at("path").error(path, "a file path is relative to the image root and has no '..'")
+    if path.startswith("/"):
+        path = path[1:]
+    if not path or path.startswith("/") or ".." in path.split("/"):
+        raise r.at("path").error(
+            r.raw("path"),
+            "a file path is a path in the image (a leading '/' is optional) and has no '..'",
+        )
     contents = r.get_str("contents")
     source = r.get_str("source") or ""
     symlink = r.get_str("symlink") or ""
@@ -372,19 +378,35 @@ def with_volume_paths(c: ContainerSpec, volumes: Sequence[VolumeSpec]) -> Contai
 
 
 def _check_unique(spec: ImageSpec) -> None:
-    seen: dict[str, ContainerSpec] = {}
-    for c in spec.containers():
-        first = seen.get(c.name)
+    """Service names are unique, and no onboot or onshutdown container takes one: a
+    service is /containers/services/NAME and runs (on runc or containerd) under NAME
+    while onshutdown containers run. Onboot and onshutdown containers are numbered
+    (/containers/onboot/NNN-NAME) and run one at a time, so their names may repeat,
+    as in LinuxKit."""
+    services: dict[str, ContainerSpec] = {}
+    for c in spec.services:
+        first = services.get(c.name)
         if first is not None:
             raise SchemaError(
                 c.file or spec.file,
                 c.line,
                 "name",
                 c.name,
-                f"container names must be unique across onboot, onshutdown and services "
+                f"container names must be unique among services "
                 f"(first used at {first.file or spec.file}:{first.line})",
             )
-        seen[c.name] = c
+        services[c.name] = c
+    for c in (*spec.onboot, *spec.onshutdown):
+        service = services.get(c.name)
+        if service is not None:
+            raise SchemaError(
+                c.file or spec.file,
+                c.line,
+                "name",
+                c.name,
+                f"container names must be unique: the service at "
+                f"{service.file or spec.file}:{service.line} has this name; rename one of them",
+            )
 
 
 def merge_images(specs: Sequence[ImageSpec]) -> ImageSpec:

@@ -122,10 +122,38 @@ def test_yaml_syntax_error_has_line() -> None:
     assert e.file == "img.yml" and e.line is not None
 
 
-def test_duplicate_container_names_across_sections() -> None:
+def test_an_onboot_container_cannot_take_a_service_name() -> None:
     e = error("onboot:\n  - name: a\n    image: b/c:1\nservices:\n  - name: a\n    image: b/c:1\n")
-    assert (e.line, e.field, e.value) == (5, "name", "a")
-    assert "img.yml:2" in str(e)
+    assert (e.line, e.field, e.value) == (2, "name", "a")
+    assert "the service at img.yml:5" in str(e)
+
+
+def test_duplicate_service_names() -> None:
+    e = error("services:\n  - name: a\n    image: b/c:1\n  - name: a\n    image: b/d:1\n")
+    assert (e.line, e.field, e.value) == (4, "name", "a")
+    assert "unique among services (first used at img.yml:2)" in str(e)
+
+
+def test_onboot_and_onshutdown_names_may_repeat() -> None:
+    # LinuxKit's dm-crypt-loop example mounts twice with two onboot `mount`s.
+    spec = load_image_yaml(
+        "onboot:\n  - name: mount\n    image: m:1\n  - name: mount\n    image: m:1\n"
+        "onshutdown:\n  - name: mount\n    image: m:1\n",
+        "img.yml",
+    )
+    assert [c.name for c in spec.containers()] == ["mount", "mount", "mount"]
+
+
+@pytest.mark.parametrize("path", ["/etc/x", "etc/x"])
+def test_file_path_leading_slash_is_dropped(path: str) -> None:
+    spec = load_image_yaml(f"files:\n  - path: {path}\n    contents: hi\n", "img.yml")
+    assert spec.files[0].path == "etc/x"
+
+
+@pytest.mark.parametrize("path", ["/", "//etc/x", "etc/../x", "/../x"])
+def test_file_path_errors(path: str) -> None:
+    e = error(f"files:\n  - path: {path!r}\n    contents: hi\n")
+    assert e.field == "files[0].path" and e.value == path and "leading '/' is optional" in str(e)
 
 
 def test_file_contents_and_source_together() -> None:
@@ -276,10 +304,10 @@ def test_merge_images() -> None:
 
 def test_merge_rejects_duplicate_names_across_files() -> None:
     a = load_image_yaml(SSHD, "a.yml")
-    b = load_image_yaml("onboot:\n  - name: sshd\n    image: x/y:1\n", "b.yml")
+    b = load_image_yaml("services:\n  - name: sshd\n    image: x/y:1\n", "b.yml")
     with pytest.raises(SchemaError) as e:
         merge_images([a, b])
-    assert e.value.field == "name" and e.value.file == "a.yml" and "b.yml:2" in str(e.value)
+    assert e.value.field == "name" and e.value.file == "b.yml" and "a.yml:" in str(e.value)
 
 
 def test_empty_document() -> None:
@@ -290,3 +318,23 @@ def test_empty_document() -> None:
 def test_container_spec_is_hashable() -> None:
     c = load_image_yaml(SSHD, "x").services[1]
     assert isinstance(c, ContainerSpec) and hash(c) == hash(load_image_yaml(SSHD, "x").services[1])
+
+
+def test_column_0_comment_inside_a_block_scalar_is_refused() -> None:
+    # LinuxKit's static-ip example: the comment ends the block scalar, and the
+    # indented lines after it fit nowhere. Go's gopkg.in/yaml.v3 (LinuxKit's
+    # parser) refuses it too ("did not find expected key").
+    e = error(
+        "files:\n  - path: etc/resolv.conf\n    contents: |\n#      domain test.local\n"
+        "      nameserver 10.10.1.101\n"
+    )
+    assert e.file == "img.yml" and e.line == 5 and "valid YAML" in str(e)
+
+
+def test_column_0_comment_after_a_block_scalar_is_a_comment() -> None:
+    spec = load_image_yaml(
+        "files:\n  - path: etc/resolv.conf\n    contents: |\n      nameserver 10.10.1.101\n"
+        "#      domain test.local\n",
+        "img.yml",
+    )
+    assert spec.files[0].contents == "nameserver 10.10.1.101\n"

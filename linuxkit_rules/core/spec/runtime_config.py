@@ -368,16 +368,25 @@ def prestart_script(
 ) -> str:
     """POSIX sh run in the root namespace before the container is created: creates
     `runtime.cgroups` under /sys/fs/cgroup, `runtime.mkdir` directories and
-    `runtime.mounts` (making missing mount points). "" when there is nothing to do."""
+    `runtime.mounts` (making missing mount points, and an overlay's upperdir and
+    workdir). A relative mount destination is inside the container's rootfs: the
+    script runs from anywhere and finds the bundle as its own directory.
+    "" when there is nothing to do."""
     rt = resolve_container(container, label).runtime or RuntimeSpec()
     q = shlex.quote
     lines = []
+    if any(not m.destination.startswith("/") for m in rt.mounts or ()):
+        lines.append('cd "$(dirname "$0")/rootfs"')
     for cg in rt.cgroups or ():
         lines.append(f"mkdir -p {q('/sys/fs/cgroup/' + cg)}")
     for d in rt.mkdir or ():
         lines.append(f"mkdir -p {q(d)}")
     for m in rt.mounts or ():
         lines.append(f"mkdir -p {q(m.destination)}")
+        for o in m.options if m.type == "overlay" else ():
+            key, _, d = o.partition("=")
+            if key in ("upperdir", "workdir") and d:
+                lines.append(f"mkdir -p {q(d)}")
         lines.extend(" ".join(q(a) for a in cmd) for cmd in _mount_commands(m))
     if not lines:
         return ""

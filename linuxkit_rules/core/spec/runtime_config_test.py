@@ -371,6 +371,51 @@ def test_prestart_script() -> None:
     subprocess.run(["sh", "-n"], input=script.encode(), check=True)
 
 
+def test_prestart_relative_overlay_mount_is_inside_the_rootfs(tmp_path) -> None:
+    # LinuxKit's hostmount-writeable-overlay example.
+    script = prestart_script(
+        container(
+            "runtime:\n  mounts:\n  - type: overlay\n    source: overlay\n"
+            "    destination: writeable-host-etc\n"
+            '    options: ["rw", "lowerdir=/etc", "upperdir=/run/u", "workdir=/run/w"]\n'
+        ),
+        None,
+    )
+    lines = script.splitlines()
+    assert lines[2] == 'cd "$(dirname "$0")/rootfs"'
+    assert lines[3:6] == ["mkdir -p writeable-host-etc", "mkdir -p /run/u", "mkdir -p /run/w"]
+    assert lines[6] == (
+        "mount -t overlay -o rw,lowerdir=/etc,upperdir=/run/u,workdir=/run/w overlay writeable-host-etc"
+    )
+    # The cd finds the bundle's rootfs from wherever the script is started.
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    (bundle / "prestart.sh").write_text("\n".join(lines[:3]) + "\npwd\n")
+    out = subprocess.run(
+        ["sh", str(bundle / "prestart.sh")], cwd="/", capture_output=True, text=True
+    )
+    assert out.stdout.strip() == str(bundle / "rootfs")
+
+
+@pytest.mark.parametrize(
+    "dest,expect",
+    [
+        ("../escape", "without '..'"),
+        ("a/../../b", "without '..'"),
+    ],
+)
+def test_runtime_mount_relative_destination_errors(dest: str, expect: str) -> None:
+    with pytest.raises(SchemaError) as e:
+        container(f"runtime:\n  mounts:\n  - type: tmpfs\n    destination: {dest}\n")
+    assert expect in str(e.value) and e.value.value == dest
+
+
+def test_oci_mount_destination_must_stay_absolute() -> None:
+    with pytest.raises(SchemaError) as e:
+        container("mounts:\n  - type: tmpfs\n    destination: rel\n")
+    assert "absolute 'destination'" in str(e.value)
+
+
 def test_namespace_script() -> None:
     assert namespace_script(container(), None) == ""
     script = namespace_script(container(RUNTIME), None)

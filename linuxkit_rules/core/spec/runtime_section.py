@@ -61,7 +61,9 @@ def parse_runtime(value: object, loc: Loc) -> RuntimeSpec:
         bind_ns = tuple(sorted(pairs))
     return RuntimeSpec(
         cgroups=cgroups,
-        mounts=None if mounts is None else tuple(parse_mount(v, l) for l, v in mounts),
+        mounts=None
+        if mounts is None
+        else tuple(parse_mount(v, l, relative=True) for l, v in mounts),
         mkdir=mkdir,
         interfaces=interfaces,
         bind_ns=bind_ns,
