@@ -347,6 +347,11 @@ async def build_linuxkit_package(request: PackageArchRequest) -> BuiltLinuxkitPa
         arch, build_yml.build_yml.arches, f"package {field_set.address} ({build_yml.path})"
     )
     if field_set.dockerfile.value:
+        if field_set.oci_archives.value:
+            raise InvalidFieldException(
+                f"package {field_set.address}: `oci_archives` is not supported with `dockerfile`; "
+                "COPY the archive in the Dockerfile, or build the package from `debian_packages`"
+            )
         if arch_ is not DEFAULT_ARCH:
             raise UnsupportedArch(
                 f"package {field_set.address}: `dockerfile` packages are built by the host's Docker "
