@@ -56,9 +56,7 @@ def use_suites(rule_runner: RuleRunner, *extra: str) -> None:
 
 
 def generate(rule_runner: RuleRunner, resolve: str) -> None:
-    (lock,) = rule_runner.request(
-        UserGenerateLockfiles, [RequestedDebianResolveNames([resolve])]
-    )
+    (lock,) = rule_runner.request(UserGenerateLockfiles, [RequestedDebianResolveNames([resolve])])
     assert isinstance(lock, GenerateDebianLockfile)
     rule_runner.request(GenerateLockfileResult, [lock])
 

@@ -316,7 +316,10 @@ async def package_oci_archives(request: OciArchivesRequest) -> OciArchives:
             )
         names[name] = str(tgt.address)
     built = await MultiGet(
-        Get(BuiltLinuxkitPackage, PackageArchRequest(LinuxkitPackageFieldSet.create(t), request.arch))
+        Get(
+            BuiltLinuxkitPackage,
+            PackageArchRequest(LinuxkitPackageFieldSet.create(t), request.arch),
+        )
         for t in targets
     )
     entries = await MultiGet(Get(DigestEntries, Digest, b.digest) for b in built)
