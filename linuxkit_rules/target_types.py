@@ -15,6 +15,7 @@ from pants.engine.target import (
     InvalidFieldException,
     MultipleSourcesField,
     SingleSourceField,
+    SpecialCasedDependencies,
     StringField,
     StringSequenceField,
     Target,
@@ -210,6 +211,21 @@ class LinuxkitPackageDependenciesField(Dependencies):
     pass
 
 
+class LinuxkitPackageOciArchivesField(SpecialCasedDependencies):
+    alias = "oci_archives"
+    help = help_text(
+        """
+        Other `linuxkit_package` targets whose OCI image layout tar (what `pants
+        package` writes for them) goes into this package's root filesystem as
+        `/oci/NAME.oci.tar` (NAME: the target's name), built for the same
+        architecture as this package. For a container runtime inside the image
+        to import, e.g. `ctr image import /oci/busybox.oci.tar`. A changed
+        archive changes this package (`--changed-dependents` follows it).
+        Example: `oci_archives=[":busybox"]`. Default: none.
+        """
+    )
+
+
 class LinuxkitPackageTarget(Target):
     alias = "linuxkit_package"
     core_fields = (
@@ -221,6 +237,7 @@ class LinuxkitPackageTarget(Target):
         LinuxkitPackageRemoveField,
         LinuxkitPackageSymlinksField,
         LinuxkitPackageDependenciesField,
+        LinuxkitPackageOciArchivesField,
         LinuxkitRegistriesField,
         LinuxkitReleaseTagsField,
         LinuxkitPackageBaseImageField,

@@ -7,12 +7,15 @@ from dataclasses import dataclass, replace
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
+from pants.engine.addresses import UnparsedAddressInputs
 from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
     DigestContents,
+    DigestEntries,
     DigestSubset,
+    FileEntry,
     MergeDigests,
     PathGlobs,
     RemovePrefix,
@@ -21,7 +24,7 @@ from pants.engine.fs import (
 from pants.engine.internals.native_engine import EMPTY_DIGEST
 from pants.engine.internals.selectors import MultiGet
 from pants.engine.rules import Get, collect_rules, rule
-from pants.engine.target import InvalidFieldException
+from pants.engine.target import InvalidFieldException, Targets
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
@@ -43,6 +46,7 @@ from linuxkit_rules.target_types import (
     LinuxkitPackageDebianPackagesField,
     LinuxkitPackageDockerfileField,
     LinuxkitPackageExcludeDebianPackagesField,
+    LinuxkitPackageOciArchivesField,
     LinuxkitPackageRemoveField,
     LinuxkitPackageSourcesField,
     LinuxkitPackageSymlinksField,
@@ -73,6 +77,7 @@ class LinuxkitPackageFieldSet(PackageFieldSet):
     exclude_debian_packages: LinuxkitPackageExcludeDebianPackagesField
     remove: LinuxkitPackageRemoveField
     symlinks: LinuxkitPackageSymlinksField
+    oci_archives: LinuxkitPackageOciArchivesField
     base_image: LinuxkitPackageBaseImageField
     dockerfile: LinuxkitPackageDockerfileField
 
@@ -278,6 +283,59 @@ def arch_output_path(field_set: LinuxkitPackageFieldSet, arch: Arch) -> str:
     return field_set.output_path[: -len(".oci.tar")] + f"{arch.suffix()}.oci.tar"
 
 
+@dataclass(frozen=True)
+class OciArchivesRequest:
+    field_set: LinuxkitPackageFieldSet
+    arch: Arch
+
+
+@dataclass(frozen=True)
+class OciArchives:
+    """The `oci_archives` packages' layout tars, at `rootfs/oci/NAME.oci.tar` in `digest`."""
+
+    digest: Digest
+
+
+@rule(desc="Build the OCI archives a package holds", level=LogLevel.DEBUG)
+async def package_oci_archives(request: OciArchivesRequest) -> OciArchives:
+    field = request.field_set.oci_archives
+    if not field.value:
+        return OciArchives(EMPTY_DIGEST)
+    origin = f"the `oci_archives` field of {request.field_set.address}"
+    targets = await Get(Targets, UnparsedAddressInputs, field.to_unparsed_address_inputs())
+    names: dict[str, str] = {}
+    for tgt in targets:
+        if not LinuxkitPackageFieldSet.is_applicable(tgt):
+            raise InvalidFieldException(
+                f"{origin}: {tgt.address} is a `{tgt.alias}`, not a `linuxkit_package`"
+            )
+        name = tgt.address.target_name
+        if name in names:
+            raise InvalidFieldException(
+                f"{origin}: {names[name]} and {tgt.address} would both be /oci/{name}.oci.tar"
+            )
+        names[name] = str(tgt.address)
+    built = await MultiGet(
+        Get(
+            BuiltLinuxkitPackage,
+            PackageArchRequest(LinuxkitPackageFieldSet.create(t), request.arch),
+        )
+        for t in targets
+    )
+    entries = await MultiGet(Get(DigestEntries, Digest, b.digest) for b in built)
+    files = []
+    for tgt, b, es in zip(targets, built, entries):
+        (entry,) = [e for e in es if isinstance(e, FileEntry) and e.path == b.path]
+        files.append(
+            FileEntry(
+                f"rootfs/oci/{tgt.address.target_name}.oci.tar",
+                entry.file_digest,
+                is_executable=False,
+            )
+        )
+    return OciArchives(await Get(Digest, CreateDigest(files)))
+
+
 @rule(desc="Build a LinuxKit package for amd64", level=LogLevel.DEBUG)
 async def build_default_arch_package(field_set: LinuxkitPackageFieldSet) -> BuiltLinuxkitPackage:
     return await Get(BuiltLinuxkitPackage, PackageArchRequest(field_set, DEFAULT_ARCH))
@@ -292,13 +350,21 @@ async def build_linuxkit_package(request: PackageArchRequest) -> BuiltLinuxkitPa
         arch, build_yml.build_yml.arches, f"package {field_set.address} ({build_yml.path})"
     )
     if field_set.dockerfile.value:
+        if field_set.oci_archives.value:
+            raise InvalidFieldException(
+                f"package {field_set.address}: `oci_archives` is not supported with `dockerfile`; "
+                "COPY the archive in the Dockerfile, or build the package from `debian_packages`"
+            )
         if arch_ is not DEFAULT_ARCH:
             raise UnsupportedArch(
                 f"package {field_set.address}: `dockerfile` packages are built by the host's Docker "
                 f"engine for {DEFAULT_ARCH.value} only, not {arch}"
             )
         return await Get(BuiltLinuxkitPackage, DockerfilePackageRequest(field_set, arch))
-    rootfs = await Get(PackageRootfs, LinuxkitPackageFieldSet, field_set)
+    rootfs, archives = await MultiGet(
+        Get(PackageRootfs, LinuxkitPackageFieldSet, field_set),
+        Get(OciArchives, OciArchivesRequest(field_set, arch_)),
+    )
     debs, closure, base = await MultiGet(
         Get(FetchedDebs, PackageDebsRequest(field_set, arch)),
         Get(PackageDebClosure, PackageDebsRequest(field_set, arch)),
@@ -307,7 +373,9 @@ async def build_linuxkit_package(request: PackageArchRequest) -> BuiltLinuxkitPa
             BaseImageRequest(field_set.base_image.value or "", arch, str(field_set.address)),
         ),
     )
-    inputs = await Get(Digest, MergeDigests([debs.digest, rootfs.digest, base.digest]))
+    inputs = await Get(
+        Digest, MergeDigests([debs.digest, rootfs.digest, archives.digest, base.digest])
+    )
     byml = build_yml.build_yml
     output = arch_output_path(field_set, arch_)
     manifest = PackageManifest(

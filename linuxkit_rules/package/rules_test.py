@@ -140,3 +140,48 @@ def test_file_outside_rootfs_is_an_error(rule_runner: RuleRunner) -> None:
         ExecutionError, match=r"pkg/hello/notes.txt is in the target's `sources` but is neither"
     ):
         build(rule_runner)
+
+
+def write_holder(rule_runner: RuleRunner, archives: str) -> None:
+    rule_runner.write_files(
+        {
+            "pkg/holder/BUILD": f"linuxkit_package(oci_archives={archives})\n",
+            "pkg/holder/build.yml": "image: holder\norg: example\n",
+            "pkg/holder/rootfs/etc/holder": "holds an archive\n",
+        }
+    )
+
+
+def build_holder(rule_runner: RuleRunner) -> tuple[BuiltLinuxkitPackage, bytes]:
+    tgt = rule_runner.get_target(Address("pkg/holder"))
+    built = rule_runner.request(BuiltLinuxkitPackage, [LinuxkitPackageFieldSet.create(tgt)])
+    return built, rule_runner.request(DigestContents, [built.digest])[0].content
+
+
+def test_oci_archives_puts_the_named_package_layout_in_the_root(rule_runner: RuleRunner) -> None:
+    write_package(rule_runner)
+    write_holder(rule_runner, '["//pkg/hello"]')
+    hello, hello_tar = build(rule_runner)
+    holder, data = build_holder(rule_runner)
+    with tarfile.open(fileobj=io.BytesIO(read_oci_layout(io.BytesIO(data)).layers[0])) as layer:
+        member = layer.getmember("oci/hello.oci.tar")
+        assert member.mode == 0o644
+        assert layer.extractfile(member).read() == hello_tar  # type: ignore[union-attr]
+    # A changed archive is a changed package.
+    write_package(rule_runner, greeting="bonjour\n")
+    changed, _ = build_holder(rule_runner)
+    assert changed.ref != holder.ref
+
+
+def test_oci_archives_must_name_packages(rule_runner: RuleRunner) -> None:
+    write_package(rule_runner)
+    rule_runner.write_files(
+        {"pkg/other/BUILD": 'debian_kernel(name="k", package="linux-image-6.1.0-56-amd64")\n'}
+    )
+    write_holder(rule_runner, '["//pkg/other:k"]')
+    with pytest.raises(
+        ExecutionError,
+        match=r"the `oci_archives` field of pkg/holder:holder: pkg/other:k is a `debian_kernel`, "
+        r"not a `linuxkit_package`",
+    ):
+        build_holder(rule_runner)

@@ -5,4 +5,4 @@ if grep -q "^matrix: [a-z0-9-]*: fail" "$CONSOLE"; then
 	exit 1
 fi
 n=$(grep -c "^matrix: [a-z0-9-]*: \(pass\|not supported\)" "$CONSOLE")
-[ "$n" -eq 6 ] || { echo "expected 6 check lines, got $n"; exit 1; }
+[ "$n" -eq 9 ] || { echo "expected 9 check lines, got $n"; exit 1; }
