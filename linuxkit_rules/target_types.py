@@ -31,6 +31,7 @@ from linuxkit_rules.core.spec.build_yml import build_yml_keys_help
 from linuxkit_rules.core.spec.container_keys import container_keys_help
 from linuxkit_rules.kernel.target_types import (
     DebianKernelTarget,
+    KernelArchesField,
     KernelConfigTarget,
     LinuxKernelTarget,
 )
@@ -653,7 +654,9 @@ class DebianToolchainPackagesField(StringSequenceField):
         return value
 
 
-class DebianToolchainArchesField(StringSequenceField):
+class DebianToolchainArchesField(KernelArchesField):
+    """Validated as a kernel's `arches` is."""
+
     alias = "arches"
     default = (DEFAULT_ARCH.value,)
     help = help_text(
@@ -665,20 +668,6 @@ class DebianToolchainArchesField(StringSequenceField):
         `gcc-aarch64-linux-gnu`). Default: `["{DEFAULT_ARCH.value}"]`.
         """
     )
-
-    @classmethod
-    def compute_value(cls, raw_value, address: Address):  # type: ignore[no-untyped-def]
-        value = super().compute_value(raw_value, address)
-        if not value:
-            raise InvalidFieldException(
-                f"{address}: arches: list at least one of {', '.join(ARCH_NAMES)}"
-            )
-        for item in value:
-            if item not in ARCH_NAMES:
-                raise InvalidFieldException(
-                    f"{address}: arches: {item!r} is not supported; supported: {', '.join(ARCH_NAMES)}"
-                )
-        return value
 
 
 class DebianToolchainTarget(Target):
