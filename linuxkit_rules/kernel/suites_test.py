@@ -150,9 +150,11 @@ def test_a_fragment_option_a_newer_kernel_dropped_is_named(rule_runner: RuleRunn
     longer declares CONFIG_BASE_FULL (it has CONFIG_BASE_SMALL instead)."""
     use_suites(rule_runner, "trixie")
     copy_lock(rule_runner, "trixie")
+    copy_lock(rule_runner, "bookworm")  # the kernel toolchain's packages
     fragments = ["base.config", "base-6.1.config"]
     rule_runner.write_files(
         {
+            "toolchain/BUILD": Path("toolchain/BUILD").read_text(),
             **{f"kernel/{f}": (FRAGMENTS / f).read_text() for f in fragments},
             "kernel/BUILD": (
                 'kernel_config(name="c", base="tinyconfig", source_package="linux-source-6.12", '

@@ -272,7 +272,8 @@ def _compile(
         # commands hold relative paths and every tree shares the cache entries.
         env.update(
             {
-                "CCACHE_DIR": os.path.abspath(m.ccache_dir),
+                # The bound directory itself: a link to it may lie outside the sandbox.
+                "CCACHE_DIR": os.path.realpath(m.ccache_dir),
                 "CCACHE_BASEDIR": src,
                 "CCACHE_NOHASHDIR": "1",
                 "CCACHE_SLOPPINESS": "include_file_mtime,include_file_ctime,time_macros",
