@@ -16,7 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-HOST_PROBE = re.compile(r"^(Searching for `[^`]*` on PATH=|Test binary /|[A-Za-z0-9._+-]+ version$)")
+HOST_PROBE = re.compile(
+    r"^(Searching for `[^`]*` on PATH=|Test binary /|[A-Za-z0-9._+-]+ version$)"
+)
 
 
 @dataclass(frozen=True)
