@@ -17,6 +17,7 @@ from linuxkit_rules.core.kernels.kconfig import check_required, parse_config
 from linuxkit_rules.core.kernels.kmod import (
     Module,
     ModuleError,
+    builtin_names,
     closure,
     decompress_module,
     make_module,
@@ -86,7 +87,7 @@ def build_kernel(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
         raise ModuleError(f"{m.deb}: not a kernel package (no {', '.join(missing)} under /boot)")
     check_required(m.name, m.required_options, parse_config(boot["config"].decode()))
     try:
-        chosen = closure(modules, m.modules)
+        chosen = closure(modules, m.modules, builtin_names(extra.get("modules.builtin", b"")))
     except ModuleError as e:
         raise ModuleError(f"{m.name}: modules: {e} ({version})") from None
     base = f"lib/modules/{version}"

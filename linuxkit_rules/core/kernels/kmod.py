@@ -80,8 +80,18 @@ def make_module(path: str, ko: bytes) -> Module:
     return Module(module_name(path), path, depends, aliases)
 
 
-def closure(modules: Mapping[str, Module], wanted: Iterable[str]) -> list[Module]:
-    """The wanted modules and everything they depend on, dependencies first."""
+def builtin_names(modules_builtin: bytes) -> frozenset[str]:
+    """The module names in a kernel's `modules.builtin` (one `kernel/...ko` path a line)."""
+    return frozenset(module_name(line) for line in modules_builtin.decode().split() if line)
+
+
+def closure(
+    modules: Mapping[str, Module], wanted: Iterable[str], builtin: frozenset[str] = frozenset()
+) -> list[Module]:
+    """The wanted modules and everything they depend on, dependencies first.
+
+    A wanted name in `builtin` (the kernel has it built in) is an error that says
+    so: there is no module to ship, and the name should go from the list."""
     order: list[Module] = []
     seen: set[str] = set()
 
@@ -91,6 +101,11 @@ def closure(modules: Mapping[str, Module], wanted: Iterable[str]) -> list[Module
             return
         if key not in modules:
             via = " <- ".join(reversed(chain)) if chain else "requested"
+            if key in builtin:
+                raise ModuleError(
+                    f"kernel module {name!r} is built into this kernel (modules.builtin), "
+                    f"so there is no module to ship; remove it from the list ({via})"
+                )
             raise ModuleError(f"kernel module {name!r} not found in this kernel ({via})")
         seen.add(key)
         for dep in modules[key].depends:

@@ -8,6 +8,7 @@ import pytest
 from linuxkit_rules.core.kernels.kmod import (
     Module,
     ModuleError,
+    builtin_names,
     closure,
     decompress_module,
     make_module,
@@ -81,6 +82,14 @@ def test_closure_puts_dependencies_first_and_names_the_chain() -> None:
         closure(broken, ["ext4"])
     with pytest.raises(ModuleError, match=r"'nope' not found in this kernel \(requested\)"):
         closure(MODULES, ["nope"])
+
+
+def test_closure_names_a_built_in_module() -> None:
+    builtin = builtin_names(b"kernel/crypto/cbc.ko\nkernel/drivers/block/virtio-blk.ko\n")
+    assert builtin == {"cbc", "virtio_blk"}
+    with pytest.raises(ModuleError, match=r"'cbc' is built into this kernel .*remove it from the list \(requested\)"):
+        closure(MODULES, ["ext4", "cbc"], builtin)
+    assert [m.name for m in closure(MODULES, ["ext4"], builtin)][-1] == "ext4"
 
 
 def test_modules_dep_and_alias_follow_depmod() -> None:
