@@ -3,15 +3,18 @@
 
     python3 -u bench/hermetic.py [--target T ...] [--kernel] [--keep]
 
-In a scratch copy of this checkout (bench.py's `scratch_copy`), builds the
-targets (default: `tests/formats:formats`, every output format; `--kernel`
-adds `//kernel:linux`) twice with `--no-pantsd --no-local-cache`, so that
-every step runs:
+In two scratch copies of this checkout (bench.py's `scratch_copy`), builds
+the targets (default: `tests/formats:formats`, every output format; `--kernel`
+adds `//kernel:linux`) with `--no-pantsd --no-local-cache`, so that every step
+runs:
 
-1. as the machine is;
-2. inside a bubblewrap whose view of the host is the same except that each of
-   HIDDEN (gcc, cc, make, ld, as, qemu-img, mksquashfs...) is replaced by an
-   empty, non-executable file, so a step that ran a host tool would fail.
+1. in the first copy, as the machine is (its named caches: ccache and the
+   kernel's kept build directories);
+2. in the second copy, inside a bubblewrap whose view of the host is the same
+   except that each of HIDDEN (gcc, cc, make, ld, as, qemu-img, mksquashfs...)
+   is replaced by an empty, non-executable file, so a step that ran a host
+   tool would fail; with an empty named-caches directory of its own, so the
+   kernel compiles from nothing (no ccache hit, no kept object).
 
 It prints a table of every output's sha256 from both runs, the hidden tools
 (and what running each gave inside the second run's view), the wall times,
@@ -65,12 +68,12 @@ def probe(prefix: list[str], tool: str) -> str:
     return f"hidden (exit {r.returncode})" if r.returncode in (126, 127) else "runs"
 
 
-def build(repo: Path, prefix: list[str], targets: list[str]) -> tuple[float, dict[str, str], str]:
+def build(repo: Path, prefix: list[str], targets: list[str], *options: str) -> tuple[float, dict[str, str], str]:
     dist = repo / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     argv = [
         *prefix, "./pants", "--no-pantsd", "--no-local-cache", "--no-dynamic-ui",
-        "--level=info", "package", *targets,
+        "--level=info", *options, "package", *targets,
     ]  # fmt: skip
     start = time.monotonic()
     r = subprocess.run(argv, cwd=repo, capture_output=True, text=True)
@@ -92,7 +95,9 @@ def main() -> None:
     targets = args.target or ["tests/formats:formats"]
     if args.kernel:
         targets.append("//kernel:linux")
-    repo = scratch_copy()
+    repo, other = scratch_copy(), scratch_copy()
+    caches = other.parent / "named_caches"
+    caches.mkdir()
     try:
         paths = hidden_paths()
         outer = hiding_bwrap(paths)
@@ -101,20 +106,24 @@ def main() -> None:
         for tool in sorted({os.path.basename(p) for p in paths}):
             print(f"| {tool} | {probe([], tool)} | {probe(outer, tool)} |")
         t1, plain, _ = build(repo, [], targets)
-        t2, hidden, log = build(repo, outer, targets)
+        t2, hidden, log = build(other, outer, targets, f"--named-caches-dir={caches}")
         print("\n| output | sha256, host tools present | host tools hidden | same |\n|---|---|---|---|")
         for name in sorted(set(plain) | set(hidden)):
             a, b = plain.get(name, "-"), hidden.get(name, "-")
             print(f"| {name} | {a[:16]} | {b[:16]} | {'yes' if a == b else 'NO'} |")
-        print(f"\nwall time: {t1:.0f} s with the host tools, {t2:.0f} s hidden (both --no-local-cache)")
+        print(
+            f"\nwall time: {t1:.0f} s with the host tools and the machine's named caches,"
+            f" {t2:.0f} s hidden with empty named caches (both --no-local-cache)"
+        )
         for line in log.splitlines():
             if "Unpacking toolchain" in line and "Completed" in line:
                 print(line.split("[INFO] ")[-1])
     finally:
         if args.keep:
-            print(f"kept: {repo}")
+            print(f"kept: {repo}, {other}")
         else:
             shutil.rmtree(repo.parent, ignore_errors=True)
+            shutil.rmtree(other.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
