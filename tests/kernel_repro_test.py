@@ -3,14 +3,19 @@ in a kept one (after an option was toggled off and on again) are the same bytes.
 
 `linux_kernel` keeps its build directory in a named cache that is no part of
 the process's cache key, so this is what makes the kept directory safe: the
-output depends on the inputs only. Small on purpose (a tinyconfig kernel for
-amd64 with one option to toggle), so CI can afford its three compiles.
+output depends on the inputs only.
+
+The kernel is the repository's own (`:config`, amd64), with one option to
+toggle that a single file reads (CONFIG_VETH), so that CI can afford its three
+compiles: the test runs after Pants built `//kernel:linux`
+(`runtime_package_dependencies`), and the compiler cache is this machine's.
 
 It runs `./pants` in a scratch copy of the repository (tests/pantsrun.py) with
 its own named-caches directory: the build-directory cache starts empty, while
-the compiler cache is this machine's (a link to it), so the cold build is cold
-for `make` but may take objects from ccache. `--no-local-cache` makes each
-compile run even when the store has its result from an earlier run.
+the compiler cache is a link to this machine's, so the cold build is cold for
+`make` (every object compiled or taken from ccache, nothing kept) and the
+incremental ones are `make` in the kept directory. `--no-local-cache` makes
+each compile run even when the store has its result from an earlier run.
 """
 from __future__ import annotations
 
@@ -24,13 +29,13 @@ from tests.pantsrun import copy_repo, pants
 SANDBOX = Path.cwd()
 KBUILD_CACHE = "linuxkit_kernel_build"
 TARGETS = """
-kernel_config(name="repro-config", base="tinyconfig", fragments=["fragments/repro.config"])
-linux_kernel(name="repro", config=":repro-config", arches=["amd64"])
+linux_kernel(name="repro", config=":config", arches=["amd64"])
 """
-# lib/crc32.c alone reads it (an option in a widely included header, such as
-# CONFIG_EVENTFD in sched.h, would make the toggle recompile most of the tree).
-ON = "CONFIG_CRC32=y\n"
-OFF = "# CONFIG_CRC32 is not set\n"
+# drivers/net/veth.c alone reads it (an option in a widely included header, such
+# as CONFIG_EVENTFD in sched.h, would make the toggle recompile most of the tree).
+FRAGMENT = "base.config"
+ON = "CONFIG_VETH=y\n"
+OFF = "# CONFIG_VETH is not set\n"
 
 
 def _named_caches(tmp_path: Path) -> Path:
@@ -69,13 +74,14 @@ def test_cold_and_incremental_builds_give_the_same_kernel(tmp_path: Path) -> Non
 
 
 def _check(repo: Path, caches: Path) -> None:
-    fragment = repo / "kernel" / "fragments" / "repro.config"
-    fragment.write_text(ON)
+    fragment = repo / "kernel" / "fragments" / FRAGMENT
+    text = fragment.read_text()
+    assert text.count(ON) == 1, f"kernel/fragments/{FRAGMENT} no longer sets {ON.strip()}"
     cold = _build(repo, caches)
     [build_dir] = _build_dirs(caches)
-    fragment.write_text(OFF)
+    fragment.write_text(text.replace(ON, OFF))
     toggled = _build(repo, caches)
-    fragment.write_text(ON)
+    fragment.write_text(text)
     incremental = _build(repo, caches)
 
     # All three compiles ran in the one kept directory, which ended valid.
@@ -83,7 +89,8 @@ def _check(repo: Path, caches: Path) -> None:
     state = json.loads((build_dir / ".lkr-state").read_text())
     assert state["state"] == "valid" and state["build"] == "kernel:repro", state
     # The toggle reached the kernel; toggled back, the bytes are the cold build's.
-    assert "CONFIG_CRC32=y" not in toggled["config"].decode()
+    assert ON.strip() not in toggled["config"].decode()
+    assert ON.strip() in cold["config"].decode()
     assert toggled["kernel"] != cold["kernel"]
     assert incremental["config"] == cold["config"]
     assert incremental["System.map"] == cold["System.map"]
