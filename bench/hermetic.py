@@ -5,7 +5,8 @@
 
 In two scratch copies of this checkout (bench.py's `scratch_copy`), builds
 the targets (default: `tests/formats:formats`, every output format; `--kernel`
-adds `//kernel:linux`) with `--no-pantsd --no-local-cache`, so that every step
+adds the source kernel for amd64, `//kernel:hermetic-amd64`, a target the
+script adds to each copy with `//kernel:linux`'s config) with `--no-pantsd --no-local-cache`, so that every step
 runs:
 
 1. in the first copy, as the machine is (its named caches: ccache and the
@@ -89,13 +90,17 @@ def build(repo: Path, prefix: list[str], targets: list[str], *options: str) -> t
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--target", action="append", default=[])
-    ap.add_argument("--kernel", action="store_true", help="also //kernel:linux (a full compile)")
+    ap.add_argument("--kernel", action="store_true", help="also the source kernel for amd64 (a full compile)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     targets = args.target or ["tests/formats:formats"]
     if args.kernel:
-        targets.append("//kernel:linux")
+        targets.append("//kernel:hermetic-amd64")
     repo, other = scratch_copy(), scratch_copy()
+    if args.kernel:
+        for copy in (repo, other):
+            with open(copy / "kernel" / "BUILD", "a") as f:
+                f.write('\nlinux_kernel(name="hermetic-amd64", config=":config", arches=["amd64"])\n')
     caches = other.parent / "named_caches"
     caches.mkdir()
     try:
