@@ -7,19 +7,22 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Any
 
 EXAMPLES = Path("examples/linuxkit")
 TESTS = Path("tests/linuxkit-examples")
 ROW = re.compile(r"^\| ([a-z0-9_.-]+) \| (yes|no) \| (yes|no) \|(.*)\|$")
 
 
-def calls(build: Path, kind: str) -> list[dict[str, object]]:
+def calls(build: Path, kind: str) -> list[dict[str, Any]]:
     """The literal keyword arguments of every `kind(...)` call in a BUILD file."""
     found = []
     for node in ast.walk(ast.parse(build.read_text(), str(build))):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == kind:
-            kwargs = {}
+            kwargs: dict[str, Any] = {}
             for kw in node.keywords:
+                if kw.arg is None:
+                    continue  # **kwargs
                 try:
                     kwargs[kw.arg] = ast.literal_eval(kw.value)
                 except ValueError:
@@ -41,7 +44,9 @@ def readme_rows() -> dict[str, tuple[bool, bool, str]]:
 
 
 def built() -> set[str]:
-    return {str(kw["source"]).removesuffix(".yml") for kw in calls(EXAMPLES / "BUILD", "linuxkit_image")}
+    return {
+        str(kw["source"]).removesuffix(".yml") for kw in calls(EXAMPLES / "BUILD", "linuxkit_image")
+    }
 
 
 def booted() -> set[str]:
@@ -49,7 +54,7 @@ def booted() -> set[str]:
     names = set()
     for test in calls(TESTS / "BUILD", "linuxkit_image_test"):
         image = images[str(test["image"]).lstrip(":")]
-        for path in image.get("extends", []):  # type: ignore[attr-defined]
+        for path in image.get("extends", []):
             if path.startswith("../../examples/linuxkit/"):
                 names.add(Path(path).stem)
     return names
@@ -72,7 +77,9 @@ def test_builds_and_booted_columns_match_the_build_files() -> None:
 def test_the_counts_above_the_table_match_it() -> None:
     rows = readme_rows()
     text = Path("README.md").read_text()
-    m = re.search(r"Of LinuxKit's (\d+) examples, (\d+) build here unchanged and (\d+) of those\s+boot", text)
+    m = re.search(
+        r"Of LinuxKit's (\d+) examples, (\d+) build here unchanged and (\d+) of those\s+boot", text
+    )
     assert m, "the README's sentence with the counts is gone"
     assert tuple(int(g) for g in m.groups()) == (
         len(rows),

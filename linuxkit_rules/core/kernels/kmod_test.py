@@ -87,7 +87,10 @@ def test_closure_puts_dependencies_first_and_names_the_chain() -> None:
 def test_closure_names_a_built_in_module() -> None:
     builtin = builtin_names(b"kernel/crypto/cbc.ko\nkernel/drivers/block/virtio-blk.ko\n")
     assert builtin == {"cbc", "virtio_blk"}
-    with pytest.raises(ModuleError, match=r"'cbc' is built into this kernel .*remove it from the list \(requested\)"):
+    with pytest.raises(
+        ModuleError,
+        match=r"'cbc' is built into this kernel .*remove it from the list \(requested\)",
+    ):
         closure(MODULES, ["ext4", "cbc"], builtin)
     assert [m.name for m in closure(MODULES, ["ext4"], builtin)][-1] == "ext4"
 
