@@ -5,9 +5,9 @@
 
 In two scratch copies of this checkout (bench.py's `scratch_copy`), builds
 the targets (default: `tests/formats:formats`, every output format; `--kernel`
-adds the source kernel for amd64, `//kernel:hermetic-amd64`, a target the
-script adds to each copy with `//kernel:linux`'s config) with `--no-pantsd --no-local-cache`, so that every step
-runs:
+adds the source kernel for amd64, bench.py's `//kernel:bench-amd64`, added to
+each copy with `//kernel:linux`'s config) with `--no-pantsd --no-local-cache`,
+so that every step runs:
 
 1. in the first copy, as the machine is (its named caches: ccache and the
    kernel's kept build directories);
@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import scratch_copy  # noqa: E402  (bench/bench.py, beside this script)
+from bench import KERNEL, KERNEL_TARGET, scratch_copy  # noqa: E402  (bench/bench.py, beside this script)
 
 HIDDEN = (
     "gcc", "cc", "cpp", "gcc-12", "x86_64-linux-gnu-gcc", "x86_64-linux-gnu-gcc-12",
@@ -95,12 +95,12 @@ def main() -> None:
     args = ap.parse_args()
     targets = args.target or ["tests/formats:formats"]
     if args.kernel:
-        targets.append("//kernel:hermetic-amd64")
+        targets.append(KERNEL)
     repo, other = scratch_copy(), scratch_copy()
     if args.kernel:
         for copy in (repo, other):
             with open(copy / "kernel" / "BUILD", "a") as f:
-                f.write('\nlinux_kernel(name="hermetic-amd64", config=":config", arches=["amd64"])\n')
+                f.write(KERNEL_TARGET)
     caches = other.parent / "named_caches"
     caches.mkdir()
     try:
